@@ -1,0 +1,36 @@
+# The README's two commands: `make run` and `make test`. Both install what they need.
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+HOST   ?= 127.0.0.1
+PORT   ?= 8080
+
+.PHONY: run test lint unit bench postgres clean
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+postgres:
+	@bash scripts/ensure-postgres.sh
+
+run: $(STAMP) postgres
+	$(VENV)/bin/molecule serve --host $(HOST) --port $(PORT)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check molecule tests bench
+	$(VENV)/bin/ruff format --check molecule tests bench
+	$(VENV)/bin/mypy
+
+unit: $(STAMP) postgres
+	$(PY) -m pytest -q -p no:cacheprovider
+
+test: lint unit
+
+bench: $(STAMP) postgres
+	$(PY) bench/heartbeats.py
+	$(PY) bench/scale.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

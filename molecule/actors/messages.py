@@ -1,0 +1,47 @@
+"""Messages to actors: frozen dataclasses. A message that needs an answer carries a `reply`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from molecule.actors.runtime import Reply
+from molecule.models import HeartbeatPayload
+
+
+@dataclass(frozen=True)
+class Register:
+    url: str | None
+    agent_card: Any
+    delivery_mode: str | None
+    reply: Reply[dict[str, Any]] = field(default_factory=Reply)
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    payload: HeartbeatPayload
+    reply: Reply[dict[str, Any]] = field(default_factory=Reply)
+
+
+@dataclass(frozen=True)
+class UpdateCard:
+    agent_card: Any
+    reply: Reply[None] = field(default_factory=Reply)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Ask for the actor's live view (status, liveness, capabilities); used by tests and
+    diagnostics, never to mutate."""
+
+    reply: Reply[dict[str, Any]] = field(default_factory=Reply)
+
+
+@dataclass(frozen=True)
+class Reload:
+    """The row changed outside the actor (PATCH): refresh cached fields."""
+
+
+@dataclass(frozen=True)
+class Removed:
+    """The row was marked removed by a cascade delete: stop watching, then stop."""

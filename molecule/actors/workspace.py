@@ -1,0 +1,357 @@
+"""The WorkspaceActor: one per live workspace, the only writer of its status.
+
+It caches the row's routing fields, owns the liveness deadline (armed by register *and*
+heartbeat, D9), the runtime capabilities and idle-timeout override reported by heartbeats,
+and the restart flags. Every status change it makes is a conditional UPDATE; when one finds
+the row in another status (someone else moved it), the actor reloads instead of guessing.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import trio
+
+from molecule.actors.messages import Heartbeat, Register, Reload, Removed, Snapshot, UpdateCard
+from molecule.actors.runtime import Actor, StopActor
+from molecule.config import Settings
+from molecule.errors import BadRequest, Gone, NotFound
+from molecule.events import (
+    AGENT_CARD_UPDATED,
+    TASK_UPDATED,
+    WORKSPACE_DEGRADED,
+    WORKSPACE_HEARTBEAT,
+    WORKSPACE_OFFLINE,
+    WORKSPACE_ONLINE,
+    EventBus,
+)
+from molecule.models import (
+    CAPABILITY_KEYS,
+    EXTERNAL_RUNTIMES,
+    DeliveryMode,
+    HeartbeatPayload,
+    WorkspaceStatus,
+)
+from molecule.security.ssrf import UnsafeURL, URLPolicy, validate_agent_url
+from molecule.security.tokens import new_inbound_secret
+from molecule.store.heartbeats import HeartbeatBuffer
+from molecule.store.tokens import WorkspaceTokens
+from molecule.store.workspaces import HeartbeatColumns, Workspaces
+
+log = logging.getLogger("molecule.actors.workspace")
+
+S = WorkspaceStatus
+MAX_SAMPLE_ERROR = 4096
+MAX_CURRENT_TASK = 4096
+DEGRADE_ERROR_RATE = 0.5
+RECOVER_ERROR_RATE = 0.1
+
+
+@dataclass(frozen=True)
+class WorkspaceDeps:
+    """What every WorkspaceActor needs from the platform."""
+
+    settings: Settings
+    workspaces: Workspaces
+    tokens: WorkspaceTokens
+    bus: EventBus
+    heartbeats: HeartbeatBuffer
+    url_policy: URLPolicy
+
+
+def removed_body(row: dict[str, Any]) -> dict[str, Any]:
+    removed_at = row.get("removed_at")
+    return {
+        "id": row["id"],
+        "hint": "Regenerate workspace + token from the canvas → Tokens tab",
+        "removed_at": removed_at.isoformat() if removed_at else None,
+    }
+
+
+def workspace_gone(row: dict[str, Any]) -> Gone:
+    return Gone("workspace removed", extra=removed_body(row))
+
+
+def reconcile_card(card: Any, name: str | None, role: str | None, workspace_id: str) -> Any:
+    """Fill identity gaps in an agent card from the row (never overwrite what it says)."""
+    if not isinstance(card, dict):
+        return card
+    card = dict(card)
+    usable_name = name if name and name != workspace_id else None
+    if usable_name and (not card.get("name") or card.get("name") == workspace_id):
+        card["name"] = usable_name
+    if not card.get("description") and usable_name:
+        card["description"] = usable_name
+    if not card.get("role") and role:
+        card["role"] = role
+    return card
+
+
+def _truncate(value: str | None, limit: int) -> str:
+    value = value or ""
+    return value if len(value) <= limit else value[:limit]
+
+
+class WorkspaceActor(Actor):
+    def __init__(
+        self, workspace_id: str, deps: WorkspaceDeps, row: dict[str, Any] | None = None
+    ) -> None:
+        self.workspace_id = workspace_id
+        self.deps = deps
+        self._preloaded = row
+        self.status: WorkspaceStatus = S.PROVISIONING
+        self.liveness_deadline = math.inf
+        self.capabilities: dict[str, bool] = {}
+        self.idle_timeout_override: float | None = None
+        self.current_task = ""
+        self.active_tasks = 0
+        self.inbound_secret: str | None = None
+        # Restart state (the coalescing cycle itself lands with provisioning): a burst of
+        # requests while `restart_running` collapses into one `restart_pending` flag.
+        self.restart_running = False
+        self.restart_pending = False
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    async def started(self) -> None:
+        row, self._preloaded = self._preloaded, None
+        if row is None:
+            row = await self.deps.workspaces.get(self.workspace_id)
+        if row is None or row["status"] == S.REMOVED:
+            raise StopActor()
+        self._load(row)
+        if self.status in (S.ONLINE, S.DEGRADED):
+            # After an activation (boot, restart of this actor) give the agent a full TTL
+            # to show up: the platform itself may have been down, not the agent.
+            self.arm_liveness()
+
+    def _load(self, row: dict[str, Any]) -> None:
+        self.status = S(row["status"])
+        self.name: str = row["name"]
+        self.role: str | None = row.get("role")
+        self.runtime: str = row.get("runtime") or "langgraph"
+        self.url: str | None = row.get("url")
+        self.delivery_mode: str = row.get("delivery_mode") or DeliveryMode.PUSH
+        self.parent_id: str | None = row.get("parent_id")
+        self.max_concurrent_tasks: int = row.get("max_concurrent_tasks") or 1
+        self.current_task = row.get("current_task") or ""
+        self.active_tasks = row.get("active_tasks") or 0
+        self.inbound_secret = row.get("platform_inbound_secret") or None
+
+    @property
+    def external(self) -> bool:
+        return self.runtime in EXTERNAL_RUNTIMES
+
+    def deadline(self) -> float:
+        return self.liveness_deadline
+
+    def arm_liveness(self) -> None:
+        self.liveness_deadline = trio.current_time() + self.deps.settings.liveness_ttl
+
+    async def timeout(self) -> None:
+        """No register or heartbeat within the TTL: offline, or awaiting_agent if external."""
+        self.liveness_deadline = math.inf
+        if self.status not in (S.ONLINE, S.DEGRADED):
+            return
+        target = S.AWAITING_AGENT if self.external else S.OFFLINE
+        if await self._transition(target, (S.ONLINE, S.DEGRADED)):
+            log.info("workspace %s missed its heartbeat deadline: now %s", self.workspace_id, target)
+            payload: dict[str, Any] = {"status": str(target)} if self.external else {}
+            await self.deps.bus.record(WORKSPACE_OFFLINE, self.workspace_id, payload)
+
+    async def _transition(self, to: WorkspaceStatus, expected: tuple[WorkspaceStatus, ...]) -> bool:
+        changed = await self.deps.workspaces.transition(self.workspace_id, to, expected)
+        if changed:
+            self.status = to
+        else:
+            await self._reload()
+        return changed
+
+    async def _reload(self) -> None:
+        row = await self.deps.workspaces.get(self.workspace_id)
+        if row is None or row["status"] == S.REMOVED:
+            self.status = S.REMOVED
+            raise StopActor()
+        self._load(row)
+
+    # -- messages -----------------------------------------------------------------------
+
+    async def handle(self, msg: object) -> None:
+        match msg:
+            case Heartbeat():
+                msg.reply.set(await self._heartbeat(msg.payload))
+            case Register():
+                msg.reply.set(await self._register(msg))
+            case UpdateCard():
+                await self._update_card(msg.agent_card)
+                msg.reply.set(None)
+            case Snapshot():
+                msg.reply.set(self.snapshot())
+            case Reload():
+                await self._reload()
+            case Removed():
+                self.status = S.REMOVED
+                self.deps.heartbeats.discard(self.workspace_id)
+                raise StopActor()
+            case _:
+                log.warning("workspace %s: unknown message %r", self.workspace_id, msg)
+
+    def snapshot(self) -> dict[str, Any]:
+        remaining = self.liveness_deadline - trio.current_time()
+        return {
+            "workspace_id": self.workspace_id,
+            "status": str(self.status),
+            "url": self.url,
+            "delivery_mode": self.delivery_mode,
+            "liveness_remaining": None if math.isinf(remaining) else remaining,
+            "capabilities": dict(self.capabilities),
+            "idle_timeout_override": self.idle_timeout_override,
+            "active_tasks": self.active_tasks,
+            "current_task": self.current_task,
+            "restart_running": self.restart_running,
+            "restart_pending": self.restart_pending,
+        }
+
+    async def _inbound_secret(self) -> str | None:
+        """The column value, minted now if it is empty (lazy heal); None on a DB error."""
+        if self.inbound_secret:
+            return self.inbound_secret
+        try:
+            healed = await self.deps.workspaces.heal_inbound_secret(
+                self.workspace_id, new_inbound_secret()
+            )
+        except Exception:
+            log.exception("workspace %s: minting the inbound secret failed", self.workspace_id)
+            return None
+        if healed is not None:
+            self.inbound_secret = healed[0]
+        return self.inbound_secret
+
+    async def _register(self, msg: Register) -> dict[str, Any]:
+        mode = msg.delivery_mode or self.delivery_mode or DeliveryMode.PUSH
+        if mode == DeliveryMode.PUSH:
+            if not msg.url:
+                raise BadRequest("url is required for push-mode workspaces")
+            try:
+                await validate_agent_url(msg.url, self.deps.url_policy)
+            except UnsafeURL as exc:
+                raise BadRequest(exc.message) from None
+        card = reconcile_card(msg.agent_card, self.name, self.role, self.workspace_id)
+        url = msg.url if mode == DeliveryMode.PUSH else (msg.url or None)
+        row = await self.deps.workspaces.register(self.workspace_id, url, card, mode)
+        if row is None:
+            await self._reload()  # raises StopActor when removed
+            raise NotFound("workspace not found")
+        self.status = S.ONLINE
+        self.url = row["url"]
+        self.delivery_mode = mode
+        self.arm_liveness()
+        token = await self.deps.tokens.mint_if_none(self.workspace_id)
+        secret = await self._inbound_secret()
+        await self.deps.bus.record(
+            WORKSPACE_ONLINE,
+            self.workspace_id,
+            {"url": self.url or "", "agent_card": card, "delivery_mode": mode},
+        )
+        body: dict[str, Any] = {"status": "registered", "delivery_mode": mode}
+        if token:
+            body["auth_token"] = token
+        if secret:
+            body["platform_inbound_secret"] = secret
+        return body
+
+    async def _heartbeat(self, p: HeartbeatPayload) -> dict[str, Any]:
+        sample_error = _truncate(p.sample_error, MAX_SAMPLE_ERROR)
+        current_task = _truncate(p.current_task, MAX_CURRENT_TASK)
+        spend = min(max(p.monthly_spend, 0), 10**12)
+        self.deps.heartbeats.stage(
+            self.workspace_id,
+            HeartbeatColumns(
+                at=datetime.now(UTC),
+                error_rate=float(p.error_rate),
+                sample_error=sample_error,
+                active_tasks=p.active_tasks,
+                uptime_seconds=int(p.uptime_seconds),
+                current_task=current_task,
+                monthly_spend=spend,
+            ),
+        )
+        self.arm_liveness()
+        await self._evaluate_status(p, sample_error)
+        bus = self.deps.bus
+        if current_task != self.current_task:
+            bus.broadcast(
+                TASK_UPDATED,
+                self.workspace_id,
+                {"current_task": current_task, "active_tasks": p.active_tasks},
+            )
+        self.current_task = current_task
+        self.active_tasks = p.active_tasks
+        bus.broadcast(
+            WORKSPACE_HEARTBEAT,
+            self.workspace_id,
+            {"active_tasks": p.active_tasks, "uptime_seconds": int(p.uptime_seconds)},
+        )
+        self._store_runtime_metadata(p)
+        body: dict[str, Any] = {"status": "ok"}
+        secret = await self._inbound_secret()
+        if secret:
+            body["platform_inbound_secret"] = secret
+        return body
+
+    async def _evaluate_status(self, p: HeartbeatPayload, sample_error: str) -> None:
+        """The heartbeat transitions of upstream-may §1.2, from one status snapshot.
+
+        `status_mgmt` is read before this beat's metadata is stored, as in the original: the
+        previous heartbeat's declaration governs this one.
+        """
+        native_status = self.capabilities.get("status_mgmt", False)
+        snapshot = self.status
+        record = self.deps.bus.record
+        wid = self.workspace_id
+        if snapshot == S.ONLINE:
+            if p.runtime_state == "wedged":
+                if await self._transition(S.DEGRADED, (S.ONLINE,)):
+                    await record(
+                        WORKSPACE_DEGRADED,
+                        wid,
+                        {"runtime_state": "wedged", "sample_error": sample_error},
+                    )
+            elif not native_status and p.error_rate >= DEGRADE_ERROR_RATE:
+                if await self._transition(S.DEGRADED, (S.ONLINE,)):
+                    await record(
+                        WORKSPACE_DEGRADED,
+                        wid,
+                        {"error_rate": p.error_rate, "sample_error": sample_error},
+                    )
+        elif snapshot == S.DEGRADED:
+            if not native_status and p.error_rate < RECOVER_ERROR_RATE and not p.runtime_state:
+                if await self._transition(S.ONLINE, (S.DEGRADED,)):
+                    await record(WORKSPACE_ONLINE, wid, {})
+        elif snapshot == S.OFFLINE:
+            if await self._transition(S.ONLINE, (S.OFFLINE,)):
+                await record(WORKSPACE_ONLINE, wid, {})
+        elif snapshot in (S.PROVISIONING, S.AWAITING_AGENT):
+            if await self._transition(S.ONLINE, (snapshot,)):
+                await record(WORKSPACE_ONLINE, wid, {"recovered_from": str(snapshot)})
+
+    def _store_runtime_metadata(self, p: HeartbeatPayload) -> None:
+        meta = p.runtime_metadata
+        if meta is None:
+            self.capabilities = {}
+            self.idle_timeout_override = None
+            return
+        caps = meta.capabilities or {}
+        self.capabilities = {k: bool(caps.get(k)) for k in CAPABILITY_KEYS if k in caps}
+        idle = meta.idle_timeout_seconds
+        self.idle_timeout_override = float(idle) if idle is not None and idle > 0 else None
+
+    async def _update_card(self, card: Any) -> None:
+        if not await self.deps.workspaces.update_card(self.workspace_id, card):
+            await self._reload()
+            raise NotFound("workspace not found")
+        await self.deps.bus.record(AGENT_CARD_UPDATED, self.workspace_id, {"agent_card": card})

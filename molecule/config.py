@@ -1,0 +1,103 @@
+"""Settings from the environment, read and validated once at startup.
+
+Everything the platform reads from the environment lives here, so a typo in a variable is
+found at boot with a message naming it, not in the middle of a request.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+log = logging.getLogger("molecule.config")
+
+DEFAULT_A2A_IDLE_TIMEOUT = 300.0
+LIVENESS_TTL_SECONDS = 180.0
+
+
+class ConfigError(Exception):
+    """A setting has a value the platform cannot use; the message names the variable."""
+
+
+def _positive_number(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        log.warning("%s=%r is not a number; using the default %s", name, raw, default)
+        return default
+    if value <= 0:
+        log.warning("%s=%r is not positive; using the default %s", name, raw, default)
+        return default
+    return value
+
+
+def _dev_mode(env: Mapping[str, str]) -> bool:
+    return env.get("MOLECULE_ENV", "").strip().lower() in {"development", "dev"}
+
+
+def _saas_mode(env: Mapping[str, str]) -> bool:
+    mode = env.get("MOLECULE_DEPLOY_MODE", "").strip().lower()
+    if mode == "saas":
+        return True
+    if mode:
+        return False
+    return bool(env.get("MOLECULE_ORG_ID", "").strip())
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    database_url: str | None
+    host: str = "127.0.0.1"
+    port: int = 8080
+    admin_token_env: str | None = None
+    dev_mode: bool = False
+    saas_mode: bool = False
+    external_platform_url: str | None = None
+    liveness_ttl: float = LIVENESS_TTL_SECONDS
+    a2a_idle_timeout: float = DEFAULT_A2A_IDLE_TIMEOUT
+    heartbeat_flush_interval: float = 1.0
+    cors_origins: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def dev_fail_open(self) -> bool:
+        """The original's development fail-open: only in dev mode and without ADMIN_TOKEN."""
+        return self.dev_mode and not self.admin_token_env
+
+    @property
+    def admin_token_file(self) -> Path:
+        return self.home / "admin_token"
+
+    @classmethod
+    def from_env(
+        cls,
+        env: Mapping[str, str] | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 8080,
+    ) -> Settings:
+        env = os.environ if env is None else env
+        home = Path(env.get("MOLECULE_HOME") or Path.home() / ".molecule").expanduser()
+        if not (0 < port < 65536):
+            raise ConfigError(f"port {port} is outside 1..65535")
+        cors = tuple(o.strip() for o in env.get("CORS_ORIGINS", "").split(",") if o.strip())
+        return cls(
+            home=home.absolute(),
+            database_url=env.get("DATABASE_URL") or None,
+            host=host,
+            port=port,
+            admin_token_env=env.get("ADMIN_TOKEN") or None,
+            dev_mode=_dev_mode(env),
+            saas_mode=_saas_mode(env),
+            external_platform_url=(env.get("EXTERNAL_PLATFORM_URL") or "").rstrip("/") or None,
+            a2a_idle_timeout=_positive_number(
+                env, "A2A_IDLE_TIMEOUT_SECONDS", DEFAULT_A2A_IDLE_TIMEOUT
+            ),
+            cors_origins=cors,
+        )

@@ -1,0 +1,174 @@
+"""The EventBus: in-process pub/sub for the canvas, agents, SSE clients and idle timers.
+
+Two paths, as in the original:
+- `record()` writes a `structure_events` row first and broadcasts only if it landed
+  (lifecycle events: ONLINE, OFFLINE, REMOVED ...);
+- `broadcast()` is fan-out only, for high-volume or ephemeral events (HEARTBEAT,
+  TASK_UPDATED, ACTIVITY_LOGGED ...).
+
+Fan-out never blocks the publisher: each subscriber has a bounded buffer and an event that
+does not fit is dropped for that subscriber (counted). The wire JSON is built once per event
+and shared by every subscriber.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cached_property
+from typing import Any
+
+import trio
+
+from molecule.store.pool import Store
+
+log = logging.getLogger("molecule.events")
+
+# The event catalogue (upstream-april §3); names are wire strings.
+WORKSPACE_PROVISIONING = "WORKSPACE_PROVISIONING"
+WORKSPACE_ONLINE = "WORKSPACE_ONLINE"
+WORKSPACE_OFFLINE = "WORKSPACE_OFFLINE"
+WORKSPACE_DEGRADED = "WORKSPACE_DEGRADED"
+WORKSPACE_AWAITING_AGENT = "WORKSPACE_AWAITING_AGENT"
+WORKSPACE_REMOVED = "WORKSPACE_REMOVED"
+WORKSPACE_PROVISION_FAILED = "WORKSPACE_PROVISION_FAILED"
+WORKSPACE_HEARTBEAT = "WORKSPACE_HEARTBEAT"
+TASK_UPDATED = "TASK_UPDATED"
+AGENT_CARD_UPDATED = "AGENT_CARD_UPDATED"
+
+
+def _rfc3339(ts: datetime) -> str:
+    return ts.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class Event:
+    type: str
+    workspace_id: str | None
+    payload: dict[str, Any]
+    timestamp: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def wire(self) -> dict[str, Any]:
+        return {
+            "event": self.type,
+            "workspace_id": self.workspace_id,
+            "timestamp": _rfc3339(self.timestamp),
+            "payload": self.payload,
+        }
+
+    @cached_property
+    def wire_json(self) -> str:
+        """The WebSocket message, serialised once for all subscribers."""
+        return json.dumps(self.wire(), default=str)
+
+    @cached_property
+    def sse_data(self) -> str:
+        """The SSE frame body: `{type, timestamp (unix ms), data}`."""
+        body = {
+            "type": self.type,
+            "timestamp": int(self.timestamp.timestamp() * 1000),
+            "data": self.payload,
+        }
+        return json.dumps(body, default=str)
+
+
+EventFilter = Callable[[Event], bool]
+
+
+class Subscription:
+    def __init__(self, bus: EventBus, workspace_id: str | None, buffer: int) -> None:
+        self._bus = bus
+        self.workspace_id = workspace_id
+        self._send, self.receive = trio.open_memory_channel[Event](buffer)
+        self.dropped = 0
+
+    def offer(self, event: Event) -> None:
+        try:
+            self._send.send_nowait(event)
+        except trio.WouldBlock:
+            self.dropped += 1
+        except (trio.ClosedResourceError, trio.BrokenResourceError):
+            pass
+
+    def close(self) -> None:
+        self._send.close()
+
+    def __aiter__(self) -> Subscription:
+        return self
+
+    async def __anext__(self) -> Event:
+        try:
+            return await self.receive.receive()
+        except trio.EndOfChannel:
+            raise StopAsyncIteration from None
+
+
+class EventBus:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._all: set[Subscription] = set()
+        self._by_workspace: dict[str, set[Subscription]] = {}
+        self.published = 0
+
+    @contextmanager
+    def subscribe(self, workspace_id: str | None = None, buffer: int = 256) -> Iterator[Subscription]:
+        """Every event (workspace_id None) or only one workspace's events."""
+        sub = Subscription(self, workspace_id, buffer)
+        if workspace_id is None:
+            self._all.add(sub)
+        else:
+            self._by_workspace.setdefault(workspace_id, set()).add(sub)
+        try:
+            yield sub
+        finally:
+            sub.close()
+            if workspace_id is None:
+                self._all.discard(sub)
+            else:
+                subs = self._by_workspace.get(workspace_id)
+                if subs is not None:
+                    subs.discard(sub)
+                    if not subs:
+                        del self._by_workspace[workspace_id]
+
+    @property
+    def subscriber_count(self) -> int:
+        return len(self._all) + sum(len(s) for s in self._by_workspace.values())
+
+    def broadcast(self, type_: str, workspace_id: str | None, payload: dict[str, Any]) -> Event:
+        event = Event(type_, workspace_id, payload)
+        self.publish(event)
+        return event
+
+    def publish(self, event: Event) -> None:
+        self.published += 1
+        for sub in self._all:
+            sub.offer(event)
+        if event.workspace_id is not None:
+            for sub in self._by_workspace.get(event.workspace_id, ()):
+                sub.offer(event)
+
+    async def record(
+        self, type_: str, workspace_id: str | None, payload: dict[str, Any]
+    ) -> Event | None:
+        """Persist to structure_events, then broadcast; nothing is broadcast if the insert
+        fails (the failure is logged, never raised into the state change that caused it)."""
+        event = Event(type_, workspace_id, payload)
+        try:
+            await self.store.execute(
+                "INSERT INTO structure_events (event_type, workspace_id, payload, created_at)"
+                " VALUES ($1, $2, $3::jsonb, $4)",
+                type_,
+                workspace_id,
+                payload,
+                event.timestamp,
+            )
+        except Exception:
+            log.exception("recording %s for workspace %s failed", type_, workspace_id)
+            return None
+        self.publish(event)
+        return event

@@ -1,0 +1,56 @@
+"""The Quart-trio application: blueprints, the error shape, body limits.
+
+Every deliberate error is a `MoleculeError` answered as `{"error": ...}` with its status and
+headers; anything else is logged with its traceback and answered with a bare 500, so
+internal detail never reaches a client.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from quart import Blueprint, Response
+from quart_trio import QuartTrio
+from werkzeug.exceptions import HTTPException
+
+from molecule.errors import MoleculeError
+from molecule.http import events, registry, session, tokens, workspaces
+from molecule.http.common import json_response
+from molecule.services import Services
+
+log = logging.getLogger("molecule.http")
+
+health_bp = Blueprint("health", __name__)
+
+
+@health_bp.get("/health")
+async def health() -> Response:
+    return json_response({"status": "ok"})
+
+
+def create_app(svc: Services) -> QuartTrio:
+    app = QuartTrio("molecule")
+    app.config["MOLECULE_SERVICES"] = svc
+    # Uploads (a later issue) stream around Quart; JSON routes cap their own bodies.
+    app.config["MAX_CONTENT_LENGTH"] = 16 * 1024 * 1024
+    app.config["BODY_TIMEOUT"] = 60
+    app.config["RESPONSE_TIMEOUT"] = None  # SSE streams live for hours
+    for bp in (health_bp, session.bp, workspaces.bp, registry.bp, tokens.bp, events.bp):
+        app.register_blueprint(bp)
+
+    @app.errorhandler(MoleculeError)
+    async def molecule_error(exc: MoleculeError) -> Response:
+        return json_response(exc.body(), exc.status, exc.headers)
+
+    @app.errorhandler(HTTPException)
+    async def http_error(exc: HTTPException) -> Response:
+        status = exc.code or 500
+        message = {404: "not found", 405: "method not allowed", 413: "request body too large"}
+        return json_response({"error": message.get(status, exc.name.lower())}, status)
+
+    @app.errorhandler(Exception)
+    async def unexpected(exc: Exception) -> Response:
+        log.error("unhandled error", exc_info=exc)
+        return json_response({"error": "internal error"}, 500)
+
+    return app

@@ -1,0 +1,149 @@
+"""Who may call what (contract.md "Authentication"; upstream-may §8).
+
+- WorkspaceAuth: admin token, org token, the workspace's own token, the canvas session
+  cookie, or (development only) nothing.
+- AdminAuth: admin token, org token, session cookie, or development fail-open. Unlike the
+  original there is no fresh-install fail-open (D5): the platform always has an admin token.
+- Registry routes use the lazy bootstrap: a bearer is required only once the workspace has a
+  live token. A datastore error there fails *closed* (503), where the original failed open.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from dataclasses import dataclass
+
+from quart import request
+
+from molecule.errors import DatastoreUnavailable, Unauthorized
+from molecule.security.tokens import bearer_from_header, constant_time_equal
+from molecule.services import Services
+
+SESSION_COOKIE = "molecule_session"
+SESSION_TTL = 30 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class Principal:
+    kind: str  # admin | org | session | workspace | dev
+    workspace_id: str | None = None
+    org_token_id: str | None = None
+    org_token_prefix: str | None = None
+
+    @property
+    def sees_everything(self) -> bool:
+        return self.kind != "workspace"
+
+
+def current_bearer() -> str | None:
+    return bearer_from_header(request.headers.get("Authorization"))
+
+
+def _sign(admin_token: str, payload: str) -> str:
+    return hmac.new(admin_token.encode(), payload.encode(), hashlib.sha256).hexdigest()
+
+
+def make_session(admin_token: str, now: float | None = None) -> str:
+    expires = int((now or time.time()) + SESSION_TTL)
+    payload = f"v1.{expires}"
+    return f"{payload}.{_sign(admin_token, payload)}"
+
+
+def session_valid(admin_token: str, value: str | None, now: float | None = None) -> bool:
+    if not value or value.count(".") != 2:
+        return False
+    version, expires, signature = value.split(".")
+    if version != "v1" or not expires.isdigit():
+        return False
+    if int(expires) < (now or time.time()):
+        return False
+    return constant_time_equal(signature, _sign(admin_token, f"{version}.{expires}"))
+
+
+def _has_session(svc: Services) -> bool:
+    return session_valid(svc.admin_token, request.cookies.get(SESSION_COOKIE))
+
+
+async def _org(svc: Services, bearer: str) -> Principal | None:
+    try:
+        hit = await svc.org_tokens.validate(bearer)
+    except OSError as exc:
+        raise DatastoreUnavailable() from exc
+    if hit is None:
+        return None
+    return Principal("org", org_token_id=hit["id"], org_token_prefix=hit["prefix"])
+
+
+async def privileged(svc: Services, bearer: str | None) -> Principal | None:
+    """Admin token, org token or session cookie: the credentials that see everything."""
+    if bearer is not None:
+        if constant_time_equal(bearer, svc.admin_token):
+            return Principal("admin")
+        return await _org(svc, bearer)
+    if _has_session(svc):
+        return Principal("session")
+    return None
+
+
+async def workspace_auth(svc: Services, workspace_id: str) -> Principal:
+    bearer = current_bearer()
+    who = await privileged(svc, bearer)
+    if who is not None:
+        return who
+    if bearer is not None:
+        if await svc.tokens.validate_for(bearer, workspace_id):
+            return Principal("workspace", workspace_id=workspace_id)
+        raise Unauthorized("invalid workspace auth token")
+    if svc.settings.dev_fail_open:
+        return Principal("dev")
+    raise Unauthorized("missing workspace auth token")
+
+
+async def admin_auth(svc: Services) -> Principal:
+    bearer = current_bearer()
+    who = await privileged(svc, bearer)
+    if who is not None:
+        return who
+    if svc.settings.dev_fail_open:
+        return Principal("dev")
+    if bearer is None:
+        raise Unauthorized("admin auth required")
+    raise Unauthorized("invalid admin auth token")
+
+
+async def any_auth(svc: Services) -> Principal:
+    """Any valid credential: privileged, or any live workspace token (agents reading rows)."""
+    bearer = current_bearer()
+    who = await privileged(svc, bearer)
+    if who is not None:
+        return who
+    if bearer is not None:
+        hit = await svc.tokens.validate(bearer)
+        if hit is not None:
+            return Principal("workspace", workspace_id=hit.owner_id)
+        raise Unauthorized("invalid auth token")
+    if svc.settings.dev_fail_open:
+        return Principal("dev")
+    raise Unauthorized("auth required")
+
+
+async def lazy_bootstrap(
+    svc: Services,
+    workspace_id: str,
+    *,
+    missing: str = "missing workspace auth token",
+    invalid: str = "invalid workspace auth token",
+) -> None:
+    """Registry gate: enforce the workspace's token only once it has a live one."""
+    try:
+        if not await svc.tokens.has_live(workspace_id):
+            return
+    except OSError as exc:
+        raise DatastoreUnavailable() from exc
+    bearer = current_bearer()
+    if bearer is None:
+        raise Unauthorized(missing)
+    if not await svc.tokens.validate_for(bearer, workspace_id):
+        raise Unauthorized(invalid)

@@ -1,0 +1,95 @@
+"""Helpers every route module uses: JSON in, JSON out, ids and the services handle."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from quart import Response, current_app, request
+
+from molecule.errors import BadRequest, PayloadTooLarge
+from molecule.models import is_uuid
+from molecule.services import Services
+
+M = TypeVar("M", bound=BaseModel)
+
+MAX_JSON_BODY = 1024 * 1024
+
+
+def services() -> Services:
+    svc: Services = current_app.config["MOLECULE_SERVICES"]
+    return svc
+
+
+def rfc3339(ts: datetime) -> str:
+    return ts.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return rfc3339(value)
+    if isinstance(value, bytes):
+        return value.decode(errors="replace")
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, default=_default, ensure_ascii=False)
+
+
+def json_response(
+    body: Any, status: int = 200, headers: Mapping[str, str] | None = None
+) -> Response:
+    return Response(
+        dumps(body), status=status, headers=dict(headers or {}), mimetype="application/json"
+    )
+
+
+async def read_json(error: str, *, limit: int = MAX_JSON_BODY) -> Any:
+    """The request body as JSON; malformed or empty -> 400 with the route's message."""
+    length = request.content_length
+    if length is not None and length > limit:
+        raise PayloadTooLarge("request body too large")
+    raw = await request.get_data(cache=False, as_text=False)
+    if len(raw) > limit:
+        raise PayloadTooLarge("request body too large")
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequest(error) from None
+
+
+async def read_model(model: type[M], error: str) -> M:
+    """Parse and validate the body into `model`; any failure is the route's 400 message."""
+    data = await read_json(error)
+    if not isinstance(data, dict):
+        raise BadRequest(error)
+    try:
+        return model.model_validate(data)
+    except ValidationError:
+        raise BadRequest(error) from None
+
+
+def require_uuid(value: str, message: str = "invalid workspace ID") -> str:
+    if not is_uuid(value):
+        raise BadRequest(message)
+    return value.lower()
+
+
+def query_flag(name: str) -> bool:
+    return request.args.get(name, "").strip().lower() in {"1", "true", "yes"}
+
+
+def query_int(name: str, default: int, *, low: int, high: int) -> int:
+    """Lenient integer query parameter: junk or out-of-range values fall back or clamp."""
+    raw = request.args.get(name)
+    try:
+        value = int(raw) if raw is not None else default
+    except ValueError:
+        return default
+    if value < low:
+        return default
+    return min(value, high)

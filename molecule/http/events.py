@@ -1,0 +1,127 @@
+"""Live events: the WebSocket `/ws` and the per-workspace SSE stream.
+
+`/ws` (D5: authenticated, unlike the original):
+- the canvas (session cookie, admin or org bearer, or development fail-open) gets every event;
+- an agent (X-Workspace-ID + its bearer, lazy bootstrap) gets only events of workspaces it
+  may talk to, decided by CanCommunicate and cached per connection for a short while.
+Refusals happen before the upgrade, as plain HTTP responses.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import trio
+from quart import Blueprint, Response, websocket
+
+from molecule.access import can_communicate
+from molecule.errors import Forbidden, MoleculeError, NotFound, Unauthorized
+from molecule.events import Event
+from molecule.http.auth import lazy_bootstrap, privileged, workspace_auth
+from molecule.http.common import json_response, require_uuid, services
+from molecule.models import WorkspaceStatus
+from molecule.security.tokens import bearer_from_header
+
+log = logging.getLogger("molecule.http.events")
+bp = Blueprint("events", __name__)
+
+WS_BUFFER = 256
+SSE_BUFFER = 64
+SSE_KEEPALIVE = 15.0
+ACCESS_CACHE_TTL = 30.0
+
+
+class _AccessCache:
+    """CanCommunicate answers for one agent connection, refreshed every 30 s."""
+
+    def __init__(self, caller: str) -> None:
+        self.caller = caller
+        self._answers: dict[str, tuple[float, bool]] = {}
+
+    async def allows(self, target: str | None) -> bool:
+        if target is None:
+            return False
+        now = trio.current_time()
+        hit = self._answers.get(target)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        allowed = await can_communicate(services().workspaces, self.caller, target)
+        self._answers[target] = (now + ACCESS_CACHE_TTL, allowed)
+        return allowed
+
+
+async def _ws_client() -> str | None:
+    """Authenticate the upgrade request: None for a canvas client, else the agent's id."""
+    svc = services()
+    origins = svc.settings.cors_origins
+    origin = websocket.headers.get("Origin")
+    if origins and origin and origin.lower() not in {o.lower() for o in origins}:
+        raise Forbidden("origin not allowed")
+    bearer = bearer_from_header(websocket.headers.get("Authorization"))
+    agent = websocket.headers.get("X-Workspace-ID", "").strip()
+    if agent:
+        agent_id = require_uuid(agent, "X-Workspace-ID must be a workspace UUID")
+        await lazy_bootstrap(svc, agent_id)
+        return agent_id
+    if await privileged(svc, bearer) is not None or svc.settings.dev_fail_open:
+        return None
+    if bearer is not None:
+        raise Unauthorized("invalid auth token")
+    raise Unauthorized("authentication required: session cookie or bearer token")
+
+
+@bp.websocket("/ws")
+async def ws() -> Response | None:
+    try:
+        agent = await _ws_client()
+    except MoleculeError as exc:
+        return json_response(exc.body(), exc.status)
+    svc = services()
+    await websocket.accept()
+    access = _AccessCache(agent) if agent is not None else None
+    with svc.bus.subscribe(buffer=WS_BUFFER) as sub:
+        async with trio.open_nursery() as nursery:
+
+            async def watch_close() -> None:
+                try:
+                    while True:
+                        await websocket.receive()  # clients' messages are ignored
+                finally:
+                    nursery.cancel_scope.cancel()
+
+            nursery.start_soon(watch_close)
+            async for event in sub:
+                if access is not None and not await access.allows(event.workspace_id):
+                    continue
+                await websocket.send(event.wire_json)
+            nursery.cancel_scope.cancel()
+    return None
+
+
+@bp.get("/workspaces/<workspace_id>/events/stream")
+async def sse_stream(workspace_id: str) -> Response:
+    svc = services()
+    wid = require_uuid(workspace_id)
+    await workspace_auth(svc, wid)
+    status = await svc.workspaces.status_of(wid)
+    if status is None or status == WorkspaceStatus.REMOVED:
+        raise NotFound("workspace not found")
+
+    async def frames() -> AsyncIterator[bytes]:
+        with svc.bus.subscribe(wid, buffer=SSE_BUFFER) as sub:
+            yield b": ping\n\n"
+            while True:
+                event: Event | None = None
+                with trio.move_on_after(SSE_KEEPALIVE):
+                    event = await sub.receive.receive()
+                if event is None:
+                    yield b": ping\n\n"
+                else:
+                    yield f"data: {event.sse_data}\n\n".encode()
+
+    headers: dict[str, Any] = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    response = Response(frames(), mimetype="text/event-stream", headers=headers)
+    response.timeout = None
+    return response

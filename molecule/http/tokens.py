@@ -1,0 +1,141 @@
+"""Token management: per-workspace tokens (WorkspaceAuth) and org API tokens (AdminAuth)."""
+
+from __future__ import annotations
+
+from collections import deque
+
+import trio
+from quart import Blueprint, Response, request
+
+from molecule.errors import BadRequest, NotFound, TooManyRequests
+from molecule.http.auth import Principal, admin_auth, workspace_auth
+from molecule.http.common import json_response, query_int, read_json, require_uuid, services
+from molecule.models import WorkspaceStatus
+from molecule.store.tokens import MAX_LIVE_WORKSPACE_TOKENS
+
+bp = Blueprint("tokens", __name__)
+
+ORG_TOKEN_CREATE_LIMIT = 10  # per hour per client address, as upstream
+MAX_ORG_TOKEN_NAME = 100
+
+
+async def _live_workspace(workspace_id: str) -> None:
+    status = await services().workspaces.status_of(workspace_id)
+    if status is None or status == WorkspaceStatus.REMOVED:
+        raise NotFound("workspace not found")
+
+
+@bp.get("/workspaces/<workspace_id>/tokens")
+async def list_tokens(workspace_id: str) -> Response:
+    svc = services()
+    wid = require_uuid(workspace_id)
+    await workspace_auth(svc, wid)
+    await _live_workspace(wid)
+    limit = query_int("limit", 50, low=1, high=200)
+    offset = max(query_int("offset", 0, low=0, high=1_000_000), 0)
+    tokens = await svc.tokens.list_live(wid, limit, offset)
+    return json_response({"tokens": tokens, "count": len(tokens)})
+
+
+@bp.post("/workspaces/<workspace_id>/tokens")
+async def create_token(workspace_id: str) -> Response:
+    svc = services()
+    wid = require_uuid(workspace_id)
+    await workspace_auth(svc, wid)
+    await _live_workspace(wid)
+    if await svc.tokens.count_live(wid) >= MAX_LIVE_WORKSPACE_TOKENS:
+        raise TooManyRequests(
+            f"workspace already has {MAX_LIVE_WORKSPACE_TOKENS} live tokens; revoke one first"
+        )
+    token = await svc.tokens.mint(wid)
+    return json_response(
+        {
+            "auth_token": token,
+            "workspace_id": wid,
+            "message": "Save this token now: it will not be shown again.",
+        },
+        201,
+    )
+
+
+@bp.delete("/workspaces/<workspace_id>/tokens/<token_id>")
+async def revoke_token(workspace_id: str, token_id: str) -> Response:
+    svc = services()
+    wid = require_uuid(workspace_id)
+    await workspace_auth(svc, wid)
+    tid = require_uuid(token_id, "invalid token ID")
+    if not await svc.tokens.revoke(wid, tid):
+        raise NotFound("token not found")
+    return json_response({"status": "revoked"})
+
+
+class _HourlyLimiter:
+    """A sliding one-hour window per key; enough for a rarely used admin route."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._hits: dict[str, deque[float]] = {}
+
+    def allow(self, key: str) -> bool:
+        now = trio.current_time()
+        hits = self._hits.setdefault(key, deque())
+        while hits and hits[0] <= now - 3600:
+            hits.popleft()
+        if len(hits) >= self.limit:
+            return False
+        hits.append(now)
+        return True
+
+
+_org_create_limiter = _HourlyLimiter(ORG_TOKEN_CREATE_LIMIT)
+
+
+def _created_by(who: Principal) -> str:
+    if who.kind == "org":
+        return f"org-token:{who.org_token_prefix}"
+    if who.kind == "session":
+        return "session"
+    return "admin-token"
+
+
+@bp.get("/org/tokens")
+async def list_org_tokens() -> Response:
+    svc = services()
+    await admin_auth(svc)
+    tokens = await svc.org_tokens.list_live()
+    return json_response({"tokens": tokens, "count": len(tokens)})
+
+
+@bp.post("/org/tokens")
+async def create_org_token() -> Response:
+    svc = services()
+    who = await admin_auth(svc)
+    body = await read_json("invalid request body") if await request.get_data() else {}
+    if not isinstance(body, dict):
+        raise BadRequest("invalid request body")
+    name = body.get("name")
+    if name is not None and (not isinstance(name, str) or len(name) > MAX_ORG_TOKEN_NAME):
+        raise BadRequest(f"name must be a string of at most {MAX_ORG_TOKEN_NAME} characters")
+    if not _org_create_limiter.allow(request.remote_addr or "unknown"):
+        raise TooManyRequests("rate limit exceeded", headers={"Retry-After": "3600"})
+    row, token = await svc.org_tokens.mint(name, _created_by(who))
+    return json_response(
+        {
+            "id": row["id"],
+            "prefix": row["prefix"],
+            "name": row["name"],
+            "auth_token": token,
+            "warning": "Save this token now: it grants full admin access and will not be shown "
+            "again.",
+        }
+    )
+
+
+@bp.delete("/org/tokens/<token_id>")
+async def revoke_org_token(token_id: str) -> Response:
+    svc = services()
+    await admin_auth(svc)
+    tid = require_uuid(token_id, "invalid token ID")
+    if not await svc.org_tokens.revoke(tid):
+        raise NotFound("token not found")
+    return json_response({"revoked": tid})

@@ -1,0 +1,336 @@
+"""Workspace CRUD: create, list, get, patch, cascade delete, state."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from quart import Blueprint, Response
+
+from molecule.actors.messages import Reload, Removed
+from molecule.actors.workspace import workspace_gone
+from molecule.errors import BadRequest, Conflict, MailboxFull, NotFound
+from molecule.events import (
+    WORKSPACE_AWAITING_AGENT,
+    WORKSPACE_ONLINE,
+    WORKSPACE_PROVISIONING,
+    WORKSPACE_REMOVED,
+)
+from molecule.http import validation as v
+from molecule.http.auth import admin_auth, any_auth, workspace_auth
+from molecule.http.common import (
+    json_response,
+    query_flag,
+    read_json,
+    read_model,
+    require_uuid,
+    services,
+)
+from molecule.http.connection import connection_block
+from molecule.models import EXTERNAL_RUNTIMES, CreateWorkspacePayload, WorkspaceStatus, is_uuid
+from molecule.security.ssrf import UnsafeURL, validate_agent_url
+from molecule.store.workspaces import NameTaken, NewWorkspace
+
+log = logging.getLogger("molecule.http.workspaces")
+bp = Blueprint("workspaces", __name__)
+S = WorkspaceStatus
+
+_LIST_FIELDS = (
+    "id", "name", "role", "tier", "status", "agent_card", "url", "parent_id", "active_tasks",
+    "max_concurrent_tasks", "last_error_rate", "last_sample_error", "uptime_seconds",
+    "current_task", "runtime", "workspace_dir", "monthly_spend", "budget_limit", "x", "y",
+    "collapsed", "delivery_mode", "broadcast_enabled", "talk_to_user_enabled",
+    "last_heartbeat_at", "created_at", "updated_at",
+)  # fmt: skip
+_HIDDEN_ON_GET = {"budget_limit", "monthly_spend", "current_task", "last_sample_error", "workspace_dir"}
+
+
+def workspace_map(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: row.get(k) for k in _LIST_FIELDS}
+
+
+def workspace_detail(row: dict[str, Any]) -> dict[str, Any]:
+    body = {k: row.get(k) for k in _LIST_FIELDS if k not in _HIDDEN_ON_GET}
+    body["last_outbound_at"] = row.get("last_outbound_at")
+    return body
+
+
+async def _existing_parent(parent_id: str | None) -> str | None:
+    if parent_id is None:
+        return None
+    if not is_uuid(parent_id):
+        raise BadRequest("parent_id must be a UUID")
+    status = await services().workspaces.status_of(parent_id.lower())
+    if status is None or status == S.REMOVED:
+        raise BadRequest("parent_id must reference an existing workspace")
+    return parent_id.lower()
+
+
+@bp.post("/workspaces")
+async def create_workspace() -> Response:
+    svc = services()
+    await admin_auth(svc)
+    p = await read_model(CreateWorkspacePayload, "invalid workspace payload")
+    name = v.check_name(p.name)
+    role = v.check_role(p.role)
+    v.check_model(p.model)
+    runtime = v.check_runtime(p.runtime)
+    template = v.check_template(p.template)
+    tier = v.check_tier(p.tier)
+    workspace_dir = v.check_workspace_dir(p.workspace_dir)
+    access = v.check_workspace_access(p.workspace_access, workspace_dir)
+    mode = v.check_delivery_mode(p.delivery_mode)
+    if p.max_concurrent_tasks < 0 or (p.budget_limit is not None and p.budget_limit < 0):
+        raise BadRequest(v.INVALID_FIELDS)
+    external = p.external or (runtime in EXTERNAL_RUNTIMES)
+    if external:
+        runtime = runtime or "external"
+    url = p.url or None
+    if url is not None:
+        try:
+            await validate_agent_url(url, svc.url_policy)
+        except UnsafeURL as exc:
+            raise BadRequest(f"unsafe workspace URL: {exc.message}") from None
+    parent_id = await _existing_parent(p.parent_id)
+
+    status = S.PROVISIONING
+    if external:
+        status = S.ONLINE if url else S.AWAITING_AGENT
+    new = NewWorkspace(
+        name=name,
+        role=role,
+        tier=tier,
+        runtime=runtime or "langgraph",
+        status=status,
+        parent_id=parent_id,
+        url=url if external else None,
+        template=template,
+        workspace_dir=workspace_dir,
+        workspace_access=access,
+        budget_limit=p.budget_limit,
+        max_concurrent_tasks=p.max_concurrent_tasks or 1,
+        delivery_mode=mode,
+        x=float(p.canvas.x) if p.canvas else 0.0,
+        y=float(p.canvas.y) if p.canvas else 0.0,
+    )
+    try:
+        created = await svc.workspaces.insert(new)
+    except NameTaken:
+        raise Conflict("workspace name already in use; please pick a different name") from None
+    wid, name = created["id"], created["name"]
+    log.info("workspace %s created (%s, runtime %s)", wid, name, new.runtime)
+    await svc.bus.record(
+        WORKSPACE_PROVISIONING, wid, {"name": name, "tier": tier, "runtime": new.runtime}
+    )
+    if external and url:
+        await svc.bus.record(WORKSPACE_ONLINE, wid, {"name": name, "external": True})
+        await _activate(wid)
+        return json_response({"id": wid, "external": True, "status": "online"}, 201)
+    if external:
+        token = await svc.tokens.mint(wid)
+        await svc.bus.record(WORKSPACE_AWAITING_AGENT, wid, {"name": name, "external": True})
+        await _activate(wid)
+        body = {
+            "id": wid,
+            "external": True,
+            "status": "awaiting_agent",
+            "connection": connection_block(svc, wid, name, token),
+        }
+        return json_response(body, 201)
+    await _activate(wid)
+    return json_response(
+        {
+            "id": wid,
+            "status": "provisioning",
+            "awareness_namespace": f"workspace:{wid}",
+            "workspace_access": access,
+        },
+        201,
+    )
+
+
+async def _activate(workspace_id: str) -> None:
+    await services().directory.get(workspace_id)
+
+
+@bp.get("/workspaces")
+async def list_workspaces() -> Response:
+    svc = services()
+    await admin_auth(svc)
+    await svc.heartbeats.flush()
+    return json_response([workspace_map(r) for r in await svc.workspaces.list_active()])
+
+
+@bp.get("/workspaces/<workspace_id>")
+async def get_workspace(workspace_id: str) -> Response:
+    svc = services()
+    wid = require_uuid(workspace_id)
+    await any_auth(svc)
+    await svc.heartbeats.flush()
+    row = await svc.workspaces.get(wid)
+    if row is None:
+        raise NotFound("workspace not found")
+    if row["status"] == S.REMOVED and not query_flag("include_removed"):
+        raise workspace_gone(row)
+    return json_response(workspace_detail(row))
+
+
+_PATCHABLE = {"name", "role", "tier", "parent_id", "runtime", "workspace_dir", "collapsed", "x", "y"}
+
+
+async def _patch_fields(wid: str, body: dict[str, Any]) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    for key, value in body.items():
+        if key not in _PATCHABLE:
+            continue
+        if key == "name":
+            if not isinstance(value, str):
+                raise BadRequest(v.INVALID_FIELDS)
+            fields["name"] = v.check_name(value)
+        elif key == "role":
+            if value is not None and not isinstance(value, str):
+                raise BadRequest(v.INVALID_FIELDS)
+            fields["role"] = v.check_role(value)
+        elif key == "tier":
+            if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 4:
+                raise BadRequest(v.INVALID_FIELDS)
+            fields["tier"] = value
+        elif key == "runtime":
+            if not isinstance(value, str) or v.check_runtime(value) is None:
+                raise BadRequest(v.INVALID_FIELDS)
+            fields["runtime"] = value
+        elif key == "workspace_dir":
+            if value is not None and not isinstance(value, str):
+                raise BadRequest(v.INVALID_FIELDS)
+            fields["workspace_dir"] = v.check_workspace_dir(value)
+        elif key == "collapsed":
+            if not isinstance(value, bool):
+                raise BadRequest(v.INVALID_FIELDS)
+            fields["collapsed"] = value
+        elif key in ("x", "y"):
+            if not isinstance(value, int | float) or isinstance(value, bool):
+                raise BadRequest(v.INVALID_FIELDS)
+            fields[key] = float(value)
+        elif key == "parent_id":
+            fields["parent_id"] = await _new_parent(wid, value)
+    return fields
+
+
+async def _new_parent(wid: str, value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise BadRequest("parent_id must be a UUID")
+    parent = await _existing_parent(value)
+    assert parent is not None
+    chains = await services().workspaces.ancestry([parent])
+    if parent == wid or wid in chains.get(parent, []):
+        raise BadRequest("parent_id would create a cycle")
+    return parent
+
+
+@bp.patch("/workspaces/<workspace_id>")
+async def patch_workspace(workspace_id: str) -> Response:
+    svc = services()
+    wid = require_uuid(workspace_id)
+    await workspace_auth(svc, wid)
+    body = await read_json("invalid request body")
+    if not isinstance(body, dict):
+        raise BadRequest("invalid request body")
+    fields = await _patch_fields(wid, body)
+    needs_restart = "workspace_dir" in fields
+    try:
+        updated = await svc.workspaces.patch(wid, fields)
+    except Exception as exc:
+        if type(exc).__name__ == "UniqueViolationError":
+            raise Conflict("workspace name already in use; please pick a different name") from None
+        raise
+    if not updated:
+        raise NotFound("workspace not found")
+    ref = svc.directory.running(wid)
+    if ref is not None:
+        try:
+            ref.tell(Reload())
+        except MailboxFull:
+            log.warning("workspace %s: mailbox full, reload skipped", wid)
+    result: dict[str, Any] = {"status": "updated"}
+    if needs_restart:
+        result["needs_restart"] = True
+    return json_response(result)
+
+
+@bp.delete("/workspaces/<workspace_id>")
+async def delete_workspace(workspace_id: str) -> Response:
+    svc = services()
+    wid = require_uuid(workspace_id)
+    await admin_auth(svc)
+    row = await svc.workspaces.get(wid)
+    if row is None:
+        raise NotFound("workspace not found")
+    purge = query_flag("purge")
+    if row["status"] == S.REMOVED and not purge:
+        return json_response({"status": "removed", "cascade_deleted": 0})
+    children = await svc.workspaces.children(wid)
+    if children and not query_flag("confirm"):
+        return json_response(
+            {
+                "status": "confirmation_required",
+                "message": f"workspace has {len(children)} child workspace(s); "
+                "retry with ?confirm=true to delete them all",
+                "children": children,
+                "children_count": len(children),
+            },
+            409,
+        )
+    ids = await svc.workspaces.cascade_remove(wid)
+    for removed_id in ids:
+        svc.tokens.invalidate(removed_id)
+        svc.heartbeats.discard(removed_id)
+        ref = svc.directory.running(removed_id)
+        if ref is not None:
+            try:
+                ref.tell(Removed())
+            except MailboxFull:
+                svc.directory.deactivate(removed_id)
+    descendants = [i for i in ids if i != wid]
+    for removed_id in descendants:
+        await svc.bus.record(WORKSPACE_REMOVED, removed_id, {})
+    await svc.bus.record(WORKSPACE_REMOVED, wid, {"cascade_deleted": len(descendants)})
+    log.info("workspace %s removed with %d descendants", wid, len(descendants))
+    if purge:
+        await _purge(ids)
+        return json_response({"status": "purged", "cascade_deleted": len(descendants)})
+    return json_response({"status": "removed", "cascade_deleted": len(descendants)})
+
+
+async def _purge(ids: list[str]) -> None:
+    """Hard delete: child tables cascade; references from surviving rows are nulled."""
+
+    async def work(conn: Any) -> None:
+        await conn.execute(
+            "UPDATE workspaces SET forwarded_to = NULL WHERE forwarded_to = ANY($1::uuid[])", ids
+        )
+        await conn.execute(
+            "UPDATE workspaces SET parent_id = NULL"
+            " WHERE parent_id = ANY($1::uuid[]) AND NOT (id = ANY($1::uuid[]))",
+            ids,
+        )
+        for wid in ids:  # descendants first, so parent FKs never dangle
+            await conn.execute("DELETE FROM workspaces WHERE id = $1", wid)
+
+    await services().store.unit(work)
+
+
+@bp.get("/workspaces/<workspace_id>/state")
+async def workspace_state(workspace_id: str) -> Response:
+    svc = services()
+    wid = require_uuid(workspace_id)
+    await workspace_auth(svc, wid)
+    status = await svc.workspaces.status_of(wid)
+    if status is None:
+        return json_response({"workspace_id": wid, "deleted": True}, 404)
+    if status == S.REMOVED:
+        return json_response({"workspace_id": wid, "deleted": True, "status": "removed"}, 404)
+    return json_response(
+        {"workspace_id": wid, "status": status, "paused": status == S.PAUSED, "deleted": False}
+    )

@@ -1,0 +1,169 @@
+"""The platform process tree (architecture §1) and its startup and shutdown order.
+
+    trio_asyncio loop
+    └─ nursery
+       ├─ Supervisor "workspaces"   one WorkspaceActor per watched workspace
+       ├─ services                  heartbeat write-behind, token last-used flush
+       └─ hypercorn.trio.serve      the HTTP API
+
+Shutdown (SIGTERM/SIGINT or cancellation): stop accepting requests, stop the services and
+actors, flush buffered heartbeat columns, close the pool.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+from collections.abc import Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import AsyncIterator
+
+import trio
+import trio_asyncio
+from hypercorn.config import Config as HypercornConfig
+from hypercorn.trio import serve
+
+from molecule.actors.directory import Directory
+from molecule.actors.runtime import Supervisor
+from molecule.actors.workspace import WorkspaceDeps
+from molecule.config import Settings
+from molecule.events import EventBus
+from molecule.http.app import create_app
+from molecule.security.ssrf import URLPolicy
+from molecule.security.tokens import new_token
+from molecule.services import Services
+from molecule.store.heartbeats import HeartbeatBuffer
+from molecule.store.migrate import migrate
+from molecule.store.pool import Store
+from molecule.store.tokens import OrgTokens, WorkspaceTokens
+from molecule.store.workspaces import Workspaces
+
+log = logging.getLogger("molecule.platform")
+
+TOKEN_FLUSH_INTERVAL = 5.0
+
+
+def load_admin_token(settings: Settings) -> str:
+    """ADMIN_TOKEN from the environment, else the generated one kept in the data directory."""
+    if settings.admin_token_env:
+        return settings.admin_token_env
+    path = settings.admin_token_file
+    if path.exists():
+        token = path.read_text().strip()
+        if token:
+            return token
+    settings.home.mkdir(parents=True, exist_ok=True)
+    token = new_token()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(token)
+    os.chmod(path, 0o600)
+    return token
+
+
+async def _every(interval: float, work: Callable[[], Awaitable[None]], what: str) -> None:
+    while True:
+        await trio.sleep(interval)
+        try:
+            await work()
+        except Exception:
+            log.exception("%s failed; will retry", what)
+
+
+@asynccontextmanager
+async def running_platform(settings: Settings, dsn: str) -> AsyncIterator[Services]:
+    """Everything but the HTTP server: store, migrations, bus, actors, services.
+
+    Must run inside `trio_asyncio.open_loop()`. Tests use it directly.
+    """
+    store = await Store.open(dsn)
+    try:
+        await migrate(store)
+        workspaces = Workspaces(store)
+        tokens = WorkspaceTokens(store)
+        bus = EventBus(store)
+        heartbeats = HeartbeatBuffer(workspaces, settings.heartbeat_flush_interval)
+        policy = URLPolicy(saas=settings.saas_mode, dev=settings.dev_mode)
+        supervisor = Supervisor("workspaces")
+        deps = WorkspaceDeps(settings, workspaces, tokens, bus, heartbeats, policy)
+        async with trio.open_nursery() as nursery:
+            await nursery.start(supervisor.run)
+            directory = Directory(supervisor, deps)
+            await directory.activate_watched()
+            nursery.start_soon(heartbeats.run)
+            nursery.start_soon(_every, TOKEN_FLUSH_INTERVAL, tokens.flush_last_used, "token flush")
+            svc = Services(
+                settings=settings,
+                store=store,
+                workspaces=workspaces,
+                tokens=tokens,
+                org_tokens=OrgTokens(store),
+                bus=bus,
+                heartbeats=heartbeats,
+                directory=directory,
+                url_policy=policy,
+                admin_token=load_admin_token(settings),
+            )
+            try:
+                yield svc
+            finally:
+                nursery.cancel_scope.cancel()
+        with trio.CancelScope(shield=True):
+            with trio.move_on_after(10):
+                await heartbeats.flush()
+                await tokens.flush_last_used()
+    finally:
+        with trio.CancelScope(shield=True):
+            with trio.move_on_after(10):
+                await store.close()
+
+
+async def _wait_for_signal() -> None:
+    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        async for signum in signals:
+            log.info("received %s: shutting down", signal.Signals(signum).name)
+            return
+
+
+def hypercorn_config(settings: Settings) -> HypercornConfig:
+    cfg = HypercornConfig()
+    cfg.bind = [f"{settings.host}:{settings.port}"]
+    cfg.accesslog = None
+    cfg.graceful_timeout = 5
+    cfg.keep_alive_timeout = 75
+    return cfg
+
+
+async def serve_platform(
+    settings: Settings,
+    dsn: str,
+    *,
+    on_ready: Callable[[Services, list[str]], None] | None = None,
+    shutdown_trigger: Callable[[], Awaitable[None]] | None = None,
+) -> None:
+    async with trio_asyncio.open_loop():
+        async with running_platform(settings, dsn) as svc:
+            app = create_app(svc)
+            async with trio.open_nursery() as nursery:
+                binds = await nursery.start(
+                    lambda task_status: serve(
+                        app,
+                        hypercorn_config(settings),
+                        shutdown_trigger=shutdown_trigger or _wait_for_signal,
+                        task_status=task_status,
+                    )
+                )
+                if on_ready is not None:
+                    on_ready(svc, binds)
+
+
+def login_url(settings: Settings, admin_token: str) -> str:
+    host = settings.host if settings.host not in ("0.0.0.0", "::") else "127.0.0.1"
+    return f"http://{host}:{settings.port}/?token={admin_token}"
+
+
+def data_dir_ready(home: Path) -> None:
+    home.mkdir(parents=True, exist_ok=True)
+    os.chmod(home, 0o700)

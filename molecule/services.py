@@ -1,0 +1,28 @@
+"""The running platform's parts, as handed to the HTTP layer and background services."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from molecule.actors.directory import Directory
+from molecule.config import Settings
+from molecule.events import EventBus
+from molecule.security.ssrf import URLPolicy
+from molecule.store.heartbeats import HeartbeatBuffer
+from molecule.store.pool import Store
+from molecule.store.tokens import OrgTokens, WorkspaceTokens
+from molecule.store.workspaces import Workspaces
+
+
+@dataclass
+class Services:
+    settings: Settings
+    store: Store
+    workspaces: Workspaces
+    tokens: WorkspaceTokens
+    org_tokens: OrgTokens
+    bus: EventBus
+    heartbeats: HeartbeatBuffer
+    directory: Directory
+    url_policy: URLPolicy
+    admin_token: str

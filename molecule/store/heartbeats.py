@@ -1,0 +1,57 @@
+"""Write-behind buffer for heartbeat columns.
+
+A heartbeat changes a handful of columns that only readers of the workspace row care about;
+the WorkspaceActor already holds the live values. Writing each beat as its own UPDATE would
+make Postgres the ceiling of heartbeat throughput, so the actor stages the latest columns per
+workspace here and one statement writes a whole batch every `interval` seconds (and before
+any read that must see them). Status transitions are never buffered: they are written at once.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import trio
+
+from molecule.store.workspaces import HeartbeatColumns, Workspaces
+
+log = logging.getLogger("molecule.store.heartbeats")
+
+
+class HeartbeatBuffer:
+    def __init__(self, workspaces: Workspaces, interval: float = 1.0) -> None:
+        self.workspaces = workspaces
+        self.interval = interval
+        self._pending: dict[str, HeartbeatColumns] = {}
+        self._lock = trio.Lock()
+
+    def stage(self, workspace_id: str, columns: HeartbeatColumns) -> None:
+        self._pending[workspace_id] = columns  # the latest beat wins
+
+    def discard(self, workspace_id: str) -> None:
+        self._pending.pop(workspace_id, None)
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    async def flush(self) -> None:
+        async with self._lock:
+            batch, self._pending = self._pending, {}
+            if not batch:
+                return
+            try:
+                await self.workspaces.write_heartbeats(batch)
+            except BaseException:
+                # Put back what is not superseded, so a transient failure loses nothing.
+                for wid, cols in batch.items():
+                    self._pending.setdefault(wid, cols)
+                raise
+
+    async def run(self) -> None:
+        while True:
+            await trio.sleep(self.interval)
+            try:
+                await self.flush()
+            except Exception:
+                log.exception("flushing %d buffered heartbeats failed; will retry", self.pending)

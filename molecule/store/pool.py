@@ -1,0 +1,98 @@
+"""The asyncpg pool, driven from Trio through trio-asyncio.
+
+Two rules from the stack notes shape this module:
+- never `async with aio_as_trio(pool.acquire())`: a cancelled Trio task leaks the connection.
+  Single statements use the pool's own shortcuts (acquire/release happen inside asyncpg);
+  multi-statement units run as *one* asyncio coroutine through `Store.unit`.
+- pools are created with both idle lifetimes at 0, or trio-asyncio's timer heap grows with
+  every query (it never purges cancelled timers).
+
+Codecs: uuid columns come back as `str` and jsonb/json as Python values, so the rest of the
+code never sees `uuid.UUID` or raw JSON text.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+import asyncpg
+from trio_asyncio import aio_as_trio
+
+T = TypeVar("T")
+Record = asyncpg.Record
+Connection = asyncpg.Connection
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    await conn.set_type_codec("uuid", encoder=str, decoder=str, schema="pg_catalog")
+    for name in ("json", "jsonb"):
+        await conn.set_type_codec(
+            name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog", format="text"
+        )
+
+
+class Store:
+    """Thin Trio-facing wrapper over an asyncpg pool; table modules build on it."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    @classmethod
+    async def open(cls, dsn: str, *, min_size: int = 2, max_size: int = 10) -> Store:
+        pool = await aio_as_trio(asyncpg.create_pool)(
+            dsn,
+            min_size=min_size,
+            max_size=max_size,
+            max_inactive_connection_lifetime=0,
+            max_cached_statement_lifetime=0,
+            init=_init_connection,
+        )
+        return cls(pool)
+
+    async def close(self) -> None:
+        await aio_as_trio(self.pool.close)()
+
+    async def fetch(self, sql: str, *args: Any) -> list[Record]:
+        return list(await aio_as_trio(self.pool.fetch)(sql, *args))
+
+    async def fetchrow(self, sql: str, *args: Any) -> Record | None:
+        row: Record | None = await aio_as_trio(self.pool.fetchrow)(sql, *args)
+        return row
+
+    async def fetchval(self, sql: str, *args: Any) -> Any:
+        return await aio_as_trio(self.pool.fetchval)(sql, *args)
+
+    async def execute(self, sql: str, *args: Any) -> str:
+        status: str = await aio_as_trio(self.pool.execute)(sql, *args)
+        return status
+
+    async def executemany(self, sql: str, args: Sequence[Sequence[Any]]) -> None:
+        await aio_as_trio(self.pool.executemany)(sql, args)
+
+    async def unit(self, work: Callable[[Connection], Awaitable[T]], *, tx: bool = True) -> T:
+        """Run `work(conn)` as one asyncio coroutine: acquire, (transaction), release.
+
+        `work` is plain asyncio code using the connection directly. Because acquire and
+        release happen inside the same asyncio coroutine, a Trio cancellation cannot leak
+        the connection.
+        """
+
+        async def run() -> T:
+            async with self.pool.acquire() as conn:
+                if not tx:
+                    return await work(conn)
+                async with conn.transaction():
+                    return await work(conn)
+
+        result: T = await aio_as_trio(run)()
+        return result
+
+
+def affected(status: str) -> int:
+    """Rows affected from an asyncpg command status such as 'UPDATE 3'."""
+    try:
+        return int(status.rsplit(" ", 1)[-1])
+    except ValueError:
+        return 0
