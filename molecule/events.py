@@ -115,7 +115,9 @@ class EventBus:
         self.published = 0
 
     @contextmanager
-    def subscribe(self, workspace_id: str | None = None, buffer: int = 256) -> Iterator[Subscription]:
+    def subscribe(
+        self, workspace_id: str | None = None, buffer: int = 256
+    ) -> Iterator[Subscription]:
         """Every event (workspace_id None) or only one workspace's events."""
         sub = Subscription(self, workspace_id, buffer)
         if workspace_id is None:

@@ -148,7 +148,9 @@ async def start_platform(
             async with trio.open_nursery() as inner:
                 binds = await inner.start(
                     lambda task_status: serve(
-                        app, hypercorn_config(settings), shutdown_trigger=stop.wait,
+                        app,
+                        hypercorn_config(settings),
+                        shutdown_trigger=stop.wait,
                         task_status=task_status,
                     )
                 )

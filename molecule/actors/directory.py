@@ -13,6 +13,7 @@ from typing import Any
 
 from molecule.actors.runtime import ActorRef, ChildSpec, RestartType, Supervisor
 from molecule.actors.workspace import WorkspaceActor, WorkspaceDeps, workspace_gone
+from molecule.errors import ActorStopped
 from molecule.events import WORKSPACE_PROVISION_FAILED
 from molecule.models import WorkspaceStatus
 
@@ -24,7 +25,9 @@ GAVE_UP_REASON = "workspace supervisor gave up after repeated internal errors â€
 
 
 class Directory:
-    def __init__(self, supervisor: Supervisor, deps: WorkspaceDeps, mailbox_size: int = 256) -> None:
+    def __init__(
+        self, supervisor: Supervisor, deps: WorkspaceDeps, mailbox_size: int = 256
+    ) -> None:
         self.supervisor = supervisor
         self.deps = deps
         self.mailbox_size = mailbox_size
@@ -66,8 +69,10 @@ class Directory:
         return ref if ref is not None and ref.alive else None
 
     def _start(self, workspace_id: str, row: dict[str, Any] | None) -> ActorRef:
-        existing = self.running(workspace_id)
+        existing = self.supervisor.get(workspace_id)
         if existing is not None:
+            if not existing.alive:  # stopping or being given up: not addressable right now
+                raise ActorStopped(workspace_id)
             return existing
         return self.supervisor.start_child(self._spec(workspace_id, row))
 

@@ -159,7 +159,9 @@ class WorkspaceActor(Actor):
             return
         target = S.AWAITING_AGENT if self.external else S.OFFLINE
         if await self._transition(target, (S.ONLINE, S.DEGRADED)):
-            log.info("workspace %s missed its heartbeat deadline: now %s", self.workspace_id, target)
+            log.info(
+                "workspace %s missed its heartbeat deadline: now %s", self.workspace_id, target
+            )
             payload: dict[str, Any] = {"status": str(target)} if self.external else {}
             await self.deps.bus.record(WORKSPACE_OFFLINE, self.workspace_id, payload)
 

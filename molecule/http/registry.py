@@ -13,7 +13,7 @@ from quart import Blueprint, Response, request
 from molecule.access import can_communicate
 from molecule.actors.messages import Heartbeat, Register, UpdateCard
 from molecule.errors import BadRequest, Forbidden, NotFound, ServiceUnavailable
-from molecule.http.auth import lazy_bootstrap, privileged, current_bearer
+from molecule.http.auth import current_bearer, lazy_bootstrap, privileged
 from molecule.http.common import json_response, read_model, require_uuid, services
 from molecule.models import (
     EXTERNAL_RUNTIMES,

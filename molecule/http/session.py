@@ -8,6 +8,7 @@ authenticates with this cookie.
 from __future__ import annotations
 
 from quart import Blueprint, Response, redirect, request
+from werkzeug.wrappers.response import Response as WerkzeugResponse
 
 from molecule.errors import Unauthorized
 from molecule.http.auth import SESSION_COOKIE, SESSION_TTL, make_session, session_valid
@@ -23,7 +24,7 @@ _PAGE = """<!doctype html>
 
 
 @bp.get("/")
-async def index() -> Response:
+async def index() -> Response | WerkzeugResponse:
     svc = services()
     token = request.args.get("token")
     if token is not None:
@@ -41,7 +42,9 @@ async def index() -> Response:
         )
         return response
     signed_in = session_valid(svc.admin_token, request.cookies.get(SESSION_COOKIE))
-    status = "Signed in. The API is at /workspaces." if signed_in else (
-        "The platform is running. Open the login URL printed by `molecule serve`."
+    status = (
+        "Signed in. The API is at /workspaces."
+        if signed_in
+        else ("The platform is running. Open the login URL printed by `molecule serve`.")
     )
     return Response(_PAGE.format(status=status), mimetype="text/html")

@@ -42,7 +42,13 @@ _LIST_FIELDS = (
     "collapsed", "delivery_mode", "broadcast_enabled", "talk_to_user_enabled",
     "last_heartbeat_at", "created_at", "updated_at",
 )  # fmt: skip
-_HIDDEN_ON_GET = {"budget_limit", "monthly_spend", "current_task", "last_sample_error", "workspace_dir"}
+_HIDDEN_ON_GET = {
+    "budget_limit",
+    "monthly_spend",
+    "current_task",
+    "last_sample_error",
+    "workspace_dir",
+}
 
 
 def workspace_map(row: dict[str, Any]) -> dict[str, Any]:
@@ -175,7 +181,17 @@ async def get_workspace(workspace_id: str) -> Response:
     return json_response(workspace_detail(row))
 
 
-_PATCHABLE = {"name", "role", "tier", "parent_id", "runtime", "workspace_dir", "collapsed", "x", "y"}
+_PATCHABLE = {
+    "name",
+    "role",
+    "tier",
+    "parent_id",
+    "runtime",
+    "workspace_dir",
+    "collapsed",
+    "x",
+    "y",
+}
 
 
 async def _patch_fields(wid: str, body: dict[str, Any]) -> dict[str, Any]:

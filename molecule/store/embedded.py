@@ -214,7 +214,7 @@ class EmbeddedPostgres:
             stdout=logf,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            preexec_fn=_pdeathsig_preexec(),  # type: ignore[arg-type]
+            preexec_fn=_pdeathsig_preexec(),
             # Its own session: a Ctrl-C in the terminal reaches the platform, which then
             # stops Postgres after its last writes, not both at once.
             start_new_session=True,
@@ -236,8 +236,10 @@ class EmbeddedPostgres:
                 )
             try:
                 lines = pidfile.read_text().splitlines()
-                if len(lines) >= 8 and lines[7].strip() == "ready" and int(lines[0]) == (
-                    self._proc.pid
+                if (
+                    len(lines) >= 8
+                    and lines[7].strip() == "ready"
+                    and int(lines[0]) == (self._proc.pid)
                 ):
                     return
             except (FileNotFoundError, ValueError):

@@ -18,15 +18,14 @@ MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 _LOCK_KEY = 0x6D6F6C65  # "mole"
 
 
-def pending_files(directory: Path, applied: set[str]) -> list[Path]:
-    files = sorted(p for p in directory.glob("*.up.sql"))
-    return [p for p in files if p.name not in applied]
+def load_sources(directory: Path) -> dict[str, str]:
+    """filename -> SQL for every `*.up.sql` (read once at boot, before any query)."""
+    return {p.name: p.read_text() for p in sorted(directory.glob("*.up.sql"))}
 
 
 async def migrate(store: Store, directory: Path = MIGRATIONS_DIR) -> list[str]:
     """Apply every pending migration; return the filenames applied now."""
-    files = sorted(directory.glob("*.up.sql"))
-    sources = {p.name: p.read_text() for p in files}
+    sources = load_sources(directory)
 
     async def work(conn: Connection) -> list[str]:
         await conn.execute("SELECT pg_advisory_lock($1)", _LOCK_KEY)
@@ -35,7 +34,9 @@ async def migrate(store: Store, directory: Path = MIGRATIONS_DIR) -> list[str]:
                 "CREATE TABLE IF NOT EXISTS schema_migrations ("
                 " filename text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
             )
-            applied = {r["filename"] for r in await conn.fetch("SELECT filename FROM schema_migrations")}
+            applied = {
+                r["filename"] for r in await conn.fetch("SELECT filename FROM schema_migrations")
+            }
             done: list[str] = []
             for name in sorted(sources):
                 if name in applied:

@@ -18,11 +18,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import asyncpg
+from asyncpg import Connection, Record
 from trio_asyncio import aio_as_trio
 
 T = TypeVar("T")
-Record = asyncpg.Record
-Connection = asyncpg.Connection
+__all__ = ["Connection", "Record", "Store", "affected"]
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:

@@ -80,7 +80,9 @@ class Workspaces:
     # -- reads ---------------------------------------------------------------------------
 
     async def get(self, workspace_id: str) -> dict[str, Any] | None:
-        return as_dict(await self.store.fetchrow(f"SELECT {_COLUMNS} {_FROM} WHERE w.id = $1", workspace_id))
+        return as_dict(
+            await self.store.fetchrow(f"SELECT {_COLUMNS} {_FROM} WHERE w.id = $1", workspace_id)
+        )
 
     async def list_active(self) -> list[dict[str, Any]]:
         rows = await self.store.fetch(
@@ -273,7 +275,9 @@ class Workspaces:
         )
         return affected(status) == 1
 
-    async def heal_inbound_secret(self, workspace_id: str, candidate: str) -> tuple[str, bool] | None:
+    async def heal_inbound_secret(
+        self, workspace_id: str, candidate: str
+    ) -> tuple[str, bool] | None:
         """Return (secret, minted_now); mints `candidate` only when the column is empty."""
         row = await self.store.fetchrow(
             """
@@ -388,7 +392,9 @@ class Workspaces:
                 " WHERE workspace_id = ANY($1::uuid[]) AND revoked_at IS NULL",
                 ids,
             )
-            await conn.execute("DELETE FROM canvas_layouts WHERE workspace_id = ANY($1::uuid[])", ids)
+            await conn.execute(
+                "DELETE FROM canvas_layouts WHERE workspace_id = ANY($1::uuid[])", ids
+            )
             return ids
 
         return await self.store.unit(work)

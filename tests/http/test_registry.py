@@ -17,9 +17,7 @@ def auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-async def register(
-    h: Harness, wid: str, token: str | None = None, **body: Any
-) -> Any:
+async def register(h: Harness, wid: str, token: str | None = None, **body: Any) -> Any:
     payload: dict[str, Any] = {"id": wid, "url": "http://localhost:9000", "agent_card": CARD}
     payload.update(body)
     return await h.client.post(
@@ -79,7 +77,10 @@ async def test_register_refusals_write_nothing(platform: Harness) -> None:
     wid = str(uuid.uuid4())
     cases = [
         ({"id": wid, "url": "http://localhost:1"}, "invalid request body"),  # no agent_card
-        ({"id": "not-a-uuid", "url": "http://localhost:1", "agent_card": {}}, "invalid request body"),
+        (
+            {"id": "not-a-uuid", "url": "http://localhost:1", "agent_card": {}},
+            "invalid request body",
+        ),
         ({"id": 5, "agent_card": {}}, "invalid request body"),
         (
             {"id": wid, "agent_card": {}, "delivery_mode": "carrier-pigeon"},
@@ -165,9 +166,10 @@ async def test_heartbeat_transitions_and_events(platform: Harness) -> None:
         assert (await h.row(wid) or {})["status"] == "online"  # native status management
         await heartbeat(h, wid, token, runtime_state="wedged", sample_error="stuck")
         assert (await h.row(wid) or {})["status"] == "degraded"
-        assert ("WORKSPACE_DEGRADED", {"runtime_state": "wedged", "sample_error": "stuck"}) in drain(
-            sub
-        )
+        assert (
+            "WORKSPACE_DEGRADED",
+            {"runtime_state": "wedged", "sample_error": "stuck"},
+        ) in drain(sub)
 
     row = await h.row(wid)
     assert row is not None
@@ -209,12 +211,16 @@ async def test_update_card(platform: Harness) -> None:
     card = {"name": "renamed", "skills": [{"id": "s"}]}
     with h.svc.bus.subscribe(wid) as sub:
         r = await h.client.post(
-            "/registry/update-card", json={"workspace_id": wid, "agent_card": card}, headers=auth(token)
+            "/registry/update-card",
+            json={"workspace_id": wid, "agent_card": card},
+            headers=auth(token),
         )
         assert r.status_code == 200 and r.json() == {"status": "updated"}
         assert ("AGENT_CARD_UPDATED", {"agent_card": card}) in drain(sub)
     assert (await h.row(wid) or {})["agent_card"] == card
-    r = await h.client.post("/registry/update-card", json={"workspace_id": wid}, headers=auth(token))
+    r = await h.client.post(
+        "/registry/update-card", json={"workspace_id": wid}, headers=auth(token)
+    )
     assert r.status_code == 400
 
 

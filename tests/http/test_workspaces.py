@@ -107,7 +107,8 @@ async def test_create_refusals_write_nothing(platform: Harness) -> None:
     )
     assert r.status_code == 400 and r.json()["error"] == "invalid workspace payload"
     r = await h.client.post(
-        "/workspaces", json={"name": "x", "external": True, "url": "http://10.0.0.5/"},
+        "/workspaces",
+        json={"name": "x", "external": True, "url": "http://10.0.0.5/"},
         headers=h.admin,
     )
     assert r.json()["error"].startswith("unsafe workspace URL: url targets a blocked address")
@@ -174,14 +175,18 @@ async def test_patch(platform: Harness) -> None:
     )  # fmt: skip
     # Another workspace's token may not patch it.
     r = await h.client.patch(
-        f"/workspaces/{b['id']}", json={"name": "hijack"}, headers={"Authorization": f"Bearer {token}"}
+        f"/workspaces/{b['id']}",
+        json={"name": "hijack"},
+        headers={"Authorization": f"Bearer {token}"},
     )
     assert r.status_code == 401 and r.json()["error"] == "invalid workspace auth token"
     r = await h.client.patch(f"/workspaces/{b['id']}", json={"name": "x{"}, headers=h.admin)
     assert r.status_code == 400
     r = await h.client.patch(f"/workspaces/{a['id']}", json={"parent_id": a["id"]}, headers=h.admin)
     assert r.status_code == 400
-    r = await h.client.patch(f"/workspaces/{b['id']}", json={"workspace_dir": "/srv/b"}, headers=h.admin)
+    r = await h.client.patch(
+        f"/workspaces/{b['id']}", json={"workspace_dir": "/srv/b"}, headers=h.admin
+    )
     assert r.json() == {"status": "updated", "needs_restart": True}
     assert (await h.row(b["id"]) or {})["name"] == "b"
     r = await h.client.patch(f"/workspaces/{uuid.uuid4()}", json={"name": "z"}, headers=h.admin)

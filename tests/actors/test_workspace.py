@@ -1,0 +1,165 @@
+"""WorkspaceActor driven directly: liveness in virtual time, supervision, boot activation."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trio
+import trio.testing
+
+from molecule.actors.directory import GAVE_UP_REASON
+from molecule.actors.messages import Heartbeat, Register, Snapshot
+from molecule.actors.workspace import WorkspaceActor
+from molecule.errors import ActorError, BadRequest
+from molecule.models import HeartbeatPayload, WorkspaceStatus
+from molecule.platform import running_platform
+from molecule.services import Services
+from molecule.store.workspaces import NewWorkspace
+from tests.conftest import make_settings
+
+S = WorkspaceStatus
+CARD = {"name": "agent"}
+
+
+@pytest.fixture
+async def svc(aio_loop: object, dsn: str, tmp_path: Path) -> AsyncIterator[Services]:
+    async with running_platform(make_settings(tmp_path, dsn), dsn) as services:
+        yield services
+
+
+async def new_workspace(
+    svc: Services, name: str, runtime: str = "external", status: S = S.AWAITING_AGENT
+) -> str:
+    created = await svc.workspaces.insert(
+        NewWorkspace(name=name, role=None, tier=3, runtime=runtime, status=status)
+    )
+    return str(created["id"])
+
+
+async def ask(svc: Services, wid: str, msg: Any) -> Any:
+    ref = await svc.directory.get(wid)
+    assert ref is not None
+    return await ref.ask(msg, 10)
+
+
+async def settle() -> None:
+    await trio.testing.wait_all_tasks_blocked()
+
+
+async def status_row(svc: Services, wid: str) -> str | None:
+    return await svc.workspaces.status_of(wid)
+
+
+async def test_register_arms_liveness_and_expiry_sends_external_to_awaiting_agent(
+    svc: Services, mock_clock: trio.testing.MockClock
+) -> None:
+    wid = await new_workspace(svc, "ext")
+    reply = await ask(svc, wid, Register("http://localhost:9000", CARD, None))
+    assert reply["status"] == "registered" and reply["auth_token"]
+    snap = await ask(svc, wid, Snapshot())
+    assert snap["status"] == "online" and snap["liveness_remaining"] == pytest.approx(180)
+
+    with svc.bus.subscribe(wid) as sub:
+        mock_clock.jump(179)
+        await settle()
+        assert (await ask(svc, wid, Snapshot()))["status"] == "online"
+        mock_clock.jump(2)
+        await settle()
+        snap = await ask(svc, wid, Snapshot())
+        assert snap["status"] == "awaiting_agent" and snap["liveness_remaining"] is None
+        event = sub.receive.receive_nowait()
+        assert (event.type, event.payload) == ("WORKSPACE_OFFLINE", {"status": "awaiting_agent"})
+    assert await status_row(svc, wid) == "awaiting_agent"
+
+    # A later heartbeat recovers it.
+    await ask(svc, wid, Heartbeat(HeartbeatPayload(workspace_id=wid)))
+    assert await status_row(svc, wid) == "online"
+
+
+async def test_heartbeats_keep_it_alive_and_managed_goes_offline(
+    svc: Services, mock_clock: trio.testing.MockClock
+) -> None:
+    wid = await new_workspace(svc, "managed", runtime="langgraph", status=S.PROVISIONING)
+    await ask(svc, wid, Heartbeat(HeartbeatPayload(workspace_id=wid)))
+    assert await status_row(svc, wid) == "online"
+    for _ in range(5):  # 5 x 100 s, each beat re-arms the 180 s deadline
+        mock_clock.jump(100)
+        await settle()
+        await ask(svc, wid, Heartbeat(HeartbeatPayload(workspace_id=wid)))
+    assert await status_row(svc, wid) == "online"
+    mock_clock.jump(181)
+    await settle()
+    assert (await ask(svc, wid, Snapshot()))["status"] == "offline"
+    assert await status_row(svc, wid) == "offline"
+    recorded = await svc.store.fetch(
+        "SELECT event_type, payload FROM structure_events WHERE workspace_id = $1"
+        " ORDER BY created_at",
+        wid,
+    )
+    assert [r["event_type"] for r in recorded][-1] == "WORKSPACE_OFFLINE"
+    assert recorded[-1]["payload"] == {}
+
+
+async def test_status_writes_are_conditional(svc: Services) -> None:
+    """A row moved behind the actor's back (here: paused) is not overwritten by a heartbeat."""
+    wid = await new_workspace(svc, "racy", status=S.OFFLINE)
+    await ask(svc, wid, Snapshot())  # activate with the cached status "offline"
+    await svc.store.execute("UPDATE workspaces SET status = 'paused' WHERE id = $1", wid)
+    await ask(svc, wid, Heartbeat(HeartbeatPayload(workspace_id=wid)))
+    assert await status_row(svc, wid) == "paused"
+    assert (await ask(svc, wid, Snapshot()))["status"] == "paused"  # reloaded, not guessed
+
+
+async def test_client_errors_do_not_crash_the_actor(svc: Services) -> None:
+    wid = await new_workspace(svc, "strict")
+    with pytest.raises(BadRequest, match="url is required for push-mode workspaces"):
+        await ask(svc, wid, Register(None, CARD, "push"))
+    assert (await ask(svc, wid, Snapshot()))["status"] == "awaiting_agent"
+
+
+async def test_repeated_crashes_mark_the_workspace_failed_with_a_reason(
+    svc: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wid = await new_workspace(svc, "crashy", status=S.ONLINE)
+    other = await new_workspace(svc, "bystander", status=S.ONLINE)
+    await ask(svc, other, Snapshot())
+
+    async def broken(self: WorkspaceActor, *args: Any) -> None:
+        if self.workspace_id == wid:
+            raise RuntimeError("bug in the status evaluation")
+
+    monkeypatch.setattr(WorkspaceActor, "_evaluate_status", broken)
+    for _ in range(6):  # five restarts are allowed in the window; the sixth crash gives up
+        with pytest.raises(ActorError):
+            await ask(svc, wid, Heartbeat(HeartbeatPayload(workspace_id=wid)))
+    with trio.fail_after(5):
+        while await status_row(svc, wid) != "failed":
+            await trio.sleep(0.01)
+    row = await svc.workspaces.get(wid)
+    assert row is not None and row["status"] == "failed"
+    assert row["last_sample_error"] == GAVE_UP_REASON
+    assert svc.directory.running(wid) is None
+    # The neighbour is untouched and still answers.
+    assert (await ask(svc, other, Snapshot()))["status"] == "online"
+
+
+async def test_boot_activates_only_watched_workspaces(
+    aio_loop: object, dsn: str, tmp_path: Path
+) -> None:
+    settings = make_settings(tmp_path, dsn)
+    ids: dict[S, str] = {}
+    async with running_platform(settings, dsn) as first:
+        for status in S:
+            ids[status] = await new_workspace(first, f"ws-{status}", status=status)
+    async with running_platform(settings, dsn) as svc:
+        active = {s for s, wid in ids.items() if svc.directory.running(wid) is not None}
+        assert active == {S.ONLINE, S.DEGRADED, S.PROVISIONING, S.OFFLINE, S.AWAITING_AGENT}
+        # Others activate on demand; removed ones never do.
+        assert await svc.directory.get(ids[S.PAUSED]) is not None
+        from molecule.errors import Gone
+
+        with pytest.raises(Gone):
+            await svc.directory.get(ids[S.REMOVED])
