@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from molecule.security.ssrf import dev_mode, saas_mode
+
 log = logging.getLogger("molecule.config")
 
 DEFAULT_A2A_IDLE_TIMEOUT = 300.0
@@ -35,19 +37,6 @@ def _positive_number(env: Mapping[str, str], name: str, default: float) -> float
         log.warning("%s=%r is not positive; using the default %s", name, raw, default)
         return default
     return value
-
-
-def _dev_mode(env: Mapping[str, str]) -> bool:
-    return env.get("MOLECULE_ENV", "").strip().lower() in {"development", "dev"}
-
-
-def _saas_mode(env: Mapping[str, str]) -> bool:
-    mode = env.get("MOLECULE_DEPLOY_MODE", "").strip().lower()
-    if mode == "saas":
-        return True
-    if mode:
-        return False
-    return bool(env.get("MOLECULE_ORG_ID", "").strip())
 
 
 @dataclass(frozen=True)
@@ -93,8 +82,8 @@ class Settings:
             host=host,
             port=port,
             admin_token_env=env.get("ADMIN_TOKEN") or None,
-            dev_mode=_dev_mode(env),
-            saas_mode=_saas_mode(env),
+            dev_mode=dev_mode(env),
+            saas_mode=saas_mode(env),
             external_platform_url=(env.get("EXTERNAL_PLATFORM_URL") or "").rstrip("/") or None,
             a2a_idle_timeout=_positive_number(
                 env, "A2A_IDLE_TIMEOUT_SECONDS", DEFAULT_A2A_IDLE_TIMEOUT
