@@ -35,6 +35,7 @@ def create_app(svc: Services) -> QuartTrio:
     app.config["MAX_CONTENT_LENGTH"] = 16 * 1024 * 1024
     app.config["BODY_TIMEOUT"] = 60
     app.config["RESPONSE_TIMEOUT"] = None  # SSE streams live for hours
+    app.config["ORG_TOKEN_LIMITER"] = tokens.HourlyLimiter(tokens.ORG_TOKEN_CREATE_LIMIT)
     for bp in (health_bp, session.bp, workspaces.bp, registry.bp, tokens.bp, events.bp):
         app.register_blueprint(bp)
 

@@ -15,7 +15,8 @@ import hmac
 import time
 from dataclasses import dataclass
 
-from quart import request
+from quart import has_websocket_context, request, websocket
+from quart.wrappers import Request, Websocket
 
 from molecule.errors import DatastoreUnavailable, Unauthorized
 from molecule.security.tokens import bearer_from_header, constant_time_equal
@@ -37,8 +38,13 @@ class Principal:
         return self.kind != "workspace"
 
 
+def _connection() -> Request | Websocket:
+    """The request being handled, or the WebSocket upgrade request on `/ws`."""
+    return websocket if has_websocket_context() else request
+
+
 def current_bearer() -> str | None:
-    return bearer_from_header(request.headers.get("Authorization"))
+    return bearer_from_header(_connection().headers.get("Authorization"))
 
 
 def _sign(admin_token: str, payload: str) -> str:
@@ -63,7 +69,7 @@ def session_valid(admin_token: str, value: str | None, now: float | None = None)
 
 
 def _has_session(svc: Services) -> bool:
-    return session_valid(svc.admin_token, request.cookies.get(SESSION_COOKIE))
+    return session_valid(svc.admin_token, _connection().cookies.get(SESSION_COOKIE))
 
 
 async def _org(svc: Services, bearer: str) -> Principal | None:

@@ -17,12 +17,11 @@ import trio
 from quart import Blueprint, Response, websocket
 
 from molecule.access import can_communicate
-from molecule.errors import Forbidden, MoleculeError, NotFound, Unauthorized
+from molecule.errors import Forbidden, Gone, MoleculeError, NotFound, Unauthorized
 from molecule.events import Event
-from molecule.http.auth import lazy_bootstrap, privileged, workspace_auth
+from molecule.http.auth import current_bearer, lazy_bootstrap, privileged, workspace_auth
 from molecule.http.common import json_response, require_uuid, services
 from molecule.models import WorkspaceStatus
-from molecule.security.tokens import bearer_from_header
 
 log = logging.getLogger("molecule.http.events")
 bp = Blueprint("events", __name__)
@@ -59,11 +58,18 @@ async def _ws_client() -> str | None:
     origin = websocket.headers.get("Origin")
     if origins and origin and origin.lower() not in {o.lower() for o in origins}:
         raise Forbidden("origin not allowed")
-    bearer = bearer_from_header(websocket.headers.get("Authorization"))
+    bearer = current_bearer()
     agent = websocket.headers.get("X-Workspace-ID", "").strip()
     if agent:
         agent_id = require_uuid(agent, "X-Workspace-ID must be a workspace UUID")
         await lazy_bootstrap(svc, agent_id)
+        # A removed workspace's tokens are revoked, which would reopen the lazy-bootstrap
+        # door: its id must not become a credential-free subscription.
+        status = await svc.workspaces.status_of(agent_id)
+        if status is None:
+            raise NotFound("workspace not found")
+        if status == WorkspaceStatus.REMOVED:
+            raise Gone("workspace removed")
         return agent_id
     if await privileged(svc, bearer) is not None or svc.settings.dev_fail_open:
         return None

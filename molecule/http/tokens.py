@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import deque
 
 import trio
-from quart import Blueprint, Response, request
+from quart import Blueprint, Response, current_app, request
 
 from molecule.errors import BadRequest, NotFound, TooManyRequests
 from molecule.http.auth import Principal, admin_auth, workspace_auth
@@ -69,7 +69,7 @@ async def revoke_token(workspace_id: str, token_id: str) -> Response:
     return json_response({"status": "revoked"})
 
 
-class _HourlyLimiter:
+class HourlyLimiter:
     """A sliding one-hour window per key; enough for a rarely used admin route."""
 
     def __init__(self, limit: int) -> None:
@@ -87,7 +87,6 @@ class _HourlyLimiter:
         return True
 
 
-_org_create_limiter = _HourlyLimiter(ORG_TOKEN_CREATE_LIMIT)
 
 
 def _created_by(who: Principal) -> str:
@@ -116,7 +115,8 @@ async def create_org_token() -> Response:
     name = body.get("name")
     if name is not None and (not isinstance(name, str) or len(name) > MAX_ORG_TOKEN_NAME):
         raise BadRequest(f"name must be a string of at most {MAX_ORG_TOKEN_NAME} characters")
-    if not _org_create_limiter.allow(request.remote_addr or "unknown"):
+    limiter: HourlyLimiter = current_app.config["ORG_TOKEN_LIMITER"]
+    if not limiter.allow(request.remote_addr or "unknown"):
         raise TooManyRequests("rate limit exceeded", headers={"Retry-After": "3600"})
     row, token = await svc.org_tokens.mint(name, _created_by(who))
     return json_response(
