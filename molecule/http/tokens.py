@@ -87,8 +87,6 @@ class HourlyLimiter:
         return True
 
 
-
-
 def _created_by(who: Principal) -> str:
     if who.kind == "org":
         return f"org-token:{who.org_token_prefix}"

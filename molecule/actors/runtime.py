@@ -1,0 +1,358 @@
+"""Actors and supervision on Trio nurseries (spec §2).
+
+An actor owns its state and a bounded mailbox; nothing else touches the state, everything else
+sends it a message. `tell` never blocks (a full mailbox is a typed, retryable error, so an HTTP
+handler is never stuck behind a busy actor) and `ask` always has a deadline.
+
+The `Supervisor` gives OTP-style restarts: each child runs in its own nursery, a crash is logged
+with its traceback and the child is rebuilt from its factory, so state is reloaded (from
+Postgres) rather than trusted after a fault. A sliding restart-intensity window turns a crash
+loop into an explicit "given up" instead. The mailbox belongs to the child, not to one
+incarnation, so `ActorRef`s stay valid and queued messages survive a restart.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import math
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar, cast
+
+import trio
+
+from molecule.errors import ActorCrashed, ActorStopped, AskTimeout, MailboxFull, MoleculeError
+
+__all__ = ["Actor", "ActorRef", "ChildSpec", "Reply", "RestartType", "StopActor", "Supervisor"]
+
+T = TypeVar("T")
+log = logging.getLogger("molecule.actors")
+_NOTHING: Any = object()  # "no message in hand": distinct from any message, including None
+
+
+class Reply(Generic[T]):
+    """One-shot answer slot carried inside a message.
+
+    The first `set`/`fail` wins and later ones are ignored, because the runtime fails pending
+    replies on crash or stop and must not race an actor (or its background task) that answers
+    at the same moment. Not thread-safe: use it from the Trio thread only.
+    """
+
+    def __init__(self) -> None:
+        self._event = trio.Event()
+        self._value: T | None = None
+        self._error: BaseException | None = None
+
+    def set(self, value: T) -> None:
+        if not self._event.is_set():
+            self._value = value
+            self._event.set()
+
+    def fail(self, exc: BaseException) -> None:
+        if not self._event.is_set():
+            self._error = exc
+            self._event.set()
+
+    @property
+    def done(self) -> bool:
+        return self._event.is_set()
+
+    async def wait(self) -> T:
+        await self._event.wait()
+        if self._error is not None:
+            raise self._error
+        return cast(T, self._value)
+
+
+class StopActor(Exception):
+    """Raise from handle()/timeout() to end this actor normally (stopping() is then called)."""
+
+
+class Actor:
+    """Base class for actors; a fresh instance per incarnation so no state outlives a crash."""
+
+    name: str  # set by the runtime before started()
+    nursery: trio.Nursery  # this incarnation's nursery: its tasks die with it
+
+    async def started(self) -> None:
+        """Load state (e.g. from Postgres). An exception here is a crash."""
+
+    async def handle(self, msg: object) -> None:
+        """Handle one message; answer `msg.reply` now or later (e.g. from a background task)."""
+
+    def deadline(self) -> float:
+        """Trio clock time of the next timer; re-read before every receive."""
+        return math.inf
+
+    async def timeout(self) -> None:
+        """Called when deadline() passes with no message in between."""
+
+    async def stopping(self) -> None:
+        """Called on a normal stop only (best effort: a crashed actor's state is suspect)."""
+
+
+def _fail_reply(msg: object, exc: BaseException) -> None:
+    reply = getattr(msg, "reply", None)
+    if isinstance(reply, Reply) and not reply.done:
+        reply.fail(exc)
+
+
+class _Child:
+    """Per-child state that outlives incarnations: the mailbox and the restart history."""
+
+    def __init__(self, spec: ChildSpec) -> None:
+        self.spec = spec
+        self.send, self.recv = trio.open_memory_channel[object](spec.mailbox_size)
+        self.restarts: deque[float] = deque()
+        self.in_hand: object = _NOTHING
+        self.stop_requested = False
+        self.closed = False
+
+    def fail_in_hand(self, exc: BaseException) -> None:
+        if self.in_hand is not _NOTHING:
+            _fail_reply(self.in_hand, exc)
+            self.in_hand = _NOTHING
+
+    def close(self, error: Callable[[str], BaseException]) -> None:
+        """Refuse new messages and fail every queued reply, so no asker waits on a dead actor."""
+        self.closed = True
+        self.send.close()
+        self.fail_in_hand(error(self.spec.name))
+        while True:
+            try:
+                msg = self.recv.receive_nowait()
+            except (trio.WouldBlock, trio.EndOfChannel):
+                break
+            _fail_reply(msg, error(self.spec.name))
+        self.recv.close()
+
+
+class ActorRef:
+    """Handle to a supervised child; stays valid across restarts (the mailbox is the child's)."""
+
+    def __init__(self, child: _Child) -> None:
+        self._child = child
+        self.name = child.spec.name
+
+    def tell(self, msg: object) -> None:
+        """Enqueue without ever blocking: a full mailbox is MailboxFull (HTTP 503), not a wait."""
+        try:
+            self._child.send.send_nowait(msg)
+        except trio.WouldBlock:
+            raise MailboxFull(self.name) from None
+        except (trio.ClosedResourceError, trio.BrokenResourceError):
+            raise ActorStopped(self.name) from None
+
+    async def ask(self, msg: object, timeout: float) -> Any:
+        """tell() then wait for `msg.reply`; a slow actor becomes AskTimeout, never a hang."""
+        reply = getattr(msg, "reply", None)
+        if not isinstance(reply, Reply):
+            raise TypeError(f"ask() needs a message with a Reply in .reply, got {msg!r}")
+        self.tell(msg)
+        try:
+            with trio.fail_after(timeout):
+                return await reply.wait()
+        except trio.TooSlowError:
+            raise AskTimeout(self.name, timeout) from None
+
+    @property
+    def alive(self) -> bool:
+        return not (self._child.closed or self._child.stop_requested)
+
+
+class RestartType(enum.Enum):
+    """OTP restart types."""
+
+    PERMANENT = "permanent"  # always restarted, even after a normal exit
+    TRANSIENT = "transient"  # restarted only after a crash
+    TEMPORARY = "temporary"  # never restarted
+
+
+@dataclass
+class ChildSpec:
+    name: str
+    factory: Callable[[], Actor]  # fresh instance per incarnation; state reloaded in started()
+    restart: RestartType = RestartType.TRANSIENT
+    mailbox_size: int = 64
+    max_restarts: int = 5  # restart intensity: at most this many restarts ...
+    within: float = 30.0  # ... in this sliding window of seconds (trio clock)
+    # Awaited when intensity is exceeded (e.g. mark the workspace failed with a reason).
+    on_give_up: Callable[[str, BaseException | None], Awaitable[None]] | None = None
+    # Called once when the child is finally gone (stopped, given up, or not restarted).
+    on_exit: Callable[[str], None] | None = None
+
+
+def _unwrap(exc: BaseException) -> BaseException:
+    """Strip the single-exception groups nurseries wrap a crash in, so logs show the cause."""
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    return exc
+
+
+class Supervisor:
+    """Runs children, each in its own scope, so one child's crash never touches another.
+
+    A child keeps its name (and counts in len()) until it is completely gone, i.e. after
+    stopping() or on_give_up have returned, so two incarnations owning the same state never
+    overlap; meanwhile its mailbox is already closed (`ActorRef.alive` is False).
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._nursery: trio.Nursery | None = None
+        self._children: dict[str, _Child] = {}
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Host the children until cancelled; cancelling it stops every child."""
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            try:
+                task_status.started()
+                await trio.sleep_forever()
+            finally:
+                self._nursery = None
+
+    def start_child(self, spec: ChildSpec) -> ActorRef:
+        if self._nursery is None:
+            raise RuntimeError(f"supervisor {self.name!r} is not running")
+        if spec.name in self._children:
+            raise ValueError(f"child {spec.name!r} already exists in supervisor {self.name!r}")
+        child = _Child(spec)
+        self._children[spec.name] = child
+        self._nursery.start_soon(self._supervise, child, name=f"actor:{spec.name}")
+        return ActorRef(child)
+
+    def get(self, name: str) -> ActorRef | None:
+        child = self._children.get(name)
+        return None if child is None else ActorRef(child)
+
+    def stop_child(self, name: str) -> None:
+        """Stop after the message in hand; no restart. Unknown names are ignored (idempotent)."""
+        child = self._children.get(name)
+        if child is None or child.stop_requested:
+            return
+        child.stop_requested = True
+        # Later tell() -> ActorStopped; an idle receive() wakes with EndOfChannel.
+        child.send.close()
+
+    def __len__(self) -> int:
+        return len(self._children)
+
+    def names(self) -> list[str]:
+        return list(self._children)
+
+    # --- internals ------------------------------------------------------------------------
+
+    async def _supervise(self, child: _Child) -> None:
+        """Run incarnations until the restart policy says stop; must never raise itself."""
+        spec = child.spec
+        error: Callable[[str], BaseException] = ActorStopped
+        try:
+            while True:
+                crash = await self._incarnation(child)
+                if crash is not None:
+                    log.error("actor %r crashed", spec.name, exc_info=crash)
+                    error = ActorCrashed
+                if not self._wants_restart(child, crash):
+                    return
+                if not self._admit_restart(child):
+                    child.close(ActorCrashed)
+                    await self._give_up(child, crash)
+                    return
+                log.info("restarting actor %r", spec.name)
+                error = ActorStopped
+        finally:
+            if not child.closed:
+                child.close(error)
+            if self._children.get(spec.name) is child:
+                del self._children[spec.name]
+            if spec.on_exit is not None:
+                try:
+                    spec.on_exit(spec.name)
+                except Exception:
+                    log.exception("on_exit hook failed for actor %r", spec.name)
+
+    def _wants_restart(self, child: _Child, crash: BaseException | None) -> bool:
+        if child.stop_requested:
+            return False
+        if child.spec.restart is RestartType.PERMANENT:
+            return True
+        return child.spec.restart is RestartType.TRANSIENT and crash is not None
+
+    def _admit_restart(self, child: _Child) -> bool:
+        """Sliding window: refuse a restart that would exceed max_restarts within `within`."""
+        now = trio.current_time()
+        while child.restarts and child.restarts[0] <= now - child.spec.within:
+            child.restarts.popleft()
+        if len(child.restarts) >= child.spec.max_restarts:
+            return False
+        child.restarts.append(now)
+        return True
+
+    async def _give_up(self, child: _Child, crash: BaseException | None) -> None:
+        spec = child.spec
+        log.error(
+            "actor %r exceeded %d restarts in %gs; giving up",
+            spec.name,
+            spec.max_restarts,
+            spec.within,
+            exc_info=crash,
+        )
+        if spec.on_give_up is not None:
+            try:
+                await spec.on_give_up(spec.name, crash)
+            except Exception:
+                log.exception("on_give_up hook failed for actor %r", spec.name)
+
+    async def _incarnation(self, child: _Child) -> BaseException | None:
+        """Run one actor instance to its end; return its crash, or None on a normal exit."""
+        try:
+            async with trio.open_nursery() as nursery:
+                actor = child.spec.factory()
+                actor.name = child.spec.name
+                actor.nursery = nursery
+                try:
+                    await actor.started()
+                    await self._loop(child, actor)
+                except StopActor:
+                    pass
+                child.fail_in_hand(ActorStopped(child.spec.name))
+                try:
+                    await actor.stopping()
+                except Exception:
+                    log.exception("stopping() failed for actor %r", child.spec.name)
+                nursery.cancel_scope.cancel()
+        except Exception as exc:
+            child.fail_in_hand(ActorCrashed(child.spec.name))
+            return _unwrap(exc)
+        return None
+
+    async def _loop(self, child: _Child, actor: Actor) -> None:
+        while not child.stop_requested:
+            msg = _NOTHING
+            with trio.move_on_at(actor.deadline()):
+                try:
+                    msg = await child.recv.receive()
+                except trio.EndOfChannel:  # stop_child() closed the mailbox
+                    return
+            if msg is _NOTHING:
+                if child.stop_requested:
+                    return
+                try:
+                    await actor.timeout()
+                except MoleculeError as exc:
+                    log.warning("actor %r: timeout() raised %r", child.spec.name, exc)
+                continue
+            child.in_hand = msg
+            try:
+                await actor.handle(msg)
+            except MoleculeError as exc:
+                # An expected, client-facing error: it is the answer, not a fault.
+                reply = getattr(msg, "reply", None)
+                if isinstance(reply, Reply) and not reply.done:
+                    reply.fail(exc)
+                else:
+                    log.warning("actor %r: handle(%r) raised %r", child.spec.name, msg, exc)
+            child.in_hand = _NOTHING
