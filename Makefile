@@ -19,8 +19,8 @@ run: $(STAMP) postgres
 	$(VENV)/bin/molecule serve --host $(HOST) --port $(PORT)
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check molecule tests bench
-	$(VENV)/bin/ruff format --check molecule tests bench
+	$(VENV)/bin/ruff check molecule tests $(wildcard bench)
+	$(VENV)/bin/ruff format --check molecule tests $(wildcard bench)
 	$(VENV)/bin/mypy
 
 unit: $(STAMP) postgres
