@@ -1,0 +1,211 @@
+"""Bring every A2A request body to one JSON-RPC shape before the proxy looks at it.
+
+Agents, the canvas, the CLI and the SDKs do not all speak the same A2A generation
+(upstream-runtime-contract §3.4). The runtimes behind the proxy run a2a-sdk, whose v0.3
+validator insists on a JSON-RPC envelope, `params.message.parts` and `params.message.messageId`.
+Older ("v0.2") senders put the text in `params.message.content` instead, and several legacy
+senders omit the `jsonrpc` envelope or the `messageId` altogether. Before the compat shim
+existed such messages were accepted by the platform (HTTP 200/202) and then silently dropped
+by the receiver's validator (upstream PR #2349, issue #2345). This module converts at the
+proxy edge, so every workspace gets the compatibility for free, and rejects the shapes it
+cannot convert loudly, to the actual caller, with a 400 and a hint (upstream-may §3.2 step c).
+
+Faithful to the original, it normalises *only* these things:
+
+* no `jsonrpc` key -> the body is rebuilt as `{"jsonrpc": "2.0", "id": <uuid4>, "method",
+  "params"}`; every other top-level key is dropped, and a missing `method`/`params` becomes
+  `null`;
+* `params.message` (when it is an object) gets a fresh `messageId` if the key is absent;
+* if `params.message` has no `parts` key, a string `content` becomes one `{"kind": "text"}`
+  part, a list `content` becomes `parts`, and `content` is removed; any other `content`
+  (number, bool, object, null) or no `content` at all is a 400.
+
+It deliberately does **not** touch `role`, part keys (`{"type": "text"}` stays as is; the
+platform's own delegate path sends that), v1.0 proto-JSON shapes, or anything outside
+`params.message`: poll-mode recipients read this body verbatim and every poll client copes
+with both `kind` and `type`.
+
+`extract_message_id` and `expires_in_seconds` read the two values the busy-queue needs from a
+normalised envelope (upstream-may §4.1): the idempotency key and the optional TTL.
+
+The test corpus under `tests/a2a/corpus/` replays every shape seen in the wild through
+`normalize_a2a_payload`; a change here that breaks one of them fails that gate.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import uuid
+from typing import Any, NoReturn
+
+from molecule.errors import BadRequest
+
+__all__ = [
+    "INVALID_CONTENT_TYPE",
+    "INVALID_CONTENT_TYPE_HINT",
+    "INVALID_JSON",
+    "MISSING_PARTS",
+    "MISSING_PARTS_HINT",
+    "expires_in_seconds",
+    "extract_message_id",
+    "normalize_a2a_payload",
+]
+
+INVALID_JSON = "invalid JSON"
+INVALID_CONTENT_TYPE = "invalid params.message.content type"
+INVALID_CONTENT_TYPE_HINT = (
+    "content must be a string (v0.2 compat) or omitted in favour of parts (v0.3)"
+)
+MISSING_PARTS = "params.message must contain either 'parts' (v0.3) or 'content' (v0.2 compat)"
+MISSING_PARTS_HINT = 'v0.3 example: {"parts":[{"kind":"text","text":"..."}]}'
+
+JSONRPC_VERSION = "2.0"
+
+# A JSON escape that may decode to a UTF-16 surrogate (only then can a lone one survive).
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def normalize_a2a_payload(raw: bytes) -> tuple[dict[str, Any], str]:
+    """Parse and normalise an A2A request body.
+
+    Returns the normalised JSON-RPC envelope (a fresh dict; `raw` is never aliased) and its
+    method, or `""` when the method is missing or not a string (the envelope keeps whatever
+    was sent, `null` for a missing one). Raises `BadRequest` with the contract's exact body:
+
+    * `{"error": "invalid JSON"}` for anything that is not a UTF-8 JSON object (including an
+      empty or whitespace-only body, a top-level array/string/number/null, `NaN`/`Infinity`,
+      a BOM, or nesting too deep to parse);
+    * `{"error": "invalid params.message.content type", "hint": ...}` when `params.message`
+      has no `parts` and a `content` that is neither a string nor a list;
+    * `{"error": "params.message must contain either 'parts' (v0.3) or 'content' (v0.2
+      compat)", "hint": ...}` when `params.message` has neither key.
+
+    "Has a key" means the key is present, whatever its value (as in the original's Go map
+    lookups): `"parts": null` counts as present and is passed through; `"content": null` is an
+    invalid content type; an existing `messageId` of any value is kept.
+    """
+    payload = _parse_object(raw)
+
+    if "jsonrpc" in payload:
+        envelope = payload
+    else:
+        envelope = {
+            "jsonrpc": JSONRPC_VERSION,
+            "id": str(uuid.uuid4()),
+            "method": payload.get("method"),
+            "params": payload.get("params"),
+        }
+
+    params = envelope.get("params")
+    if isinstance(params, dict):
+        message = params.get("message")
+        if isinstance(message, dict):
+            _normalize_message(message)
+
+    method = envelope.get("method")
+    return envelope, method if isinstance(method, str) else ""
+
+
+def extract_message_id(envelope: dict[str, Any]) -> str | None:
+    """`params.message.messageId` when it is a non-empty string, else None.
+
+    The busy-queue uses it as the idempotency key (upstream-may §4.1: empty -> NULL, so a
+    retried request with the same messageId is not enqueued twice).
+    """
+    params = envelope.get("params")
+    if not isinstance(params, dict):
+        return None
+    message = params.get("message")
+    if not isinstance(message, dict):
+        return None
+    message_id = message.get("messageId")
+    if isinstance(message_id, str) and message_id:
+        return message_id
+    return None
+
+
+def expires_in_seconds(envelope: dict[str, Any]) -> int | None:
+    """`params.expires_in_seconds` as whole seconds, or None for "no TTL".
+
+    Only a JSON number counts (int or float, truncated toward zero); a bool, string, null,
+    non-finite, negative or zero value, or one that truncates to zero (e.g. 0.5), is None, as is
+    a missing key or non-object `params` (upstream-may §4.1). The value is not capped: a caller
+    adding it to a datetime should guard against overflow.
+    """
+    params = envelope.get("params")
+    if not isinstance(params, dict):
+        return None
+    value = params.get("expires_in_seconds")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    seconds = int(value)
+    return seconds if seconds > 0 else None
+
+
+# --- internals ---------------------------------------------------------------------------
+
+
+def _normalize_message(message: dict[str, Any]) -> None:
+    """Apply the v0.2 -> v0.3 message fixes in place (the message is our own parsed copy)."""
+    if "messageId" not in message:
+        message["messageId"] = str(uuid.uuid4())
+    if "parts" in message:
+        return  # the v0.3 hot path: nothing else to do
+    if "content" not in message:
+        raise BadRequest(MISSING_PARTS, extra={"hint": MISSING_PARTS_HINT})
+    content = message["content"]
+    if isinstance(content, str):
+        message["parts"] = [{"kind": "text", "text": content}]
+    elif isinstance(content, list):
+        message["parts"] = content
+    else:
+        raise BadRequest(INVALID_CONTENT_TYPE, extra={"hint": INVALID_CONTENT_TYPE_HINT})
+    del message["content"]
+
+
+def _parse_object(raw: bytes) -> dict[str, Any]:
+    try:
+        text = raw.decode("utf-8")  # strict: no UTF-16/32 sniffing, no lossy decoding
+        value = json.loads(text, parse_constant=_reject_constant)
+        if _SURROGATE_ESCAPE.search(raw):
+            value = _replace_lone_surrogates(value)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        # RecursionError: nesting deeper than the interpreter can walk (Go's decoder also
+        # refuses absurd depths); the 1 MiB body cap keeps this cheap.
+        _invalid_json()
+    if not isinstance(value, dict):
+        _invalid_json()
+    return value
+
+
+def _reject_constant(name: str) -> NoReturn:
+    # Python's json accepts NaN / Infinity / -Infinity; JSON (and the original) does not.
+    raise ValueError(f"non-standard JSON constant {name}")
+
+
+def _invalid_json() -> NoReturn:
+    raise BadRequest(INVALID_JSON)
+
+
+def _replace_lone_surrogates(value: Any) -> Any:
+    """Replace unpaired `\\udXXX` escapes with U+FFFD, as Go's encoding/json does.
+
+    Python decodes them into lone surrogate code points, which cannot be encoded as UTF-8:
+    left in place they would make the envelope unforwardable (a 500 at serialisation time)
+    instead of passing through like any other text.
+    """
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_replace_lone_surrogates(item) for item in value]
+    if isinstance(value, dict):
+        return {
+            _LONE_SURROGATE.sub("\ufffd", key): _replace_lone_surrogates(item)
+            for key, item in value.items()
+        }
+    return value
