@@ -24,9 +24,13 @@ import trio_asyncio
 from hypercorn.config import Config as HypercornConfig
 from hypercorn.trio import serve
 
+from molecule.a2a.client import AgentClient
 from molecule.actors.directory import Directory
+from molecule.actors.dispatch import Dispatcher
+from molecule.actors.messages import DrainQueue
 from molecule.actors.runtime import Supervisor
 from molecule.actors.workspace import WorkspaceDeps
+from molecule.activity import ActivityLog
 from molecule.config import Settings
 from molecule.events import EventBus
 from molecule.http.app import create_app
@@ -35,13 +39,16 @@ from molecule.security.tokens import new_token
 from molecule.services import Services
 from molecule.store.heartbeats import HeartbeatBuffer
 from molecule.store.migrate import migrate
+from molecule.store.activity import ActivityRows
 from molecule.store.pool import Store
+from molecule.store.queue import QueueRows
 from molecule.store.tokens import OrgTokens, WorkspaceTokens
 from molecule.store.workspaces import Workspaces
 
 log = logging.getLogger("molecule.platform")
 
 TOKEN_FLUSH_INTERVAL = 5.0
+QUEUE_SWEEP_INTERVAL = 30.0
 
 
 def load_admin_token(settings: Settings) -> str:
@@ -86,13 +93,28 @@ async def running_platform(settings: Settings, dsn: str) -> AsyncIterator[Servic
         heartbeats = HeartbeatBuffer(workspaces, settings.heartbeat_flush_interval)
         policy = URLPolicy(saas=settings.saas_mode, dev=settings.dev_mode)
         supervisor = Supervisor("workspaces")
-        deps = WorkspaceDeps(settings, workspaces, tokens, bus, heartbeats, policy)
+        activity = ActivityLog(ActivityRows(store), bus)
+        queue = QueueRows(store)
+        requeued = await queue.requeue_stuck_dispatched()
+        if requeued:
+            log.info("returned %d interrupted A2A queue items to the queue", requeued)
+        client = AgentClient()
+        dispatcher = Dispatcher(client, bus, activity, queue, workspaces)
+        deps = WorkspaceDeps(
+            settings, workspaces, tokens, bus, heartbeats, policy, activity, queue, dispatcher
+        )
         async with trio.open_nursery() as nursery:
             await nursery.start(supervisor.run)
             directory = Directory(supervisor, deps)
             await directory.activate_watched()
             nursery.start_soon(heartbeats.run)
             nursery.start_soon(_every, TOKEN_FLUSH_INTERVAL, tokens.flush_last_used, "token flush")
+            nursery.start_soon(
+                _every,
+                QUEUE_SWEEP_INTERVAL,
+                lambda: sweep_queue(queue, directory),
+                "queue sweep",
+            )
             svc = Services(
                 settings=settings,
                 store=store,
@@ -104,11 +126,15 @@ async def running_platform(settings: Settings, dsn: str) -> AsyncIterator[Servic
                 directory=directory,
                 url_policy=policy,
                 admin_token=load_admin_token(settings),
+                activity=activity,
+                queue=queue,
             )
             try:
                 yield svc
             finally:
                 nursery.cancel_scope.cancel()
+                with trio.CancelScope(shield=True):
+                    await client.aclose()
         with trio.CancelScope(shield=True):
             with trio.move_on_after(10):
                 await heartbeats.flush()
@@ -117,6 +143,17 @@ async def running_platform(settings: Settings, dsn: str) -> AsyncIterator[Servic
         with trio.CancelScope(shield=True):
             with trio.move_on_after(10):
                 await store.close()
+
+
+async def sweep_queue(queue: QueueRows, directory: Directory) -> None:
+    """D2: nudge every workspace with ready queue items, even when heartbeats are sparse."""
+    for workspace_id in await queue.workspaces_with_ready_items():
+        try:
+            ref = await directory.get(workspace_id)
+            if ref is not None:
+                ref.tell(DrainQueue())
+        except Exception:
+            log.warning("queue sweep: workspace %s not reachable now", workspace_id)
 
 
 async def _wait_for_signal() -> None:

@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from molecule.actors.directory import Directory
+from molecule.activity import ActivityLog
 from molecule.config import Settings
 from molecule.events import EventBus
 from molecule.security.ssrf import URLPolicy
 from molecule.store.heartbeats import HeartbeatBuffer
 from molecule.store.pool import Store
+from molecule.store.queue import QueueRows
 from molecule.store.tokens import OrgTokens, WorkspaceTokens
 from molecule.store.workspaces import Workspaces
 
@@ -26,3 +28,5 @@ class Services:
     directory: Directory
     url_policy: URLPolicy
     admin_token: str
+    activity: ActivityLog
+    queue: QueueRows

@@ -29,21 +29,39 @@ def test_status_enum_matches_migrations() -> None:
     assert len(WorkspaceStatus) == 10
 
 
+OTHER_STATUS_TABLES = ("a2a_queue", "activity_logs", "delegations", "pending_uploads")
+
+
+def _sql_strings(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text())
+    return [
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+    ]
+
+
 def test_sql_status_literals_are_enum_values() -> None:
+    """Any status literal in SQL about workspaces must be a workspace_status value."""
     allowed = {s.value for s in WorkspaceStatus}
-    pattern = re.compile(r"\bstatus\s*(?:=|<>|!=)\s*'([a-z_]+)'")
+    compared = re.compile(r"\bstatus\s*(?:=|<>|!=)\s*'([a-z_]+)'")
     in_list = re.compile(r"\bstatus\s+(?:NOT\s+)?IN\s*\(([^)]*)\)", re.I)
     offenders = []
     for path in PACKAGE.rglob("*.py"):
-        text = path.read_text()
-        for value in pattern.findall(text):
-            if value not in allowed and "workspaces" in text:
-                offenders.append((path.name, value))
-        for body in in_list.findall(text):
-            for value in re.findall(r"'([a-z_]+)'", body):
-                if value not in allowed and "workspace_status" in text:
-                    offenders.append((path.name, value))
+        for sql in _sql_strings(path):
+            if "workspaces" not in sql or any(t in sql for t in OTHER_STATUS_TABLES):
+                continue
+            values = compared.findall(sql)
+            for body in in_list.findall(sql):
+                values += re.findall(r"'([a-z_]+)'", body)
+            offenders += [(path.name, v) for v in values if v not in allowed]
     assert offenders == []
+
+
+def test_status_gate_catches_a_bad_literal(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.py"
+    bad.write_text("SQL = \"UPDATE workspaces SET status = 'zombie' WHERE id = $1\"\n")
+    assert _sql_strings(bad) and "zombie" in _sql_strings(bad)[0]
 
 
 def _imports(path: Path) -> set[str]:

@@ -79,7 +79,8 @@ class Directory:
     async def activate_watched(self) -> int:
         rows = await self.deps.workspaces.store.fetch(
             "SELECT id, name, role, runtime, url, delivery_mode, parent_id, max_concurrent_tasks,"
-            " current_task, active_tasks, platform_inbound_secret, status::text AS status"
+            " current_task, active_tasks, platform_inbound_secret, budget_limit, monthly_spend,"
+            " status::text AS status"
             " FROM workspaces WHERE status = ANY($1::workspace_status[])",
             [str(s) for s in WATCHED],
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from molecule.actors.dispatch import A2ARequest, ProxyResult
 from molecule.actors.runtime import Reply
 from molecule.models import HeartbeatPayload
 
@@ -45,3 +46,16 @@ class Reload:
 @dataclass(frozen=True)
 class Removed:
     """The row was marked removed by a cascade delete: stop watching, then stop."""
+
+
+@dataclass(frozen=True)
+class Dispatch:
+    """Deliver an A2A request to this workspace (poll record, mock, or push forward)."""
+
+    request: A2ARequest
+    reply: Reply[ProxyResult] = field(default_factory=Reply)
+
+
+@dataclass(frozen=True)
+class DrainQueue:
+    """Spare capacity may exist: dispatch queued A2A items (from heartbeats and the sweeper)."""

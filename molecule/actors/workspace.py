@@ -10,16 +10,35 @@ from __future__ import annotations
 
 import logging
 import math
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import trio
 
-from molecule.actors.messages import Heartbeat, Register, Reload, Removed, Snapshot, UpdateCard
+from molecule.actors.dispatch import A2ARequest, Dispatcher, StillBusy, Target, json_result
+from molecule.actors.messages import (
+    Dispatch,
+    DrainQueue,
+    Heartbeat,
+    Register,
+    Reload,
+    Removed,
+    Snapshot,
+    UpdateCard,
+)
 from molecule.actors.runtime import Actor, StopActor
+from molecule.activity import ActivityLog
 from molecule.config import Settings
-from molecule.errors import BadRequest, Gone, NotFound
+from molecule.errors import (
+    BadRequest,
+    Gone,
+    MoleculeError,
+    NotFound,
+    PaymentRequired,
+    ServiceUnavailable,
+)
 from molecule.events import (
     AGENT_CARD_UPDATED,
     TASK_UPDATED,
@@ -36,9 +55,11 @@ from molecule.models import (
     HeartbeatPayload,
     WorkspaceStatus,
 )
-from molecule.security.ssrf import UnsafeURL, URLPolicy, validate_agent_url
+from molecule.security.ssrf import UnsafeURL, URLPolicy, check_outbound_url, validate_agent_url
 from molecule.security.tokens import new_inbound_secret
+from molecule.store.activity import ActivityEntry
 from molecule.store.heartbeats import HeartbeatBuffer
+from molecule.store.queue import QueueRows
 from molecule.store.tokens import WorkspaceTokens
 from molecule.store.workspaces import HeartbeatColumns, Workspaces
 
@@ -61,6 +82,9 @@ class WorkspaceDeps:
     bus: EventBus
     heartbeats: HeartbeatBuffer
     url_policy: URLPolicy
+    activity: ActivityLog
+    queue: QueueRows
+    dispatcher: Dispatcher
 
 
 def removed_body(row: dict[str, Any]) -> dict[str, Any]:
@@ -114,6 +138,7 @@ class WorkspaceActor(Actor):
         # requests while `restart_running` collapses into one `restart_pending` flag.
         self.restart_running = False
         self.restart_pending = False
+        self.draining = False
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -141,6 +166,8 @@ class WorkspaceActor(Actor):
         self.current_task = row.get("current_task") or ""
         self.active_tasks = row.get("active_tasks") or 0
         self.inbound_secret = row.get("platform_inbound_secret") or None
+        self.budget_limit: int | None = row.get("budget_limit")
+        self.monthly_spend: int = row.get("monthly_spend") or 0
 
     @property
     def external(self) -> bool:
@@ -193,6 +220,10 @@ class WorkspaceActor(Actor):
                 msg.reply.set(None)
             case Snapshot():
                 msg.reply.set(self.snapshot())
+            case Dispatch():
+                await self._dispatch(msg)
+            case DrainQueue():
+                self._maybe_drain()
             case Reload():
                 await self._reload()
             case Removed():
@@ -293,12 +324,15 @@ class WorkspaceActor(Actor):
             )
         self.current_task = current_task
         self.active_tasks = p.active_tasks
+        if spend:
+            self.monthly_spend = spend
         bus.broadcast(
             WORKSPACE_HEARTBEAT,
             self.workspace_id,
             {"active_tasks": p.active_tasks, "uptime_seconds": int(p.uptime_seconds)},
         )
         self._store_runtime_metadata(p)
+        self._maybe_drain()
         body: dict[str, Any] = {"status": "ok"}
         secret = await self._inbound_secret()
         if secret:
@@ -357,3 +391,140 @@ class WorkspaceActor(Actor):
             await self._reload()
             raise NotFound("workspace not found")
         await self.deps.bus.record(AGENT_CARD_UPDATED, self.workspace_id, {"agent_card": card})
+
+    # -- A2A delivery --------------------------------------------------------------------
+
+    async def _dispatch(self, msg: Dispatch) -> None:
+        req = msg.request
+        if self.budget_limit is not None and self.monthly_spend >= self.budget_limit:
+            raise PaymentRequired("workspace budget limit exceeded")
+        if self.delivery_mode == DeliveryMode.POLL:
+            msg.reply.set(await self._record_for_poll(req))
+            return
+        if self.runtime == "mock":
+            self.nursery.start_soon(self._mock_reply, msg)
+            return
+        if not self.url:
+            if self.status == S.HIBERNATED:
+                raise ServiceUnavailable(
+                    "workspace is waking from hibernation — retry in ~15 seconds",
+                    retry_after=15,
+                    extra={"waking": True, "retry_after": 15},
+                )
+            raise ServiceUnavailable("workspace has no URL", extra={"status": str(self.status)})
+        self.nursery.start_soon(self._forward, self._target(), msg)
+
+    def _target(self) -> Target:
+        assert self.url is not None
+        idle = self.idle_timeout_override or self.deps.settings.a2a_idle_timeout
+        return Target(
+            workspace_id=self.workspace_id,
+            name=self.name,
+            url=self.url,
+            runtime=self.runtime,
+            session_capable=self.capabilities.get("session", False),
+            idle_timeout=idle,
+        )
+
+    async def _forward(self, target: Target, msg: Dispatch) -> None:
+        """One push dispatch, in this actor's nursery: the actor keeps serving meanwhile."""
+        try:
+            try:
+                await check_outbound_url(target.url, self.deps.url_policy)
+            except UnsafeURL:
+                raise MoleculeError("workspace URL is not publicly routable", status=502) from None
+            msg.reply.set(await self.deps.dispatcher.forward(target, msg.request))
+        except MoleculeError as exc:
+            msg.reply.fail(exc)
+        except Exception as exc:  # one bad dispatch must not take the workspace down
+            log.exception("workspace %s: dispatch failed", self.workspace_id)
+            msg.reply.fail(MoleculeError("internal error"))
+            del exc
+
+    async def _record_for_poll(self, req: A2ARequest) -> Any:
+        """Poll mode: the message waits in the activity feed; nothing is dispatched."""
+        if req.log_activity:
+            await self.deps.activity.log(
+                ActivityEntry(
+                    workspace_id=self.workspace_id,
+                    activity_type="a2a_receive",
+                    source_id=req.caller_id if req.agent_caller else None,
+                    target_id=self.workspace_id,
+                    method=req.method,
+                    summary=f"{req.method} → {self.name} (queued for poll)",
+                    request_body=req.envelope,
+                )
+            )
+        return json_result(200, {"status": "queued", "delivery_mode": "poll", "method": req.method})
+
+    async def _mock_reply(self, msg: Dispatch) -> None:
+        """runtime "mock": a canned JSON-RPC reply after 80 ms, logged as a success."""
+        await trio.sleep(0.08)
+        req = msg.request
+        reply = {
+            "jsonrpc": "2.0",
+            "id": req.envelope.get("id"),
+            "result": {
+                "kind": "message",
+                "role": "agent",
+                "messageId": str(uuid.uuid4()),
+                "parts": [{"kind": "text", "text": f"mock reply from {self.name}"}],
+            },
+        }
+        if req.log_activity:
+            await self.deps.activity.log(
+                ActivityEntry(
+                    workspace_id=self.workspace_id,
+                    activity_type="a2a_receive",
+                    source_id=req.caller_id if req.agent_caller else None,
+                    target_id=self.workspace_id,
+                    method=req.method,
+                    summary=f"{req.method} → {self.name}",
+                    request_body=req.envelope,
+                    response_body=reply,
+                    duration_ms=80,
+                )
+            )
+        msg.reply.set(json_result(200, reply))
+
+    # -- the durable queue (D2) ------------------------------------------------------------
+
+    def _maybe_drain(self) -> None:
+        spare = self.max_concurrent_tasks - self.active_tasks
+        if self.draining or spare <= 0 or not self.url:
+            return
+        if self.delivery_mode != DeliveryMode.PUSH or self.status not in (S.ONLINE, S.DEGRADED):
+            return
+        self.draining = True
+        self.nursery.start_soon(self._drain, self._target(), spare)
+
+    async def _drain(self, target: Target, spare: int) -> None:
+        """Dispatch up to the spare capacity; busy-again items go back to `queued` (D2)."""
+        queue = self.deps.queue
+        try:
+            for item in await queue.claim(self.workspace_id, spare):
+                req = A2ARequest(
+                    envelope=item["body"],
+                    method=item["method"] or "",
+                    caller_id=item["caller_id"],
+                    log_activity=True,
+                    queue_id=item["id"],
+                )
+                try:
+                    result = await self.deps.dispatcher.forward(target, req)
+                except StillBusy as exc:
+                    await queue.release(item["id"], f"target busy: {exc}")
+                    break  # no point pushing more at a busy agent
+                except MoleculeError as exc:
+                    await queue.release(item["id"], exc.message)
+                    continue
+                except Exception:
+                    log.exception("workspace %s: draining %s failed", self.workspace_id, item["id"])
+                    await queue.release(item["id"], "internal error")
+                    continue
+                await queue.complete(item["id"])
+                await self.deps.dispatcher.stitch_delegation(target, req, result)
+        except Exception:
+            log.exception("workspace %s: queue drain failed", self.workspace_id)
+        finally:
+            self.draining = False

@@ -1,0 +1,389 @@
+"""Forwarding one A2A request to a push-mode agent, and classifying what happened.
+
+Runs as a task in the target's WorkspaceActor nursery, so a slow agent never blocks the
+actor. The outcomes are the contract's (upstream-may §3.2 i-o, with D6/D7):
+- busy (idle timer, deadline, dropped connection) -> durable enqueue + 202, or 503 when the
+  target manages its own sessions;
+- upstream dead status with a dead agent -> 503 restarting; unreachable -> 502;
+- 2xx with an empty body -> error with the upstream status;
+- success -> the agent's status and body, an activity row, A2A_RESPONSE for the canvas.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import httpx
+import trio
+
+from molecule.a2a.classify import (
+    DEAD_STATUSES,
+    CeilingTimeout,
+    IdleTimeout,
+    is_busy,
+    reply_text,
+    tool_trace,
+    upstream_error_message,
+)
+from molecule.a2a.client import AgentClient, AgentResponse, ResponseHeaderTimeout, ResponseTooLarge
+from molecule.a2a.normalize import expires_in_seconds, extract_message_id
+from molecule.activity import ActivityLog
+from molecule.errors import MoleculeError
+from molecule.events import EventBus
+from molecule.models import EXTERNAL_RUNTIMES, SYSTEM_CALLER_PREFIXES
+from molecule.security.redact import truncate_bytes
+from molecule.store.activity import ABSENT, ActivityEntry
+from molecule.store.queue import QueueRows
+from molecule.store.workspaces import Workspaces
+
+log = logging.getLogger("molecule.actors.dispatch")
+
+AGENT_CEILING = 30 * 60.0
+A2A_RESPONSE = "A2A_RESPONSE"
+DELEGATION_COMPLETE = "DELEGATION_COMPLETE"
+BUSY_MESSAGE = "workspace agent busy — request queued, will dispatch when capacity available"
+
+
+@dataclass(frozen=True)
+class A2ARequest:
+    """A normalised request on its way to one target."""
+
+    envelope: dict[str, Any]
+    method: str
+    caller_id: str | None  # None: the canvas/user; "system:..." for platform-internal callers
+    log_activity: bool = True
+    timeout: float | None = None  # X-Timeout seconds, bounds the whole upstream call (D7)
+    a2a_version: str | None = None  # forwarded as the A2A-Version header (D6)
+    queue_id: str | None = None  # set when this is a queue drain of that item
+
+    @property
+    def body(self) -> bytes:
+        return json.dumps(self.envelope, ensure_ascii=False).encode()
+
+    @property
+    def agent_caller(self) -> bool:
+        return bool(self.caller_id) and not str(self.caller_id).startswith(SYSTEM_CALLER_PREFIXES)
+
+
+@dataclass
+class ProxyResult:
+    """What the caller gets back: a buffered body, or an SSE stream passed through."""
+
+    status: int
+    body: bytes = b""
+    content_type: str = "application/json"
+    headers: dict[str, str] = field(default_factory=dict)
+    stream: AsyncIterator[bytes] | None = None
+
+    def json(self) -> Any:
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            return None
+
+
+def json_result(status: int, body: Any, headers: dict[str, str] | None = None) -> ProxyResult:
+    return ProxyResult(status, json.dumps(body, ensure_ascii=False).encode(), headers=headers or {})
+
+
+@dataclass(frozen=True)
+class Target:
+    """The target's routing facts, snapshotted by its actor for one dispatch."""
+
+    workspace_id: str
+    name: str
+    url: str
+    runtime: str
+    session_capable: bool
+    idle_timeout: float
+
+
+class AgentLiveness(Protocol):
+    """Is the agent's process/container still running? (provisioners implement this)."""
+
+    async def is_running(self, workspace_id: str) -> bool: ...
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        client: AgentClient,
+        bus: EventBus,
+        activity: ActivityLog,
+        queue: QueueRows,
+        workspaces: Workspaces,
+        liveness: AgentLiveness | None = None,
+    ) -> None:
+        self.client = client
+        self.bus = bus
+        self.activity = activity
+        self.queue = queue
+        self.workspaces = workspaces
+        self.liveness = liveness  # None until a provisioner is wired: agents count as alive
+        self.on_dead: Callable[[str], Awaitable[None]] | None = None
+
+    # -- the upstream call ----------------------------------------------------------------
+
+    async def _call(self, target: Target, req: A2ARequest) -> AgentResponse:
+        headers = {"A2A-Version": req.a2a_version} if req.a2a_version else {}
+        fired = False
+        response: AgentResponse | None = None
+        with self.bus.subscribe(target.workspace_id, buffer=8) as events:
+            async with trio.open_nursery() as nursery:
+
+                async def idle_watchdog() -> None:
+                    nonlocal fired
+                    while True:
+                        with trio.move_on_after(target.idle_timeout) as quiet:
+                            await events.receive.receive()
+                        if quiet.cancelled_caught:
+                            fired = True
+                            nursery.cancel_scope.cancel()
+                            return
+
+                nursery.start_soon(idle_watchdog)
+                response = await self.client.post(target.url, req.body, headers)
+                nursery.cancel_scope.cancel()
+        if fired or response is None:
+            raise IdleTimeout(f"no activity from the agent for {target.idle_timeout:g}s")
+        return response
+
+    async def forward(self, target: Target, req: A2ARequest) -> ProxyResult:
+        started = trio.current_time()
+        ceiling = req.timeout or (AGENT_CEILING if req.agent_caller else math.inf)
+        response: AgentResponse | None = None
+        error: BaseException | None = None
+        with trio.move_on_after(ceiling) as deadline:
+            try:
+                response = await self._call(target, req)
+            except (httpx.HTTPError, ResponseHeaderTimeout, IdleTimeout, OSError) as exc:
+                error = exc
+        if deadline.cancelled_caught:
+            error = CeilingTimeout(f"no answer within {ceiling:g}s")
+        if error is not None or response is None:
+            return await self._failed(target, req, error or CeilingTimeout("no response"), started)
+        if response.content_type.startswith("text/event-stream"):
+            return self._stream(target, req, response, started)
+        try:
+            with trio.move_on_after(ceiling) as reading:
+                body = await response.read()
+        except (httpx.HTTPError, ResponseTooLarge) as exc:
+            return await self._unreadable(target, req, response.status, exc, started)
+        finally:
+            await response.aclose()
+        if reading.cancelled_caught:
+            return await self._unreadable(
+                target, req, response.status, CeilingTimeout("body read timed out"), started
+            )
+        return await self._answered(target, req, response.status, body, started)
+
+    # -- outcomes -----------------------------------------------------------------------
+
+    async def _agent_dead(self, target: Target) -> bool:
+        if self.liveness is None or target.runtime in EXTERNAL_RUNTIMES:
+            return False
+        try:
+            alive = await self.liveness.is_running(target.workspace_id)
+        except Exception:
+            log.warning("workspace %s: liveness check failed; assuming alive", target.workspace_id)
+            return False
+        if not alive and self.on_dead is not None:
+            await self.on_dead(target.workspace_id)
+        return not alive
+
+    async def _failed(
+        self, target: Target, req: A2ARequest, exc: BaseException, started: float
+    ) -> ProxyResult:
+        log.info("workspace %s: A2A %s failed: %r", target.workspace_id, req.method, exc)
+        dead = await self._agent_dead(target)
+        if req.log_activity:
+            await self.activity.log(
+                ActivityEntry(
+                    workspace_id=target.workspace_id,
+                    activity_type="a2a_receive",
+                    source_id=req.caller_id if req.agent_caller else None,
+                    target_id=target.workspace_id,
+                    method=req.method,
+                    summary=f"A2A request to {target.name} failed: {exc}",
+                    request_body=req.envelope,
+                    duration_ms=_ms(started),
+                    status="error",
+                    error_detail=str(exc) or type(exc).__name__,
+                )
+            )
+        if dead:
+            raise MoleculeError(
+                "workspace agent unreachable — container restart triggered",
+                status=503,
+                extra={"restarting": True},
+            )
+        if not is_busy(exc):
+            raise MoleculeError("failed to reach workspace agent", status=502)
+        if target.session_capable:
+            raise MoleculeError(
+                "workspace agent busy — adapter handles retry (native_session)",
+                status=503,
+                extra={"busy": True, "retry_after": 30, "native_session": True},
+                headers={"Retry-After": "30"},
+            )
+        if req.queue_id is not None:
+            raise StillBusy(str(exc))
+        return await self._enqueue(target, req)
+
+    async def _enqueue(self, target: Target, req: A2ARequest) -> ProxyResult:
+        try:
+            queue_id, depth = await self.queue.enqueue(
+                target.workspace_id,
+                req.caller_id if req.agent_caller else None,
+                req.envelope,
+                req.method,
+                extract_message_id(req.envelope),
+                expires_in_seconds(req.envelope),
+            )
+        except Exception:
+            log.exception("workspace %s: enqueue failed", target.workspace_id)
+            raise MoleculeError(
+                "workspace agent busy — retry after a short backoff",
+                status=503,
+                extra={"busy": True, "retry_after": 30},
+                headers={"Retry-After": "30"},
+            ) from None
+        log.info("workspace %s busy: queued %s (depth %d)", target.workspace_id, queue_id, depth)
+        body = {"queued": True, "queue_id": queue_id, "queue_depth": depth, "message": BUSY_MESSAGE}
+        return json_result(202, body)
+
+    async def _unreadable(
+        self, target: Target, req: A2ARequest, status: int, exc: BaseException, started: float
+    ) -> ProxyResult:
+        confirmed = 200 <= status < 400
+        if confirmed and req.log_activity:
+            await self._log_success(target, req, status, ABSENT, started)
+        raise MoleculeError(
+            "failed to read agent response",
+            status=502 if 200 <= status < 300 else status,
+            extra={"delivery_confirmed": confirmed},
+        )
+
+    async def _answered(
+        self, target: Target, req: A2ARequest, status: int, body: bytes, started: float
+    ) -> ProxyResult:
+        if 200 <= status < 300 and not body.strip():
+            raise MoleculeError("agent returned empty response body", status=status)
+        if status >= 300:
+            if status in DEAD_STATUSES and await self._agent_dead(target):
+                raise MoleculeError(
+                    "workspace agent unreachable — container restart triggered",
+                    status=503,
+                    extra={"restarting": True, "retry_after": 15},
+                    headers={"Retry-After": "15"},
+                )
+            if req.log_activity:
+                await self._log_success(target, req, status, _parse(body), started)
+            raise MoleculeError(upstream_error_message(status, body), status=status)
+        if req.log_activity:
+            await self._log_success(target, req, status, _parse(body), started)
+        return ProxyResult(status, body)
+
+    def _stream(
+        self, target: Target, req: A2ARequest, response: AgentResponse, started: float
+    ) -> ProxyResult:
+        """An SSE reply is passed through event by event (D6), logged when it ends."""
+
+        async def chunks() -> AsyncIterator[bytes]:
+            try:
+                async for chunk in response.iter_raw():
+                    yield chunk
+            finally:
+                await response.aclose()
+                if req.log_activity:
+                    with trio.CancelScope(shield=True):
+                        await self._log_success(target, req, response.status, ABSENT, started)
+
+        return ProxyResult(response.status, content_type=response.content_type, stream=chunks())
+
+    async def _log_success(
+        self, target: Target, req: A2ARequest, status: int, response_body: Any, started: float
+    ) -> None:
+        duration = _ms(started)
+        await self.activity.log(
+            ActivityEntry(
+                workspace_id=target.workspace_id,
+                activity_type="a2a_receive",
+                source_id=req.caller_id if req.agent_caller else None,
+                target_id=target.workspace_id,
+                method=req.method,
+                summary=f"{req.method} → {target.name}",
+                request_body=req.envelope,
+                response_body=response_body,
+                tool_trace=tool_trace(response_body),
+                duration_ms=duration,
+                status="ok" if status < 400 else "error",
+            )
+        )
+        if status >= 400:
+            return
+        if req.agent_caller and req.caller_id:
+            try:
+                await self.workspaces.touch_outbound(req.caller_id)
+            except Exception:
+                log.exception("workspace %s: last_outbound_at update failed", req.caller_id)
+        elif req.caller_id is None:
+            self.bus.broadcast(
+                A2A_RESPONSE,
+                target.workspace_id,
+                {"response_body": response_body, "method": req.method, "duration_ms": duration},
+            )
+
+    async def stitch_delegation(self, target: Target, req: A2ARequest, result: ProxyResult) -> None:
+        """A drained delegation completes the caller's `delegate_result` row (upstream §4.3)."""
+        message = (req.envelope.get("params") or {}).get("message") or {}
+        metadata = message.get("metadata") if isinstance(message, dict) else None
+        delegation_id = metadata.get("delegation_id") if isinstance(metadata, dict) else None
+        if not delegation_id or not req.caller_id or result.stream is not None:
+            return
+        text = reply_text(result.body)
+        changed = await self.workspaces.store.execute(
+            """
+            UPDATE activity_logs SET status = 'completed', summary = $5,
+                response_body = jsonb_build_object('text', $4::text, 'delegation_id', $3::text)
+            WHERE workspace_id = $1 AND method = 'delegate_result' AND target_id = $2
+              AND response_body->>'delegation_id' = $3
+            """,
+            req.caller_id,
+            target.workspace_id,
+            str(delegation_id),
+            text,
+            f"Delegation completed ({truncate_bytes(text, 80)})",
+        )
+        if changed.endswith(" 0"):
+            return
+        await self.bus.record(
+            DELEGATION_COMPLETE,
+            req.caller_id,
+            {
+                "delegation_id": delegation_id,
+                "target_id": target.workspace_id,
+                "response_preview": truncate_bytes(text, 200),
+                "via": "queue_drain",
+            },
+        )
+
+
+class StillBusy(Exception):
+    """A drained item found its target busy again: it goes back to the queue (D2)."""
+
+
+def _ms(started: float) -> int:
+    return int((trio.current_time() - started) * 1000)
+
+
+def _parse(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except ValueError:
+        return body.decode(errors="replace")
