@@ -25,21 +25,21 @@ from hypercorn.config import Config as HypercornConfig
 from hypercorn.trio import serve
 
 from molecule.a2a.client import AgentClient
+from molecule.activity import ActivityLog
 from molecule.actors.directory import Directory
 from molecule.actors.dispatch import Dispatcher
 from molecule.actors.messages import DrainQueue
 from molecule.actors.runtime import Supervisor
 from molecule.actors.workspace import WorkspaceDeps
-from molecule.activity import ActivityLog
 from molecule.config import Settings
 from molecule.events import EventBus
 from molecule.http.app import create_app
 from molecule.security.ssrf import URLPolicy
 from molecule.security.tokens import new_token
 from molecule.services import Services
+from molecule.store.activity import ActivityRows
 from molecule.store.heartbeats import HeartbeatBuffer
 from molecule.store.migrate import migrate
-from molecule.store.activity import ActivityRows
 from molecule.store.pool import Store
 from molecule.store.queue import QueueRows
 from molecule.store.tokens import OrgTokens, WorkspaceTokens

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from molecule.actors.directory import Directory
 from molecule.activity import ActivityLog
+from molecule.actors.directory import Directory
 from molecule.config import Settings
 from molecule.events import EventBus
 from molecule.security.ssrf import URLPolicy

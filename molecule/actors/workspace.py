@@ -17,6 +17,7 @@ from typing import Any
 
 import trio
 
+from molecule.activity import ActivityLog
 from molecule.actors.dispatch import A2ARequest, Dispatcher, StillBusy, Target, json_result
 from molecule.actors.messages import (
     Dispatch,
@@ -29,7 +30,6 @@ from molecule.actors.messages import (
     UpdateCard,
 )
 from molecule.actors.runtime import Actor, StopActor
-from molecule.activity import ActivityLog
 from molecule.config import Settings
 from molecule.errors import (
     BadRequest,
