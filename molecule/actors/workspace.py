@@ -177,6 +177,8 @@ class WorkspaceActor(Actor):
         return self.liveness_deadline
 
     def arm_liveness(self) -> None:
+        if self.runtime == "mock":  # no agent process: nothing to watch
+            return
         self.liveness_deadline = trio.current_time() + self.deps.settings.liveness_ttl
 
     async def timeout(self) -> None:

@@ -99,7 +99,8 @@ async def create_workspace() -> Response:
             raise BadRequest(f"unsafe workspace URL: {exc.message}") from None
     parent_id = await _existing_parent(p.parent_id)
 
-    status = S.PROVISIONING
+    mock = runtime == "mock"  # the platform itself answers: nothing to provision
+    status = S.ONLINE if mock else S.PROVISIONING
     if external:
         status = S.ONLINE if url else S.AWAITING_AGENT
     new = NewWorkspace(
@@ -143,11 +144,15 @@ async def create_workspace() -> Response:
             "connection": connection_block(svc, wid, name, token),
         }
         return json_response(body, 201)
+    if mock:
+        await svc.bus.record(
+            WORKSPACE_ONLINE, wid, {"name": name, "mock": True, "runtime": new.runtime}
+        )
     await _activate(wid)
     return json_response(
         {
             "id": wid,
-            "status": "provisioning",
+            "status": str(status),
             "awareness_namespace": f"workspace:{wid}",
             "workspace_access": access,
         },

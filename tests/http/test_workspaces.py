@@ -271,3 +271,23 @@ async def test_state(platform: Harness) -> None:
     assert r.status_code == 401 and r.json()["error"] == "missing workspace auth token"
     r = await h.client.get(f"/workspaces/{uuid.uuid4()}/state", headers=h.admin)
     assert r.status_code == 404 and r.json()["deleted"] is True
+
+
+async def test_create_mock_is_online_and_answers_without_a_process(platform: Harness) -> None:
+    h = platform
+    r = await h.client.post("/workspaces", json={"name": "m", "runtime": "mock"}, headers=h.admin)
+    assert r.status_code == 201 and r.json()["status"] == "online"
+    wid = r.json()["id"]
+    r = await h.client.post(
+        f"/workspaces/{wid}/a2a",
+        json={"method": "message/send", "params": {"message": {"role": "user", "content": "hi"}}},
+        headers=h.admin,
+    )
+    assert r.status_code == 200
+    body = r.json()
+    assert body["jsonrpc"] == "2.0" and body["result"]["parts"][0]["text"] == "mock reply from m"
+    rows = await h.svc.store.fetch(
+        "SELECT method, status, request_body FROM activity_logs WHERE workspace_id = $1", wid
+    )
+    assert [(r["method"], r["status"]) for r in rows] == [("message/send", "ok")]
+    assert rows[0]["request_body"]["params"]["message"]["parts"] == [{"kind": "text", "text": "hi"}]
