@@ -216,5 +216,11 @@ def login_url(settings: Settings, admin_token: str) -> str:
 
 
 def data_dir_ready(home: Path) -> None:
+    """Create the data directory, private to us.
+
+    As root, the embedded cluster runs as the `postgres` user and lives in `postgres/`
+    inside it, so others get traverse-only access (0711: no listing); every file in it
+    carries its own restrictive mode (the admin token is 0600).
+    """
     home.mkdir(parents=True, exist_ok=True)
-    os.chmod(home, 0o700)
+    os.chmod(home, 0o711 if os.geteuid() == 0 else 0o700)

@@ -118,6 +118,9 @@ class EmbeddedPostgres:
 
     def _choose_base(self) -> Path:
         preferred = self.home / "postgres"
+        pointer = self.home / "postgres.location"
+        if pointer.exists():  # sticky: never silently switch to a new, empty cluster
+            return Path(pointer.read_text().splitlines()[0].strip())
         if self._user is None:
             return preferred
         gids = {self._user.pw_gid} | {
@@ -128,7 +131,7 @@ class EmbeddedPostgres:
         key = hashlib.sha256(str(self.home).encode()).hexdigest()[:16]
         fallback = _SYSTEM_ROOT / f"pg-{key}"
         self.home.mkdir(parents=True, exist_ok=True)
-        (self.home / "postgres.location").write_text(
+        pointer.write_text(
             f"{fallback}\n(the postgres user cannot traverse {self.home}, so the cluster "
             "lives there)\n"
         )
