@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from molecule.security.crypto import SecretKeyError, parse_key
 from molecule.security.ssrf import dev_mode, saas_mode
 
 log = logging.getLogger("molecule.config")
@@ -53,6 +54,8 @@ class Settings:
     a2a_idle_timeout: float = DEFAULT_A2A_IDLE_TIMEOUT
     heartbeat_flush_interval: float = 1.0
     cors_origins: tuple[str, ...] = field(default_factory=tuple)
+    secrets_key: bytes | None = None
+    provision_timeout: float | None = None  # PROVISION_TIMEOUT_SECONDS, beats templates
 
     @property
     def dev_fail_open(self) -> bool:
@@ -76,6 +79,13 @@ class Settings:
         if not (0 < port < 65536):
             raise ConfigError(f"port {port} is outside 1..65535")
         cors = tuple(o.strip() for o in env.get("CORS_ORIGINS", "").split(",") if o.strip())
+        try:
+            key = parse_key(env.get("SECRETS_ENCRYPTION_KEY"))
+        except SecretKeyError as exc:
+            raise ConfigError(str(exc)) from None
+        if key is None and env.get("MOLECULE_ENV", "").strip().lower() in {"prod", "production"}:
+            raise ConfigError("SECRETS_ENCRYPTION_KEY is required when MOLECULE_ENV=production")
+        timeout = _positive_number(env, "PROVISION_TIMEOUT_SECONDS", 0.0) or None
         return cls(
             home=home.absolute(),
             database_url=env.get("DATABASE_URL") or None,
@@ -89,4 +99,6 @@ class Settings:
                 env, "A2A_IDLE_TIMEOUT_SECONDS", DEFAULT_A2A_IDLE_TIMEOUT
             ),
             cors_origins=cors,
+            secrets_key=key,
+            provision_timeout=timeout,
         )

@@ -29,12 +29,22 @@ from molecule.a2a.client import AgentClient
 from molecule.activity import ActivityLog
 from molecule.actors.directory import Directory
 from molecule.actors.dispatch import Dispatcher
-from molecule.actors.messages import DrainQueue
+from molecule.actors.messages import ProcessExited
 from molecule.actors.runtime import Supervisor
+from molecule.actors.sweepers import (
+    PROVISION_SWEEP_INTERVAL,
+    QUEUE_SWEEP_INTERVAL,
+    sweep_provisioning,
+    sweep_queue,
+)
 from molecule.actors.workspace import WorkspaceDeps
 from molecule.config import Settings
 from molecule.events import EventBus
 from molecule.http.app import create_app
+from molecule.provision.local import LocalProcessProvisioner
+from molecule.provision.pipeline import Pipeline
+from molecule.provision.templates import Templates
+from molecule.security.crypto import SecretBox
 from molecule.security.ssrf import URLPolicy
 from molecule.security.tokens import new_token
 from molecule.services import Services
@@ -43,13 +53,13 @@ from molecule.store.heartbeats import HeartbeatBuffer
 from molecule.store.migrate import migrate
 from molecule.store.pool import Store
 from molecule.store.queue import QueueRows
+from molecule.store.secrets import Secrets
 from molecule.store.tokens import OrgTokens, WorkspaceTokens
 from molecule.store.workspaces import Workspaces
 
 log = logging.getLogger("molecule.platform")
 
 TOKEN_FLUSH_INTERVAL = 5.0
-QUEUE_SWEEP_INTERVAL = 30.0
 
 
 def load_admin_token(settings: Settings) -> str:
@@ -70,7 +80,7 @@ def load_admin_token(settings: Settings) -> str:
     return token
 
 
-async def _every(interval: float, work: Callable[[], Awaitable[None]], what: str) -> None:
+async def _every(interval: float, work: Callable[[], Awaitable[object]], what: str) -> None:
     while True:
         await trio.sleep(interval)
         try:
@@ -101,20 +111,56 @@ async def running_platform(settings: Settings, dsn: str) -> AsyncIterator[Servic
             log.info("returned %d interrupted A2A queue items to the queue", requeued)
         client = AgentClient()
         dispatcher = Dispatcher(client, bus, activity, queue, workspaces)
-        deps = WorkspaceDeps(
-            settings, workspaces, tokens, bus, heartbeats, policy, activity, queue, dispatcher
-        )
+        secrets = Secrets(store, SecretBox(settings.secrets_key))
+        directory_box: list[Directory] = []
+
+        def process_exited(workspace_id: str, code: int | None) -> None:
+            ref = directory_box[0].running(workspace_id) if directory_box else None
+            if ref is not None:
+                try:
+                    ref.tell(ProcessExited(code))
+                except Exception:
+                    log.warning("workspace %s: exit notice not delivered", workspace_id)
+
         async with trio.open_nursery() as nursery:
+            provisioner = LocalProcessProvisioner(settings.home, nursery, process_exited)
+            pipeline = Pipeline(
+                workspaces,
+                tokens,
+                secrets,
+                bus,
+                Templates(),
+                provisioner,
+                platform_url=f"http://127.0.0.1:{settings.port}",
+            )
+            dispatcher.liveness = provisioner
+            dispatcher.on_dead = lambda wid: _notify_dead(directory_box, wid)
+            deps = WorkspaceDeps(
+                settings,
+                workspaces,
+                tokens,
+                bus,
+                heartbeats,
+                policy,
+                activity,
+                queue,
+                dispatcher,
+                pipeline,
+            )
             await nursery.start(supervisor.run)
             directory = Directory(supervisor, deps)
+            directory_box.append(directory)
             await directory.activate_watched()
             nursery.start_soon(heartbeats.run)
             nursery.start_soon(_every, TOKEN_FLUSH_INTERVAL, tokens.flush_last_used, "token flush")
             nursery.start_soon(
+                _every, QUEUE_SWEEP_INTERVAL, lambda: sweep_queue(queue, directory), "queue sweep"
+            )
+            nursery.start_soon(
                 _every,
-                QUEUE_SWEEP_INTERVAL,
-                lambda: sweep_queue(queue, directory),
-                "queue sweep",
+                PROVISION_SWEEP_INTERVAL,
+                lambda: sweep_provisioning(pipeline, directory, settings.provision_timeout),
+                "provisioning sweep",
             )
             svc = Services(
                 settings=settings,
@@ -129,10 +175,14 @@ async def running_platform(settings: Settings, dsn: str) -> AsyncIterator[Servic
                 admin_token=load_admin_token(settings),
                 activity=activity,
                 queue=queue,
+                secrets=secrets,
+                pipeline=pipeline,
             )
             try:
                 yield svc
             finally:
+                with trio.CancelScope(shield=True), trio.move_on_after(20):
+                    await provisioner.stop_all()  # no orphan agents outlive the platform
                 nursery.cancel_scope.cancel()
                 with trio.CancelScope(shield=True):
                     await client.aclose()
@@ -144,17 +194,6 @@ async def running_platform(settings: Settings, dsn: str) -> AsyncIterator[Servic
         with trio.CancelScope(shield=True):
             with trio.move_on_after(10):
                 await store.close()
-
-
-async def sweep_queue(queue: QueueRows, directory: Directory) -> None:
-    """D2: nudge every workspace with ready queue items, even when heartbeats are sparse."""
-    for workspace_id in await queue.workspaces_with_ready_items():
-        try:
-            ref = await directory.get(workspace_id)
-            if ref is not None:
-                ref.tell(DrainQueue())
-        except Exception:
-            log.warning("queue sweep: workspace %s not reachable now", workspace_id)
 
 
 async def _wait_for_signal() -> None:
@@ -192,9 +231,17 @@ async def serve_platform(
                         task_status=task_status,
                     )
                 )
+                svc.pipeline.platform_url = binds[0].rstrip("/")
                 tune_gc_for_serving()
                 if on_ready is not None:
                     on_ready(svc, binds)
+
+
+async def _notify_dead(directory_box: list[Directory], workspace_id: str) -> None:
+    """The dispatcher found the agent's process gone: the actor restarts it."""
+    ref = directory_box[0].running(workspace_id) if directory_box else None
+    if ref is not None:
+        ref.tell(ProcessExited(None))
 
 
 def tune_gc_for_serving() -> None:

@@ -8,10 +8,12 @@ from molecule.activity import ActivityLog
 from molecule.actors.directory import Directory
 from molecule.config import Settings
 from molecule.events import EventBus
+from molecule.provision.pipeline import Pipeline
 from molecule.security.ssrf import URLPolicy
 from molecule.store.heartbeats import HeartbeatBuffer
 from molecule.store.pool import Store
 from molecule.store.queue import QueueRows
+from molecule.store.secrets import Secrets
 from molecule.store.tokens import OrgTokens, WorkspaceTokens
 from molecule.store.workspaces import Workspaces
 
@@ -30,3 +32,5 @@ class Services:
     admin_token: str
     activity: ActivityLog
     queue: QueueRows
+    secrets: Secrets
+    pipeline: Pipeline

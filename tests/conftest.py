@@ -154,6 +154,7 @@ async def start_platform(
                         task_status=task_status,
                     )
                 )
+                svc.pipeline.platform_url = binds[0].rstrip("/")
                 await ready.send((svc, binds[0]))
 
     nursery.start_soon(run)

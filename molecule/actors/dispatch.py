@@ -14,7 +14,8 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -101,6 +102,7 @@ class Target:
     runtime: str
     session_capable: bool
     idle_timeout: float
+    trusted: bool = False  # a URL the platform itself assigned (local provisioner)
 
 
 class AgentLiveness(Protocol):
@@ -133,7 +135,7 @@ class Dispatcher:
         headers = {"A2A-Version": req.a2a_version} if req.a2a_version else {}
         fired = False
         response: AgentResponse | None = None
-        with self.bus.subscribe(target.workspace_id, buffer=8) as events:
+        with self.bus.subscribe(target.workspace_id, buffer=8) as events, _single_error():
             async with trio.open_nursery() as nursery:
 
                 async def idle_watchdog() -> None:
@@ -336,7 +338,11 @@ class Dispatcher:
             self.bus.broadcast(
                 A2A_RESPONSE,
                 target.workspace_id,
-                {"response_body": response_body, "method": req.method, "duration_ms": duration},
+                {
+                    "response_body": None if response_body is ABSENT else response_body,
+                    "method": req.method,
+                    "duration_ms": duration,
+                },
             )
 
     async def stitch_delegation(self, target: Target, req: A2ARequest, result: ProxyResult) -> None:
@@ -376,6 +382,18 @@ class Dispatcher:
 
 class StillBusy(Exception):
     """A drained item found its target busy again: it goes back to the queue (D2)."""
+
+
+@contextmanager
+def _single_error() -> Iterator[None]:
+    """Unwrap the nursery's ExceptionGroup when it holds one plain error (the request's own
+    transport failure), so callers classify it like any other exception."""
+    try:
+        yield
+    except BaseExceptionGroup as group:
+        if len(group.exceptions) == 1 and isinstance(group.exceptions[0], Exception):
+            raise group.exceptions[0] from None
+        raise
 
 
 def _ms(started: float) -> int:

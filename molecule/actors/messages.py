@@ -59,3 +59,27 @@ class Dispatch:
 @dataclass(frozen=True)
 class DrainQueue:
     """Spare capacity may exist: dispatch queued A2A items (from heartbeats and the sweeper)."""
+
+
+@dataclass(frozen=True)
+class Restart:
+    """Run a start cycle (create, manual or programmatic restart, resume, wake).
+
+    Requests during a running cycle coalesce into exactly one more cycle."""
+
+    reason: str
+    reply: Reply[bool] = field(default_factory=Reply)
+
+
+@dataclass(frozen=True)
+class ProcessExited:
+    """The provisioner saw the agent process exit without being asked to."""
+
+    code: int | None
+
+
+@dataclass(frozen=True)
+class ProvisionTimedOut:
+    """The provisioning sweep found this workspace provisioning past `timeout` seconds."""
+
+    timeout: float

@@ -19,13 +19,17 @@ import trio
 
 from molecule.activity import ActivityLog
 from molecule.actors.dispatch import A2ARequest, Dispatcher, StillBusy, Target, json_result
+from molecule.actors.lifecycle import Lifecycle
 from molecule.actors.messages import (
     Dispatch,
     DrainQueue,
     Heartbeat,
+    ProcessExited,
+    ProvisionTimedOut,
     Register,
     Reload,
     Removed,
+    Restart,
     Snapshot,
     UpdateCard,
 )
@@ -55,6 +59,7 @@ from molecule.models import (
     HeartbeatPayload,
     WorkspaceStatus,
 )
+from molecule.provision.pipeline import LOCAL_ADAPTERS, Pipeline
 from molecule.security.ssrf import UnsafeURL, URLPolicy, check_outbound_url, validate_agent_url
 from molecule.security.tokens import new_inbound_secret
 from molecule.store.activity import ActivityEntry
@@ -85,6 +90,7 @@ class WorkspaceDeps:
     activity: ActivityLog
     queue: QueueRows
     dispatcher: Dispatcher
+    pipeline: Pipeline
 
 
 def removed_body(row: dict[str, Any]) -> dict[str, Any]:
@@ -134,10 +140,7 @@ class WorkspaceActor(Actor):
         self.current_task = ""
         self.active_tasks = 0
         self.inbound_secret: str | None = None
-        # Restart state (the coalescing cycle itself lands with provisioning): a burst of
-        # requests while `restart_running` collapses into one `restart_pending` flag.
-        self.restart_running = False
-        self.restart_pending = False
+        self.lifecycle = Lifecycle(self)
         self.draining = False
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -153,6 +156,17 @@ class WorkspaceActor(Actor):
             # After an activation (boot, restart of this actor) give the agent a full TTL
             # to show up: the platform itself may have been down, not the agent.
             self.arm_liveness()
+        await self._resume_local_process()
+
+    async def _resume_local_process(self) -> None:
+        """After a platform restart a local agent process is gone: start it again."""
+        provisioner = self.deps.pipeline.provisioner
+        if provisioner is None or self.runtime not in LOCAL_ADAPTERS:
+            return
+        if self.status not in (S.ONLINE, S.DEGRADED, S.PROVISIONING, S.OFFLINE):
+            return
+        if not await provisioner.is_running(self.workspace_id):
+            self.lifecycle.request_restart("platform restarted")
 
     def _load(self, row: dict[str, Any]) -> None:
         self.status = S(row["status"])
@@ -226,6 +240,13 @@ class WorkspaceActor(Actor):
                 await self._dispatch(msg)
             case DrainQueue():
                 self._maybe_drain()
+            case Restart():
+                msg.reply.set(self.lifecycle.request_restart(msg.reason))
+            case ProvisionTimedOut():
+                await self.lifecycle.provision_timed_out(msg.timeout)
+            case ProcessExited():
+                self.url = None
+                self.lifecycle.request_auto_restart(f"agent process exited (code {msg.code})")
             case Reload():
                 await self._reload()
             case Removed():
@@ -247,8 +268,9 @@ class WorkspaceActor(Actor):
             "idle_timeout_override": self.idle_timeout_override,
             "active_tasks": self.active_tasks,
             "current_task": self.current_task,
-            "restart_running": self.restart_running,
-            "restart_pending": self.restart_pending,
+            "restart_running": self.lifecycle.restart_running,
+            "restart_pending": self.lifecycle.restart_pending,
+            "restart_cycles": self.lifecycle.restart_cycles,
         }
 
     async def _inbound_secret(self) -> str | None:
@@ -408,6 +430,7 @@ class WorkspaceActor(Actor):
             return
         if not self.url:
             if self.status == S.HIBERNATED:
+                self.lifecycle.request_restart("wake on A2A", wake=True)  # D1: really wake it
                 raise ServiceUnavailable(
                     "workspace is waking from hibernation — retry in ~15 seconds",
                     retry_after=15,
@@ -426,15 +449,20 @@ class WorkspaceActor(Actor):
             runtime=self.runtime,
             session_capable=self.capabilities.get("session", False),
             idle_timeout=idle,
+            # Only the local provisioner writes 127.0.0.1 URLs (agents may not register one).
+            trusted=self.lifecycle.managed() and self.url.startswith("http://127.0.0.1:"),
         )
 
     async def _forward(self, target: Target, msg: Dispatch) -> None:
         """One push dispatch, in this actor's nursery: the actor keeps serving meanwhile."""
         try:
-            try:
-                await check_outbound_url(target.url, self.deps.url_policy)
-            except UnsafeURL:
-                raise MoleculeError("workspace URL is not publicly routable", status=502) from None
+            if not target.trusted:
+                try:
+                    await check_outbound_url(target.url, self.deps.url_policy)
+                except UnsafeURL:
+                    raise MoleculeError(
+                        "workspace URL is not publicly routable", status=502
+                    ) from None
             msg.reply.set(await self.deps.dispatcher.forward(target, msg.request))
         except MoleculeError as exc:
             msg.reply.fail(exc)
@@ -504,7 +532,8 @@ class WorkspaceActor(Actor):
         """Dispatch up to the spare capacity; busy-again items go back to `queued` (D2)."""
         queue = self.deps.queue
         try:
-            for item in await queue.claim(self.workspace_id, spare):
+            claimed = await queue.claim(self.workspace_id, spare)
+            for index, item in enumerate(claimed):
                 req = A2ARequest(
                     envelope=item["body"],
                     method=item["method"] or "",
@@ -515,8 +544,11 @@ class WorkspaceActor(Actor):
                 try:
                     result = await self.deps.dispatcher.forward(target, req)
                 except StillBusy as exc:
+                    # No point pushing more at a busy agent; what was claimed but not yet
+                    # sent goes back untouched.
                     await queue.release(item["id"], f"target busy: {exc}")
-                    break  # no point pushing more at a busy agent
+                    await queue.unclaim([rest["id"] for rest in claimed[index + 1 :]])
+                    break
                 except MoleculeError as exc:
                     await queue.release(item["id"], exc.message)
                     continue

@@ -7,7 +7,7 @@ from typing import Any
 
 from quart import Blueprint, Response
 
-from molecule.actors.messages import Reload, Removed
+from molecule.actors.messages import Reload, Removed, Restart
 from molecule.actors.workspace import workspace_gone
 from molecule.errors import BadRequest, Conflict, MailboxFull, NotFound
 from molecule.events import (
@@ -51,14 +51,21 @@ _HIDDEN_ON_GET = {
 }
 
 
+def _with_timeout(body: dict[str, Any], row: dict[str, Any]) -> dict[str, Any]:
+    timeout_ms = services().pipeline.templates.provision_timeout_ms(row.get("runtime") or "")
+    if timeout_ms is not None:
+        body["provision_timeout_ms"] = timeout_ms
+    return body
+
+
 def workspace_map(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: row.get(k) for k in _LIST_FIELDS}
+    return _with_timeout({k: row.get(k) for k in _LIST_FIELDS}, row)
 
 
 def workspace_detail(row: dict[str, Any]) -> dict[str, Any]:
     body = {k: row.get(k) for k in _LIST_FIELDS if k not in _HIDDEN_ON_GET}
     body["last_outbound_at"] = row.get("last_outbound_at")
-    return body
+    return _with_timeout(body, row)
 
 
 async def _existing_parent(parent_id: str | None) -> str | None:
@@ -148,7 +155,11 @@ async def create_workspace() -> Response:
         await svc.bus.record(
             WORKSPACE_ONLINE, wid, {"name": name, "mock": True, "runtime": new.runtime}
         )
-    await _activate(wid)
+        await _activate(wid)
+    else:
+        ref = await svc.directory.get(wid)
+        if ref is not None:
+            ref.tell(Restart("created"))  # the shared start pipeline, in the actor
     return json_response(
         {
             "id": wid,
@@ -314,14 +325,46 @@ async def delete_workspace(workspace_id: str) -> Response:
             except MailboxFull:
                 svc.directory.deactivate(removed_id)
     descendants = [i for i in ids if i != wid]
+    failures = await _stop_all(ids)
     for removed_id in descendants:
         await svc.bus.record(WORKSPACE_REMOVED, removed_id, {})
     await svc.bus.record(WORKSPACE_REMOVED, wid, {"cascade_deleted": len(descendants)})
     log.info("workspace %s removed with %d descendants", wid, len(descendants))
+    if failures:
+        joined = "\n".join(failures)
+        return json_response(
+            {
+                "error": f"workspace marked removed, but {len(failures)} stop call(s) failed — "
+                f"please retry: {joined}",
+                "removed_count": len(ids),
+                "stop_failures": len(failures),
+            },
+            500,
+        )
     if purge:
         await _purge(ids)
         return json_response({"status": "purged", "cascade_deleted": len(descendants)})
     return json_response({"status": "removed", "cascade_deleted": len(descendants)})
+
+
+async def _stop_all(ids: list[str]) -> list[str]:
+    """Stop every agent process (descendants first) and remove its volume; collect errors."""
+    provisioner = services().pipeline.provisioner
+    failures: list[str] = []
+    if provisioner is None:
+        return failures
+    for removed_id in ids:
+        try:
+            await provisioner.stop(removed_id)
+        except Exception as exc:
+            log.error("workspace %s: stop failed: %r", removed_id, exc)
+            failures.append(f"stop {removed_id}: {type(exc).__name__}")
+            continue
+        try:
+            await provisioner.remove_volume(removed_id)
+        except Exception as exc:
+            log.error("workspace %s: removing its files failed: %r", removed_id, exc)
+    return failures
 
 
 async def _purge(ids: list[str]) -> None:

@@ -114,6 +114,16 @@ class QueueRows:
         )
         return status
 
+    async def unclaim(self, queue_ids: list[str]) -> None:
+        """Claimed but never sent: back to `queued` with the claim's attempt taken back."""
+        if queue_ids:
+            await self.store.execute(
+                "UPDATE a2a_queue SET status = 'queued', dispatched_at = NULL,"
+                " attempts = GREATEST(attempts - 1, 0)"
+                " WHERE id = ANY($1::uuid[]) AND status = 'dispatched'",
+                queue_ids,
+            )
+
     async def requeue_stuck_dispatched(self) -> int:
         """Items left `dispatched` by a platform crash go back to `queued` at boot."""
         status = await self.store.execute(

@@ -399,6 +399,19 @@ class Workspaces:
 
         return await self.store.unit(work)
 
+    async def set_inbound_secret(self, workspace_id: str, secret: str) -> None:
+        await self.store.execute(
+            "UPDATE workspaces SET platform_inbound_secret = $2 WHERE id = $1", workspace_id, secret
+        )
+
+    async def set_url(self, workspace_id: str, url: str | None) -> None:
+        await self.store.execute(
+            "UPDATE workspaces SET url = $2, updated_at = now()"
+            " WHERE id = $1 AND status <> 'removed'",
+            workspace_id,
+            url,
+        )
+
     async def touch_outbound(self, workspace_id: str) -> None:
         await self.store.execute(
             "UPDATE workspaces SET last_outbound_at = now() WHERE id = $1", workspace_id

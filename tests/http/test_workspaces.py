@@ -5,6 +5,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import trio
+
 from tests.conftest import Harness
 
 
@@ -48,17 +50,26 @@ async def test_create_external_with_url_is_online(platform: Harness) -> None:
     assert row is not None and row["url"] == "http://localhost:7000"
 
 
-async def test_create_managed_stays_provisioning(platform: Harness) -> None:
+async def test_create_managed_runs_the_start_pipeline(platform: Harness) -> None:
+    """A runtime the local provisioner cannot run fails with a clear reason, not silence."""
     h = platform
-    r = await h.client.post(
-        "/workspaces", json={"name": "managed", "runtime": "echo", "tier": 2}, headers=h.admin
-    )
-    assert r.status_code == 201
-    body = r.json()
-    assert body["status"] == "provisioning" and body["workspace_access"] == "none"
-    assert body["awareness_namespace"] == f"workspace:{body['id']}"
+    with h.svc.bus.subscribe() as sub:
+        r = await h.client.post(
+            "/workspaces", json={"name": "managed", "runtime": "langgraph", "tier": 2},
+            headers=h.admin,
+        )  # fmt: skip
+        assert r.status_code == 201
+        body = r.json()
+        assert body["status"] == "provisioning" and body["workspace_access"] == "none"
+        assert body["awareness_namespace"] == f"workspace:{body['id']}"
+        with trio.fail_after(10):
+            async for event in sub:
+                if event.type == "WORKSPACE_PROVISION_FAILED":
+                    break
+    assert "cannot run as a local process" in event.payload["error"]
     row = await h.row(body["id"])
-    assert row is not None and row["status"] == "provisioning" and row["tier"] == 2
+    assert row is not None and row["status"] == "failed" and row["tier"] == 2
+    assert row["last_sample_error"] == event.payload["error"]
 
 
 async def test_name_collisions_get_numbered(platform: Harness) -> None:

@@ -1,0 +1,53 @@
+"""Periodic sweeps: they find work with SQL and message the WorkspaceActors.
+
+- queue sweep (D2): nudge workspaces that have ready A2A queue items;
+- provisioning timeout: a workspace stuck in `provisioning` past its runtime-aware timeout
+  is marked `failed` with the canned message (upstream-may §7.6).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from molecule.actors.directory import Directory
+from molecule.actors.messages import DrainQueue, ProvisionTimedOut
+from molecule.provision.pipeline import Pipeline
+from molecule.store.queue import QueueRows
+
+log = logging.getLogger("molecule.actors.sweepers")
+
+PROVISION_SWEEP_INTERVAL = 30.0
+QUEUE_SWEEP_INTERVAL = 30.0
+
+
+async def sweep_queue(queue: QueueRows, directory: Directory) -> None:
+    for workspace_id in await queue.workspaces_with_ready_items():
+        try:
+            ref = await directory.get(workspace_id)
+            if ref is not None:
+                ref.tell(DrainQueue())
+        except Exception:
+            log.warning("queue sweep: workspace %s not reachable now", workspace_id)
+
+
+async def sweep_provisioning(
+    pipeline: Pipeline, directory: Directory, env_timeout: float | None
+) -> int:
+    """Tell every workspace provisioning past its timeout; its actor marks it failed."""
+    rows = await pipeline.workspaces.store.fetch(
+        "SELECT id, runtime, extract(epoch FROM now() - updated_at)::float8 AS age"
+        " FROM workspaces WHERE status = 'provisioning'"
+    )
+    told = 0
+    for row in rows:
+        timeout = pipeline.templates.provision_timeout(row["runtime"], env_timeout)
+        if row["age"] < timeout:
+            continue
+        try:
+            ref = await directory.get(row["id"])
+            if ref is not None:
+                ref.tell(ProvisionTimedOut(timeout))
+                told += 1
+        except Exception:
+            log.warning("provision sweep: workspace %s not reachable now", row["id"])
+    return told
