@@ -18,7 +18,13 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from molecule.actors.dispatch import A2ARequest
-from molecule.events import WORKSPACE_PROVISION_FAILED, WORKSPACE_PROVISIONING
+from molecule.errors import Conflict, NotFound
+from molecule.events import (
+    WORKSPACE_HIBERNATED,
+    WORKSPACE_PAUSED,
+    WORKSPACE_PROVISION_FAILED,
+    WORKSPACE_PROVISIONING,
+)
 from molecule.models import WorkspaceStatus
 from molecule.provision.pipeline import ProvisionFailed
 
@@ -104,6 +110,71 @@ class Lifecycle:
                     "source": "provision_timeout_sweep",
                 },
             )
+
+    async def _stop_agent(self) -> None:
+        provisioner = self.actor.deps.pipeline.provisioner
+        if provisioner is not None and self.managed():
+            await provisioner.stop(self.actor.workspace_id)
+
+    async def pause(self) -> bool:
+        actor = self.actor
+        if actor.status in (S.REMOVED, S.PAUSED):
+            return False
+        self.restart_pending = False
+        await self._stop_agent()
+        expected = [s for s in S if s not in (S.REMOVED, S.PAUSED)]
+        if not await actor.deps.workspaces.transition(
+            actor.workspace_id, S.PAUSED, expected, clear_url=True
+        ):
+            await actor._reload()
+            return False
+        actor.status, actor.url = S.PAUSED, None
+        actor.liveness_deadline = float("inf")
+        await actor.deps.bus.record(WORKSPACE_PAUSED, actor.workspace_id, {"name": actor.name})
+        return True
+
+    async def resume(self) -> bool:
+        actor = self.actor
+        if actor.status != S.PAUSED:
+            return False
+        if not self.managed():  # nothing to start: back to waiting for the agent
+            target = S.AWAITING_AGENT if actor.external else S.ONLINE
+            if await actor.deps.workspaces.transition(actor.workspace_id, target, (S.PAUSED,)):
+                actor.status = target
+            return True
+        if not await actor.deps.workspaces.transition(
+            actor.workspace_id, S.PROVISIONING, (S.PAUSED,)
+        ):
+            await actor._reload()
+            return False
+        actor.status = S.PROVISIONING
+        self.request_restart("resume")
+        return True
+
+    async def hibernate(self, force: bool) -> None:
+        actor = self.actor
+        if actor.status not in (S.ONLINE, S.DEGRADED):
+            raise NotFound(
+                "workspace not found or not in a hibernatable state (must be online or degraded)"
+            )
+        if actor.active_tasks > 0 and not force:
+            raise Conflict(
+                "workspace has active tasks; use ?force=true to terminate them",
+                extra={"active_tasks": actor.active_tasks},
+            )
+        wid = actor.workspace_id
+        if not await actor.deps.workspaces.transition(wid, S.HIBERNATING, (S.ONLINE, S.DEGRADED)):
+            await actor._reload()
+            return
+        actor.status = S.HIBERNATING
+        await self._stop_agent()
+        await actor.deps.workspaces.transition(wid, S.HIBERNATED, (S.HIBERNATING,), clear_url=True)
+        actor.status, actor.url = S.HIBERNATED, None
+        actor.liveness_deadline = float("inf")
+        row = await actor.deps.workspaces.get(wid) or {}
+        await actor.deps.bus.record(
+            WORKSPACE_HIBERNATED, wid, {"name": actor.name, "tier": row.get("tier")}
+        )
 
     async def _give_up_restarting(self) -> None:
         message = CRASH_LOOP_REASON.format(n=AUTO_RESTART_LIMIT, window=AUTO_RESTART_WINDOW)

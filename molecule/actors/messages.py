@@ -83,3 +83,25 @@ class ProvisionTimedOut:
     """The provisioning sweep found this workspace provisioning past `timeout` seconds."""
 
     timeout: float
+
+
+@dataclass(frozen=True)
+class Pause:
+    """Stop the agent and park the workspace (`paused`); answers whether it changed."""
+
+    reply: Reply[bool] = field(default_factory=Reply)
+
+
+@dataclass(frozen=True)
+class Resume:
+    """paused -> provisioning, then the start pipeline; answers whether it changed."""
+
+    reply: Reply[bool] = field(default_factory=Reply)
+
+
+@dataclass(frozen=True)
+class Hibernate:
+    """Stop an idle agent to save resources; the next A2A message wakes it (D1)."""
+
+    force: bool = False
+    reply: Reply[bool] = field(default_factory=Reply)

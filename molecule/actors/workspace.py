@@ -24,12 +24,15 @@ from molecule.actors.messages import (
     Dispatch,
     DrainQueue,
     Heartbeat,
+    Hibernate,
+    Pause,
     ProcessExited,
     ProvisionTimedOut,
     Register,
     Reload,
     Removed,
     Restart,
+    Resume,
     Snapshot,
     UpdateCard,
 )
@@ -242,6 +245,13 @@ class WorkspaceActor(Actor):
                 self._maybe_drain()
             case Restart():
                 msg.reply.set(self.lifecycle.request_restart(msg.reason))
+            case Pause():
+                msg.reply.set(await self.lifecycle.pause())
+            case Resume():
+                msg.reply.set(await self.lifecycle.resume())
+            case Hibernate():
+                await self.lifecycle.hibernate(msg.force)
+                msg.reply.set(True)
             case ProvisionTimedOut():
                 await self.lifecycle.provision_timed_out(msg.timeout)
             case ProcessExited():

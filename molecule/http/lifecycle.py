@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from quart import Blueprint, Response
 
-from molecule.actors.messages import Restart
-from molecule.errors import NotFound
+from molecule.actors.messages import Hibernate, Pause, Restart, Resume
+from molecule.errors import Conflict, NotFound
 from molecule.http.auth import admin_auth, workspace_auth
-from molecule.http.common import json_response, require_uuid, services
+from molecule.http.common import json_response, query_flag, require_uuid, services
 from molecule.models import EXTERNAL_RUNTIMES, WorkspaceStatus
 from molecule.provision.base import NoBackend
 
@@ -41,6 +43,8 @@ async def restart(workspace_id: str) -> Response:
                 "message": "mock workspaces have no container — restart is a no-op",
             }
         )
+    if await _parent_paused(row):
+        raise Conflict("parent workspace is paused — resume the parent first")
     if svc.pipeline.provisioner is None:
         raise NoBackend()
     ref = await svc.directory.get(wid)
@@ -63,3 +67,70 @@ async def list_templates() -> Response:
     await admin_auth(svc)
     templates = svc.pipeline.templates.all().values()
     return json_response([t.summary() for t in templates])
+
+
+async def _live_row(workspace_id: str) -> dict[str, Any]:
+    row = await services().workspaces.get(workspace_id)
+    if row is None or row["status"] == WorkspaceStatus.REMOVED:
+        raise NotFound("workspace not found")
+    return row
+
+
+async def _ask(workspace_id: str, msg: Any) -> Any:
+    ref = await services().directory.get(workspace_id)
+    if ref is None:
+        raise NotFound("workspace not found")
+    return await ref.ask(msg, ASK_TIMEOUT)
+
+
+async def _parent_paused(row: dict[str, Any]) -> bool:
+    parent = row.get("parent_id")
+    if not parent:
+        return False
+    return await services().workspaces.status_of(str(parent)) == WorkspaceStatus.PAUSED
+
+
+@bp.post("/workspaces/<workspace_id>/pause")
+async def pause(workspace_id: str) -> Response:
+    svc = services()
+    wid = require_uuid(workspace_id)
+    await workspace_auth(svc, wid)
+    row = await _live_row(wid)
+    if row["status"] == WorkspaceStatus.PAUSED:
+        raise NotFound("workspace not found or already paused")
+    paused = 0
+    for child in await svc.workspaces.descendants(wid):
+        if child["status"] != WorkspaceStatus.PAUSED and await _ask(child["id"], Pause()):
+            paused += 1
+    if await _ask(wid, Pause()):
+        paused += 1
+    return json_response({"status": "paused", "paused_count": paused})
+
+
+@bp.post("/workspaces/<workspace_id>/resume")
+async def resume(workspace_id: str) -> Response:
+    svc = services()
+    wid = require_uuid(workspace_id)
+    await workspace_auth(svc, wid)
+    row = await _live_row(wid)
+    if row["status"] != WorkspaceStatus.PAUSED:
+        raise NotFound("workspace not found or not paused")
+    if await _parent_paused(row):
+        raise Conflict("parent workspace is paused — resume the parent first")
+    if svc.pipeline.provisioner is None:
+        raise NoBackend()
+    resumed = 1 if await _ask(wid, Resume()) else 0
+    for child in reversed(await svc.workspaces.descendants(wid)):  # parents before children
+        if child["status"] == WorkspaceStatus.PAUSED and await _ask(child["id"], Resume()):
+            resumed += 1
+    return json_response({"status": "provisioning", "resumed_count": resumed})
+
+
+@bp.post("/workspaces/<workspace_id>/hibernate")
+async def hibernate(workspace_id: str) -> Response:
+    svc = services()
+    wid = require_uuid(workspace_id)
+    await workspace_auth(svc, wid)
+    await _live_row(wid)
+    await _ask(wid, Hibernate(force=query_flag("force")))
+    return json_response({"status": "hibernated"})

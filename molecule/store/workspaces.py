@@ -111,6 +111,24 @@ class Workspaces:
         )
         return [dict(r) for r in rows]
 
+    async def descendants(self, workspace_id: str) -> list[dict[str, Any]]:
+        """Every non-removed descendant (id, status), deepest first."""
+        rows = await self.store.fetch(
+            """
+            WITH RECURSIVE sub AS (
+                SELECT id, status, 0 AS depth FROM workspaces WHERE parent_id = $1
+                    AND status <> 'removed'
+                UNION ALL
+                SELECT w.id, w.status, s.depth + 1
+                FROM workspaces w JOIN sub s ON w.parent_id = s.id
+                WHERE w.status <> 'removed' AND s.depth < 64
+            )
+            SELECT id, status::text AS status FROM sub ORDER BY depth DESC
+            """,
+            workspace_id,
+        )
+        return [dict(r) for r in rows]
+
     async def ancestry(self, ids: Sequence[str]) -> dict[str, list[str | None]]:
         """For each id: [its parent, grandparent, ...] (up to 32 steps); unknown ids absent.
 
