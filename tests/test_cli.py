@@ -114,7 +114,7 @@ def test_migrate_applies_once_and_token_prints(home: Path) -> None:
         [*MOLECULE, "migrate"], env=env_for(home), capture_output=True, text=True, timeout=120
     )
     assert run.returncode == 0, run.stderr
-    assert "applied 1 migration(s): 001_init.up.sql" in run.stdout
+    assert "applied 2 migration(s): 001_init.up.sql, 002_secrets.up.sql" in run.stdout
     again = subprocess.run(
         [*MOLECULE, "migrate"], env=env_for(home), capture_output=True, text=True, timeout=120
     )

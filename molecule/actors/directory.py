@@ -32,13 +32,13 @@ class Directory:
         self.deps = deps
         self.mailbox_size = mailbox_size
 
-    def _spec(self, workspace_id: str, row: dict[str, Any] | None) -> ChildSpec:
+    def _spec(self, workspace_id: str, row: dict[str, Any] | None, at_boot: bool) -> ChildSpec:
         first_row = [row]
 
         def factory() -> WorkspaceActor:
             # Only the first incarnation gets the preloaded row; restarts reload from Postgres.
             preloaded, first_row[0] = first_row[0], None
-            return WorkspaceActor(workspace_id, self.deps, preloaded)
+            return WorkspaceActor(workspace_id, self.deps, preloaded, resume_agent=at_boot)
 
         return ChildSpec(
             name=workspace_id,
@@ -68,13 +68,15 @@ class Directory:
         ref = self.supervisor.get(workspace_id)
         return ref if ref is not None and ref.alive else None
 
-    def _start(self, workspace_id: str, row: dict[str, Any] | None) -> ActorRef:
+    def _start(
+        self, workspace_id: str, row: dict[str, Any] | None, at_boot: bool = False
+    ) -> ActorRef:
         existing = self.supervisor.get(workspace_id)
         if existing is not None:
             if not existing.alive:  # stopping or being given up: not addressable right now
                 raise ActorStopped(workspace_id)
             return existing
-        return self.supervisor.start_child(self._spec(workspace_id, row))
+        return self.supervisor.start_child(self._spec(workspace_id, row, at_boot))
 
     async def activate_watched(self) -> int:
         rows = await self.deps.workspaces.store.fetch(
@@ -85,7 +87,7 @@ class Directory:
             [str(s) for s in WATCHED],
         )
         for row in rows:
-            self._start(row["id"], dict(row))
+            self._start(row["id"], dict(row), at_boot=True)
         log.info("activated %d workspace actors", len(rows))
         return len(rows)
 

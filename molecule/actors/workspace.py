@@ -131,11 +131,16 @@ def _truncate(value: str | None, limit: int) -> str:
 
 class WorkspaceActor(Actor):
     def __init__(
-        self, workspace_id: str, deps: WorkspaceDeps, row: dict[str, Any] | None = None
+        self,
+        workspace_id: str,
+        deps: WorkspaceDeps,
+        row: dict[str, Any] | None = None,
+        resume_agent: bool = False,
     ) -> None:
         self.workspace_id = workspace_id
         self.deps = deps
         self._preloaded = row
+        self._resume_agent = resume_agent  # boot: the platform restarted, its agents did not
         self.status: WorkspaceStatus = S.PROVISIONING
         self.liveness_deadline = math.inf
         self.capabilities: dict[str, bool] = {}
@@ -159,7 +164,9 @@ class WorkspaceActor(Actor):
             # After an activation (boot, restart of this actor) give the agent a full TTL
             # to show up: the platform itself may have been down, not the agent.
             self.arm_liveness()
-        await self._resume_local_process()
+        if self._resume_agent:
+            self._resume_agent = False
+            await self._resume_local_process()
 
     async def _resume_local_process(self) -> None:
         """After a platform restart a local agent process is gone: start it again."""

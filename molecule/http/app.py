@@ -14,7 +14,16 @@ from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
 from molecule.errors import MoleculeError
-from molecule.http import a2a, events, registry, session, tokens, workspaces
+from molecule.http import (
+    a2a,
+    delegations,
+    events,
+    lifecycle,
+    registry,
+    session,
+    tokens,
+    workspaces,
+)
 from molecule.http.common import json_response
 from molecule.services import Services
 
@@ -36,7 +45,17 @@ def create_app(svc: Services) -> QuartTrio:
     app.config["BODY_TIMEOUT"] = 60
     app.config["RESPONSE_TIMEOUT"] = None  # SSE streams live for hours
     app.config["ORG_TOKEN_LIMITER"] = tokens.HourlyLimiter(tokens.ORG_TOKEN_CREATE_LIMIT)
-    for bp in (health_bp, session.bp, workspaces.bp, registry.bp, tokens.bp, events.bp, a2a.bp):
+    for bp in (
+        health_bp,
+        session.bp,
+        workspaces.bp,
+        registry.bp,
+        tokens.bp,
+        events.bp,
+        a2a.bp,
+        delegations.bp,
+        lifecycle.bp,
+    ):
         app.register_blueprint(bp)
 
     @app.errorhandler(MoleculeError)
