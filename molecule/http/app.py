@@ -20,6 +20,7 @@ from molecule.http import (
     events,
     lifecycle,
     registry,
+    secrets,
     session,
     tokens,
     workspaces,
@@ -55,6 +56,7 @@ def create_app(svc: Services) -> QuartTrio:
         a2a.bp,
         delegations.bp,
         lifecycle.bp,
+        secrets.bp,
     ):
         app.register_blueprint(bp)
 

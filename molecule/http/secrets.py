@@ -1,0 +1,144 @@
+"""Secrets: global (`/settings/secrets`, AdminAuth) and per workspace (WorkspaceAuth).
+
+Values are sealed at rest and never returned except through `/secrets/values` to the
+workspace itself (what its agent runs with). A change restarts the affected workspaces so the
+agent sees it (D11: restarts coalesce, nothing is dropped by a debounce).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from quart import Blueprint, Response
+
+from molecule.actors.messages import Restart
+from molecule.errors import BadRequest, MoleculeError, NotFound
+from molecule.http.auth import admin_auth, workspace_auth
+from molecule.http.common import json_response, read_json, require_uuid, services
+from molecule.models import EXTERNAL_RUNTIMES, WorkspaceStatus
+
+log = logging.getLogger("molecule.http.secrets")
+bp = Blueprint("secrets", __name__)
+
+_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,255}$")
+MAX_VALUE = 64 * 1024
+
+
+async def _key_value() -> tuple[str, str]:
+    body = await read_json("invalid request body")
+    if not isinstance(body, dict):
+        raise BadRequest("invalid request body")
+    key, value = body.get("key"), body.get("value")
+    if not isinstance(key, str) or not isinstance(value, str) or not key:
+        raise BadRequest("key and value are required")
+    if not _KEY.match(key):
+        raise BadRequest("key must be an environment variable name ([A-Za-z_][A-Za-z0-9_]*)")
+    if len(value.encode()) > MAX_VALUE:
+        raise BadRequest(f"value is larger than {MAX_VALUE} bytes")
+    return key, value
+
+
+async def _live(workspace_id: str) -> dict[str, Any]:
+    row = await services().workspaces.get(workspace_id)
+    if row is None or row["status"] == WorkspaceStatus.REMOVED:
+        raise NotFound("workspace not found")
+    return row
+
+
+async def _restart(workspace_ids: list[str], reason: str) -> None:
+    directory = services().directory
+    for wid in workspace_ids:
+        try:
+            ref = await directory.get(wid)
+            if ref is not None:
+                ref.tell(Restart(reason))
+        except MoleculeError:
+            log.warning("workspace %s: restart after a secret change not requested", wid)
+
+
+@bp.get("/workspaces/<workspace_id>/secrets")
+async def list_workspace_secrets(workspace_id: str) -> Response:
+    svc = services()
+    wid = require_uuid(workspace_id)
+    await workspace_auth(svc, wid)
+    await _live(wid)
+    return json_response(await svc.secrets.list_keys(wid))
+
+
+@bp.get("/workspaces/<workspace_id>/secrets/values")
+async def secret_values(workspace_id: str) -> Response:
+    svc = services()
+    wid = require_uuid(workspace_id)
+    await workspace_auth(svc, wid)
+    await _live(wid)
+    loaded = await svc.secrets.load(wid)
+    failed = loaded.failed_global + loaded.failed_workspace
+    if failed:
+        return json_response(
+            {"error": "some secrets could not be decrypted", "failed_keys": sorted(failed)}, 500
+        )
+    return json_response(loaded.values)
+
+
+@bp.route("/workspaces/<workspace_id>/secrets", methods=["POST", "PUT"])
+async def set_workspace_secret(workspace_id: str) -> Response:
+    svc = services()
+    wid = require_uuid(workspace_id)
+    await workspace_auth(svc, wid)
+    await _live(wid)
+    key, value = await _key_value()
+    await svc.secrets.set_workspace(wid, key, value)
+    await _restart([wid], f"secret {key} saved")
+    return json_response({"status": "saved", "key": key})
+
+
+@bp.delete("/workspaces/<workspace_id>/secrets/<key>")
+async def delete_workspace_secret(workspace_id: str, key: str) -> Response:
+    svc = services()
+    wid = require_uuid(workspace_id)
+    await workspace_auth(svc, wid)
+    if not await svc.secrets.delete_workspace(wid, key):
+        raise NotFound("secret not found")
+    await _restart([wid], f"secret {key} deleted")
+    return json_response({"status": "deleted", "key": key})
+
+
+async def _global_fan_out(key: str) -> None:
+    """Restart every running managed workspace that does not override `key` itself."""
+    rows = await services().store.fetch(
+        "SELECT id, runtime FROM workspaces w WHERE status NOT IN ('removed', 'paused')"
+        " AND NOT EXISTS (SELECT 1 FROM workspace_secrets s"
+        "   WHERE s.workspace_id = w.id AND s.key = $1)",
+        key,
+    )
+    ids = [r["id"] for r in rows if r["runtime"] not in EXTERNAL_RUNTIMES | {"mock"}]
+    await _restart(ids, f"global secret {key} changed")
+
+
+@bp.get("/settings/secrets")
+async def list_global_secrets() -> Response:
+    svc = services()
+    await admin_auth(svc)
+    return json_response(await svc.secrets.list_keys(None))
+
+
+@bp.route("/settings/secrets", methods=["POST", "PUT"])
+async def set_global_secret() -> Response:
+    svc = services()
+    await admin_auth(svc)
+    key, value = await _key_value()
+    await svc.secrets.set_global(key, value)
+    await _global_fan_out(key)
+    return json_response({"status": "saved", "key": key, "scope": "global"})
+
+
+@bp.delete("/settings/secrets/<key>")
+async def delete_global_secret(key: str) -> Response:
+    svc = services()
+    await admin_auth(svc)
+    if not await svc.secrets.delete_global(key):
+        raise NotFound("secret not found")
+    await _global_fan_out(key)
+    return json_response({"status": "deleted", "key": key, "scope": "global"})
