@@ -31,6 +31,8 @@ test: lint unit
 bench: $(STAMP) postgres
 	$(PY) bench/heartbeats.py
 	$(PY) bench/scale.py
+	$(PY) bench/a2a_proxy.py
+	$(PY) bench/provision.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

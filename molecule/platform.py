@@ -32,8 +32,10 @@ from molecule.actors.dispatch import Dispatcher
 from molecule.actors.messages import ProcessExited
 from molecule.actors.runtime import Supervisor
 from molecule.actors.sweepers import (
+    HIBERNATION_SWEEP_INTERVAL,
     PROVISION_SWEEP_INTERVAL,
     QUEUE_SWEEP_INTERVAL,
+    sweep_hibernation,
     sweep_provisioning,
     sweep_queue,
 )
@@ -161,6 +163,12 @@ async def running_platform(settings: Settings, dsn: str) -> AsyncIterator[Servic
                 PROVISION_SWEEP_INTERVAL,
                 lambda: sweep_provisioning(pipeline, directory, settings.provision_timeout),
                 "provisioning sweep",
+            )
+            nursery.start_soon(
+                _every,
+                HIBERNATION_SWEEP_INTERVAL,
+                lambda: sweep_hibernation(pipeline, directory),
+                "hibernation monitor",
             )
             svc = Services(
                 settings=settings,

@@ -1,5 +1,6 @@
 """Periodic sweeps: they find work with SQL and message the WorkspaceActors.
 
+- hibernation monitor: managed workspaces idle past `hibernation_idle_minutes` are hibernated;
 - queue sweep (D2): nudge workspaces that have ready A2A queue items;
 - provisioning timeout: a workspace stuck in `provisioning` past its runtime-aware timeout
   is marked `failed` with the canned message (upstream-may §7.6).
@@ -10,13 +11,14 @@ from __future__ import annotations
 import logging
 
 from molecule.actors.directory import Directory
-from molecule.actors.messages import DrainQueue, ProvisionTimedOut
+from molecule.actors.messages import DrainQueue, Hibernate, ProvisionTimedOut
 from molecule.provision.pipeline import Pipeline
 from molecule.store.queue import QueueRows
 
 log = logging.getLogger("molecule.actors.sweepers")
 
 PROVISION_SWEEP_INTERVAL = 30.0
+HIBERNATION_SWEEP_INTERVAL = 120.0
 QUEUE_SWEEP_INTERVAL = 30.0
 
 
@@ -51,3 +53,29 @@ async def sweep_provisioning(
         except Exception:
             log.warning("provision sweep: workspace %s not reachable now", row["id"])
     return told
+
+
+async def sweep_hibernation(pipeline: Pipeline, directory: Directory) -> int:
+    """Hibernate idle workspaces: no task running and no activity for their idle minutes.
+
+    Idleness is measured on activity (the original measured heartbeat age, which a healthy
+    agent refreshes every 30 s, so it could never fire)."""
+    rows = await pipeline.workspaces.store.fetch(
+        """
+        SELECT w.id FROM workspaces w
+        WHERE w.hibernation_idle_minutes > 0 AND w.status IN ('online', 'degraded')
+          AND w.active_tasks = 0 AND w.runtime NOT IN ('external', 'kimi', 'kimi-cli', 'mock')
+          AND w.updated_at < now() - make_interval(mins => w.hibernation_idle_minutes)
+          AND NOT EXISTS (
+              SELECT 1 FROM activity_logs a WHERE a.workspace_id = w.id
+                AND a.created_at > now() - make_interval(mins => w.hibernation_idle_minutes))
+        """
+    )
+    for row in rows:
+        try:
+            ref = await directory.get(row["id"])
+            if ref is not None:
+                ref.tell(Hibernate())
+        except Exception:
+            log.warning("hibernation sweep: workspace %s not reachable now", row["id"])
+    return len(rows)

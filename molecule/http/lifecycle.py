@@ -7,11 +7,20 @@ from typing import Any
 from quart import Blueprint, Response
 
 from molecule.actors.messages import Hibernate, Pause, Restart, Resume
-from molecule.errors import Conflict, NotFound
+from molecule.errors import BadRequest, Conflict, NotFound
+from molecule.events import (
+    WORKSPACE_COLLAPSED,
+    WORKSPACE_EXPANDED,
+    WORKSPACE_PROVISIONING,
+    WORKSPACE_REMOVED,
+)
 from molecule.http.auth import admin_auth, workspace_auth
 from molecule.http.common import json_response, query_flag, require_uuid, services
+from molecule.http.validation import check_name, check_role
+from molecule.http.workspaces import retire
 from molecule.models import EXTERNAL_RUNTIMES, WorkspaceStatus
 from molecule.provision.base import NoBackend
+from molecule.store.workspaces import NewWorkspace
 
 bp = Blueprint("lifecycle", __name__)
 ASK_TIMEOUT = 15.0
@@ -134,3 +143,62 @@ async def hibernate(workspace_id: str) -> Response:
     await _live_row(wid)
     await _ask(wid, Hibernate(force=query_flag("force")))
     return json_response({"status": "hibernated"})
+
+
+@bp.post("/workspaces/<workspace_id>/expand")
+async def expand(workspace_id: str) -> Response:
+    """D12: create the template's `sub_workspaces` as children and start them."""
+    svc = services()
+    wid = require_uuid(workspace_id)
+    await workspace_auth(svc, wid)
+    row = await _live_row(wid)
+    template = svc.pipeline.templates.for_workspace(row.get("template"), row["runtime"])
+    subs = template.config.get("sub_workspaces") if template else None
+    if not isinstance(subs, list) or not subs:
+        raise BadRequest("workspace template declares no sub_workspaces to expand")
+    children = []
+    for entry in subs:
+        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+            raise BadRequest("template sub_workspaces entries need a name")
+        runtime = str(entry.get("runtime") or row["runtime"])
+        created = await svc.workspaces.insert(
+            NewWorkspace(
+                name=check_name(entry["name"]),
+                role=check_role(entry.get("role")),
+                tier=row["tier"],
+                runtime=runtime,
+                status=WorkspaceStatus.PROVISIONING,
+                parent_id=wid,
+                template=entry.get("config") if isinstance(entry.get("config"), str) else None,
+            )
+        )
+        child = {"id": created["id"], "name": created["name"], "role": entry.get("role")}
+        children.append(child)
+        await svc.bus.record(
+            WORKSPACE_PROVISIONING,
+            child["id"],
+            {"name": child["name"], "tier": row["tier"], "runtime": runtime, "parent_id": wid},
+        )
+        ref = await svc.directory.get(child["id"])
+        if ref is not None:
+            ref.tell(Restart("expand"))
+    await svc.bus.record(WORKSPACE_EXPANDED, wid, {"children": children})
+    return json_response({"status": "expanded", "children": children})
+
+
+@bp.post("/workspaces/<workspace_id>/collapse")
+async def collapse(workspace_id: str) -> Response:
+    """D12: stop and remove every child (and its subtree)."""
+    svc = services()
+    wid = require_uuid(workspace_id)
+    await workspace_auth(svc, wid)
+    await _live_row(wid)
+    removed_names = []
+    for child in await svc.workspaces.children(wid):
+        ids = await svc.workspaces.cascade_remove(child["id"])
+        await retire(ids)
+        for removed in ids:
+            await svc.bus.record(WORKSPACE_REMOVED, removed, {})
+        removed_names.append(child["name"])
+    await svc.bus.record(WORKSPACE_COLLAPSED, wid, {"removed_children": removed_names})
+    return json_response({"status": "collapsed", "removed": removed_names})

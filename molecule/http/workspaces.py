@@ -245,6 +245,11 @@ async def _patch_fields(wid: str, body: dict[str, Any]) -> dict[str, Any]:
             fields[key] = float(value)
         elif key == "parent_id":
             fields["parent_id"] = await _new_parent(wid, value)
+        elif key == "hibernation_idle_minutes":
+            ok = value is None or (isinstance(value, int) and not isinstance(value, bool))
+            if not ok or (value is not None and not 0 <= value <= 10_080):
+                raise BadRequest("hibernation_idle_minutes must be 0..10080 or null")
+            fields[key] = value or None
     return fields
 
 
@@ -315,17 +320,8 @@ async def delete_workspace(workspace_id: str) -> Response:
             409,
         )
     ids = await svc.workspaces.cascade_remove(wid)
-    for removed_id in ids:
-        svc.tokens.invalidate(removed_id)
-        svc.heartbeats.discard(removed_id)
-        ref = svc.directory.running(removed_id)
-        if ref is not None:
-            try:
-                ref.tell(Removed())
-            except MailboxFull:
-                svc.directory.deactivate(removed_id)
+    failures = await retire(ids)
     descendants = [i for i in ids if i != wid]
-    failures = await _stop_all(ids)
     for removed_id in descendants:
         await svc.bus.record(WORKSPACE_REMOVED, removed_id, {})
     await svc.bus.record(WORKSPACE_REMOVED, wid, {"cascade_deleted": len(descendants)})
@@ -347,9 +343,20 @@ async def delete_workspace(workspace_id: str) -> Response:
     return json_response({"status": "removed", "cascade_deleted": len(descendants)})
 
 
-async def _stop_all(ids: list[str]) -> list[str]:
-    """Stop every agent process (descendants first) and remove its volume; collect errors."""
-    provisioner = services().pipeline.provisioner
+async def retire(ids: list[str]) -> list[str]:
+    """After rows were marked removed: drop cached credentials and state, stop the actors,
+    stop every agent process (descendants first) and remove its files; collect stop errors."""
+    svc = services()
+    for removed_id in ids:
+        svc.tokens.invalidate(removed_id)
+        svc.heartbeats.discard(removed_id)
+        ref = svc.directory.running(removed_id)
+        if ref is not None:
+            try:
+                ref.tell(Removed())
+            except MailboxFull:
+                svc.directory.deactivate(removed_id)
+    provisioner = svc.pipeline.provisioner
     failures: list[str] = []
     if provisioner is None:
         return failures

@@ -22,6 +22,7 @@ from pathlib import Path
 import trio
 
 from molecule.provision.base import ExitCallback, ProvisionError, Started, StartSpec
+from molecule.store.embedded import pdeathsig_preexec
 
 log = logging.getLogger("molecule.provision.local")
 
@@ -114,6 +115,8 @@ class LocalProcessProvisioner:
                 stdout=logfile,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                # No orphan agents: if the platform dies, even by SIGKILL, they get SIGTERM.
+                preexec_fn=pdeathsig_preexec(signal.SIGTERM),
             )
         except OSError as exc:
             raise ProvisionError("workspace start failed", str(exc)) from exc

@@ -29,6 +29,7 @@ import signal
 import stat
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -63,14 +64,15 @@ def find_pg_bindir() -> Path:
     )
 
 
-def _pdeathsig_preexec() -> object:
-    # Resolve prctl in the parent: after the uid switch the child may not be able to
-    # import ctypes from a root-owned prefix.
+def pdeathsig_preexec(sig: int = signal.SIGINT) -> Callable[[], None]:
+    """A preexec_fn asking the kernel to send `sig` to the child when we die (even by
+    SIGKILL). Resolved in the parent: after a uid switch the child may not be able to import
+    ctypes from a root-owned prefix."""
     libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
     prctl = libc.prctl
 
     def preexec() -> None:
-        prctl(_PR_SET_PDEATHSIG, signal.SIGINT)
+        prctl(_PR_SET_PDEATHSIG, sig)
 
     return preexec
 
@@ -217,7 +219,7 @@ class EmbeddedPostgres:
             stdout=logf,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            preexec_fn=_pdeathsig_preexec(),
+            preexec_fn=pdeathsig_preexec(signal.SIGINT),
             # Its own session: a Ctrl-C in the terminal reaches the platform, which then
             # stops Postgres after its last writes, not both at once.
             start_new_session=True,

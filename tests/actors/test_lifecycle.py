@@ -217,3 +217,92 @@ def test_every_start_path_mints_credentials() -> None:
                 offenders.append(f"{path.name}:{fn.name}")
     assert offenders == []
     assert os.path.exists(root / "provision" / "pipeline.py")
+
+
+async def test_idle_workspaces_hibernate_and_stuck_ones_time_out(svc: Services) -> None:
+    from molecule.actors.sweepers import sweep_hibernation, sweep_provisioning
+
+    provisioner = use_command(svc, SLEEPER)
+    idle = await echo_workspace(svc, "idle")
+    await ask(svc, idle, Restart("create"))
+    await until(lambda: provisioner.is_running(idle))
+    await svc.store.execute(
+        "UPDATE workspaces SET status = 'online', hibernation_idle_minutes = 5,"
+        " updated_at = now() - interval '10 minutes' WHERE id = $1",
+        idle,
+    )
+    from molecule.actors.messages import Reload
+
+    (await svc.directory.get(idle)).tell(Reload())  # type: ignore[union-attr]
+    busy = await echo_workspace(svc, "recently-active")
+    await svc.store.execute(
+        "UPDATE workspaces SET status = 'online', hibernation_idle_minutes = 5,"
+        " updated_at = now() - interval '10 minutes' WHERE id = $1",
+        busy,
+    )
+    await svc.store.execute(
+        "INSERT INTO activity_logs (workspace_id, activity_type) VALUES ($1, 'a2a_receive')", busy
+    )
+    assert await sweep_hibernation(svc.pipeline, svc.directory) == 1
+
+    async def hibernated() -> bool:
+        return await svc.workspaces.status_of(idle) == "hibernated"
+
+    await until(hibernated)
+    assert not await provisioner.is_running(idle)
+    assert await svc.workspaces.status_of(busy) == "online"
+
+    stuck = await echo_workspace(svc, "stuck")
+    await svc.store.execute(
+        "UPDATE workspaces SET updated_at = now() - interval '2 minutes' WHERE id = $1", stuck
+    )
+    await ask(svc, stuck, Snapshot())
+    # echo's template declares 60 s; PROVISION_TIMEOUT_SECONDS (here 600) would win over it.
+    assert await sweep_provisioning(svc.pipeline, svc.directory, 600) == 0
+    assert await sweep_provisioning(svc.pipeline, svc.directory, None) == 1
+
+    async def failed() -> bool:
+        return await svc.workspaces.status_of(stuck) == "failed"
+
+    await until(failed)
+    event = await svc.store.fetchrow(
+        "SELECT payload FROM structure_events WHERE workspace_id = $1"
+        " AND event_type = 'WORKSPACE_PROVISION_FAILED'",
+        stuck,
+    )
+    assert event is not None
+    assert event["payload"]["source"] == "provision_timeout_sweep"
+    assert event["payload"]["timeout_secs"] == 60 and event["payload"]["runtime"] == "echo"
+
+
+async def test_a_crash_inside_a_cycle_is_recovered_by_supervision(
+    svc: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    provisioner = use_command(svc, SLEEPER)
+    wid = await echo_workspace(svc)
+    real_start = svc.pipeline.start
+    calls = 0
+
+    async def flaky_start(workspace_id: str) -> str:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise RuntimeError("bug in the middle of a cycle")
+        return await real_start(workspace_id)
+
+    monkeypatch.setattr(svc.pipeline, "start", flaky_start)
+    ref = await svc.directory.get(wid)
+    assert ref is not None
+    ref.tell(Restart("first"))
+
+    async def restarted_clean() -> bool:
+        try:
+            snap = await ask(svc, wid, Snapshot())
+        except Exception:
+            return False
+        return snap["restart_cycles"] == 0 and not snap["restart_running"]
+
+    await until(restarted_clean)  # a fresh incarnation: flags reset by supervision
+    assert await ask(svc, wid, Restart("second")) is True
+    await until(lambda: provisioner.is_running(wid))
+    assert calls == 2

@@ -302,3 +302,20 @@ async def test_create_mock_is_online_and_answers_without_a_process(platform: Har
     )
     assert [(r["method"], r["status"]) for r in rows] == [("message/send", "ok")]
     assert rows[0]["request_body"]["params"]["message"]["parts"] == [{"kind": "text", "text": "hi"}]
+
+
+async def test_templates_and_provision_timeout(platform: Harness) -> None:
+    h = platform
+    r = await h.client.get("/templates", headers=h.admin)
+    assert r.status_code == 200
+    by_id = {t["id"]: t for t in r.json()}
+    assert {"echo-default", "llm-default", "echo-team"} <= set(by_id)
+    assert by_id["llm-default"]["required_env"] == ["OPENAI_API_KEY"]
+    assert by_id["echo-default"]["provision_timeout_seconds"] == 60
+    assert (await h.client.get("/templates")).status_code == 401
+    ws = await h.create_external("ext")
+    r = await h.client.get(f"/workspaces/{ws['id']}", headers=h.admin)
+    assert "provision_timeout_ms" not in r.json()  # external runtime: no template value
+    await h.svc.store.execute("UPDATE workspaces SET runtime = 'echo' WHERE id = $1", ws["id"])
+    r = await h.client.get(f"/workspaces/{ws['id']}", headers=h.admin)
+    assert r.json()["provision_timeout_ms"] == 60_000
