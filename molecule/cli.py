@@ -87,6 +87,12 @@ def cmd_token(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_agent(args: argparse.Namespace) -> int:
+    from molecule.runtime.main import main as agent_main
+
+    return agent_main(list(args.agent_args))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="molecule", description="Molecule control plane")
     parser.add_argument("--log-level", default="INFO")
@@ -102,6 +108,11 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--host", default="127.0.0.1")
     token.add_argument("--port", type=int, default=8080)
     token.set_defaults(func=cmd_token)
+    agent = sub.add_parser(
+        "agent", help="run the agent runtime (configured by WORKSPACE_ID, PLATFORM_URL, ...)"
+    )
+    agent.add_argument("agent_args", nargs=argparse.REMAINDER)
+    agent.set_defaults(func=cmd_agent)
     return parser
 
 

@@ -1,0 +1,89 @@
+"""The four virtual roots and how they map onto disk.
+
+Inside the original's container the agent sees `/configs`, `/workspace`, `/home` and
+`/plugins` as real directories, and the platform names files by those paths (upload URIs such
+as `workspace:/workspace/.molecule/chat-uploads/<id>-<name>`, download paths). A local-process
+workspace has them as `<MOLECULE_WORKSPACE_ROOT>/{configs,workspace,home,plugins}` instead, so
+every virtual path is validated exactly as the original does and only then translated. Without
+a host root the mapping is the identity (the container layout).
+"""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOTS = ("/configs", "/workspace", "/home", "/plugins")
+UPLOADS_DIR = "/workspace/.molecule/chat-uploads"
+
+MSG_PATH_REQUIRED = "path query required"
+MSG_NOT_ABSOLUTE = "path must be absolute"
+MSG_NOT_UNDER_ROOTS = "path must be under /configs, /workspace, /home, or /plugins"
+MSG_INVALID = "invalid path"
+
+
+class PathRefused(ValueError):
+    """A virtual path failed validation; `str(exc)` is the contract's 400 message."""
+
+
+def validate_virtual(path: str | None) -> str:
+    """Apply the original's checks, in its order (runtime contract §2.4), and return the path.
+
+    The `..` test is a substring test, as in the original: the platform's download route runs
+    the same check before forwarding, so being laxer here would change nothing.
+    """
+    if not path:
+        raise PathRefused(MSG_PATH_REQUIRED)
+    if not path.startswith("/"):
+        raise PathRefused(MSG_NOT_ABSOLUTE)
+    if not any(path == root or path.startswith(root + "/") for root in ROOTS):
+        raise PathRefused(MSG_NOT_UNDER_ROOTS)
+    if "//" in path or posixpath.normpath(path) != path or ".." in path:
+        raise PathRefused(MSG_INVALID)
+    return path
+
+
+@dataclass(frozen=True)
+class VirtualRoots:
+    """Translate validated virtual paths to host paths (identity when `host_root` is None)."""
+
+    host_root: Path | None = None
+
+    def to_host(self, virtual: str) -> Path:
+        """Map an already validated virtual path (`validate_virtual`) onto the disk."""
+        if self.host_root is None:
+            return Path(virtual)
+        return self.host_root / virtual.lstrip("/")
+
+    def root_dir(self, root: str) -> Path:
+        return self.to_host(root)
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.to_host(UPLOADS_DIR)
+
+
+MAX_NAME = 100
+MAX_EXT = 16
+_ALLOWED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-")
+
+
+def sanitize_filename(name: str) -> str:
+    """The original's upload-name sanitiser (runtime contract §2.5).
+
+    Basename, spaces to `_`, anything outside `[A-Za-z0-9._-]` to `_`, at most 100 characters
+    keeping an extension of at most 16, and `file` for an empty, `.` or `..` result.
+    `../../My Report (final).pdf` becomes `My_Report__final_.pdf`.
+    """
+    base = posixpath.basename(name)
+    cleaned = "".join(c if c in _ALLOWED else "_" for c in base.replace(" ", "_"))
+    if len(cleaned) > MAX_NAME:
+        stem, ext = posixpath.splitext(cleaned)
+        if ext and len(ext) <= MAX_EXT:
+            cleaned = stem[: MAX_NAME - len(ext)] + ext
+        else:
+            cleaned = cleaned[:MAX_NAME]
+    if cleaned in ("", ".", ".."):
+        return "file"
+    return cleaned
