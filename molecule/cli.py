@@ -93,6 +93,12 @@ def cmd_agent(args: argparse.Namespace) -> int:
     return agent_main(list(args.agent_args))
 
 
+def cmd_connect(args: argparse.Namespace) -> int:
+    from molecule.connect.main import main as connect_main
+
+    return connect_main(list(args.connect_args))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="molecule", description="Molecule control plane")
     parser.add_argument("--log-level", default="INFO")
@@ -113,6 +119,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     agent.add_argument("agent_args", nargs=argparse.REMAINDER)
     agent.set_defaults(func=cmd_agent)
+    connect = sub.add_parser(
+        "connect", help="bridge an external workspace to a local backend (molecule connect <id>)"
+    )
+    connect.add_argument("connect_args", nargs=argparse.REMAINDER)
+    connect.set_defaults(func=cmd_connect)
     return parser
 
 

@@ -16,8 +16,11 @@ from werkzeug.exceptions import HTTPException
 from molecule.errors import MoleculeError
 from molecule.http import (
     a2a,
+    activity,
+    chat_files,
     delegations,
     events,
+    external,
     lifecycle,
     registry,
     secrets,
@@ -57,6 +60,9 @@ def create_app(svc: Services) -> QuartTrio:
         delegations.bp,
         lifecycle.bp,
         secrets.bp,
+        activity.bp,
+        chat_files.bp,
+        external.bp,
     ):
         app.register_blueprint(bp)
 
