@@ -319,3 +319,29 @@ async def test_templates_and_provision_timeout(platform: Harness) -> None:
     await h.svc.store.execute("UPDATE workspaces SET runtime = 'echo' WHERE id = $1", ws["id"])
     r = await h.client.get(f"/workspaces/{ws['id']}", headers=h.admin)
     assert r.json()["provision_timeout_ms"] == 60_000
+
+
+async def test_delete_reports_stop_failures_after_marking_removed(
+    platform: Harness, monkeypatch: Any
+) -> None:
+    h = platform
+    root = await h.create_external("root")
+    child = await h.create_external("child", parent_id=root["id"])
+    provisioner = h.svc.pipeline.provisioner
+    assert provisioner is not None
+
+    async def failing_stop(workspace_id: str) -> None:
+        if workspace_id == child["id"]:
+            raise OSError("permission denied")
+
+    monkeypatch.setattr(provisioner, "stop", failing_stop)
+    r = await h.client.delete(f"/workspaces/{root['id']}?confirm=true", headers=h.admin)
+    assert r.status_code == 500
+    body = r.json()
+    assert body["removed_count"] == 2 and body["stop_failures"] == 1
+    assert body["error"] == (
+        "workspace marked removed, but 1 stop call(s) failed — please retry: "
+        f"stop {child['id']}: OSError"
+    )
+    for ws in (root, child):  # rows are removed first, whatever the stops did
+        assert (await h.row(ws["id"]) or {})["status"] == "removed"
