@@ -96,7 +96,7 @@ def cmd_agent(args: argparse.Namespace) -> int:
 def cmd_connect(args: argparse.Namespace) -> int:
     from molecule.connect.main import main as connect_main
 
-    return connect_main(list(args.connect_args))
+    return int(connect_main(list(args.connect_args)))
 
 
 def build_parser() -> argparse.ArgumentParser:

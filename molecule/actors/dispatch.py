@@ -70,6 +70,19 @@ class A2ARequest:
     def agent_caller(self) -> bool:
         return bool(self.caller_id) and not str(self.caller_id).startswith(SYSTEM_CALLER_PREFIXES)
 
+    def receipt(self, workspace_id: str, summary: str, **fields: Any) -> ActivityEntry:
+        """The `a2a_receive` activity row this request leaves on its target."""
+        return ActivityEntry(
+            workspace_id=workspace_id,
+            activity_type="a2a_receive",
+            source_id=self.caller_id if self.agent_caller else None,
+            target_id=workspace_id,
+            method=self.method,
+            summary=summary,
+            request_body=self.envelope,
+            **fields,
+        )
+
 
 @dataclass
 class ProxyResult:
@@ -205,14 +218,9 @@ class Dispatcher:
         dead = await self._agent_dead(target)
         if req.log_activity:
             await self.activity.log(
-                ActivityEntry(
-                    workspace_id=target.workspace_id,
-                    activity_type="a2a_receive",
-                    source_id=req.caller_id if req.agent_caller else None,
-                    target_id=target.workspace_id,
-                    method=req.method,
-                    summary=f"A2A request to {target.name} failed: {exc}",
-                    request_body=req.envelope,
+                req.receipt(
+                    target.workspace_id,
+                    f"A2A request to {target.name} failed: {exc}",
                     duration_ms=_ms(started),
                     status="error",
                     error_detail=str(exc) or type(exc).__name__,
@@ -313,14 +321,9 @@ class Dispatcher:
     ) -> None:
         duration = _ms(started)
         await self.activity.log(
-            ActivityEntry(
-                workspace_id=target.workspace_id,
-                activity_type="a2a_receive",
-                source_id=req.caller_id if req.agent_caller else None,
-                target_id=target.workspace_id,
-                method=req.method,
-                summary=f"{req.method} → {target.name}",
-                request_body=req.envelope,
+            req.receipt(
+                target.workspace_id,
+                f"{req.method} → {target.name}",
                 response_body=response_body,
                 tool_trace=tool_trace(response_body),
                 duration_ms=duration,

@@ -65,7 +65,6 @@ from molecule.models import (
 from molecule.provision.pipeline import LOCAL_ADAPTERS, Pipeline
 from molecule.security.ssrf import UnsafeURL, URLPolicy, check_outbound_url, validate_agent_url
 from molecule.security.tokens import new_inbound_secret
-from molecule.store.activity import ActivityEntry
 from molecule.store.heartbeats import HeartbeatBuffer
 from molecule.store.queue import QueueRows
 from molecule.store.tokens import WorkspaceTokens
@@ -483,24 +482,15 @@ class WorkspaceActor(Actor):
             msg.reply.set(await self.deps.dispatcher.forward(target, msg.request))
         except MoleculeError as exc:
             msg.reply.fail(exc)
-        except Exception as exc:  # one bad dispatch must not take the workspace down
+        except Exception:  # one bad dispatch must not take the workspace down
             log.exception("workspace %s: dispatch failed", self.workspace_id)
             msg.reply.fail(MoleculeError("internal error"))
-            del exc
 
     async def _record_for_poll(self, req: A2ARequest) -> Any:
         """Poll mode: the message waits in the activity feed; nothing is dispatched."""
         if req.log_activity:
             await self.deps.activity.log(
-                ActivityEntry(
-                    workspace_id=self.workspace_id,
-                    activity_type="a2a_receive",
-                    source_id=req.caller_id if req.agent_caller else None,
-                    target_id=self.workspace_id,
-                    method=req.method,
-                    summary=f"{req.method} → {self.name} (queued for poll)",
-                    request_body=req.envelope,
-                )
+                req.receipt(self.workspace_id, f"{req.method} → {self.name} (queued for poll)")
             )
         return json_result(200, {"status": "queued", "delivery_mode": "poll", "method": req.method})
 
@@ -520,14 +510,9 @@ class WorkspaceActor(Actor):
         }
         if req.log_activity:
             await self.deps.activity.log(
-                ActivityEntry(
-                    workspace_id=self.workspace_id,
-                    activity_type="a2a_receive",
-                    source_id=req.caller_id if req.agent_caller else None,
-                    target_id=self.workspace_id,
-                    method=req.method,
-                    summary=f"{req.method} → {self.name}",
-                    request_body=req.envelope,
+                req.receipt(
+                    self.workspace_id,
+                    f"{req.method} → {self.name}",
                     response_body=reply,
                     duration_ms=80,
                 )
