@@ -33,6 +33,7 @@ bench: $(STAMP) postgres
 	$(PY) bench/scale.py
 	$(PY) bench/a2a_proxy.py
 	$(PY) bench/provision.py
+	$(PY) bench/fanout.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
