@@ -1,0 +1,521 @@
+"""A2A proxy throughput and latency, against the same echo agent called directly, same run.
+
+    .venv/bin/python bench/a2a_proxy.py [--concurrency 1,8,32] [--duration 8] [--warmup 2]
+                                        [--agent hypercorn|asyncio]
+
+Starts an echo agent in its own process, then the platform (fresh MOLECULE_HOME, embedded
+Postgres, `MOLECULE_ENV=development` so the outbound SSRF check lets a loopback agent through,
+and an ADMIN_TOKEN, so auth is still enforced). Creates one external workspace through
+`POST /workspaces` and registers it with its own token at `http://localhost:<agent port>`.
+Then, for each concurrency, the load generator of bench/_loadgen.py (a separate
+plain-asyncio process, keep-alive connections, one request in flight each) sends the same
+JSON-RPC `message/send` body twice: straight to the agent, then to
+`POST /workspaces/<id>/a2a` with the admin bearer. Every response must be a 200 whose body
+carries `echo: <the text of that very request>`; anything else makes the run invalid.
+
+The agent (`--agent`, default `hypercorn`) is a raw ASGI app on `hypercorn.trio.serve`, the
+upstream of the stack notes' §8 measurement (a plain Quart+httpx proxy reached ~0.27x of it);
+`asyncio` is a hand-rolled asyncio.Protocol server, several times faster, which shows what the
+proxy costs against an agent that costs almost nothing.
+
+Targets: proxy req/s >= 0.6 x direct req/s at concurrency 32, and proxy p50 - direct p50
+<= 3 ms at concurrency 1. Loopback only; everything started here gets SIGTERM at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the generator runs with -I
+
+import _loadgen  # noqa: E402
+from _loadgen import (  # noqa: E402
+    BenchError,
+    LoadResult,
+    Platform,
+    cpu_seconds,
+    free_port,
+    platform_root,
+    run_load,
+)
+
+THIS = Path(__file__).resolve()
+RATIO_TARGET = 0.6
+ADDED_P50_TARGET_MS = 3.0
+AGENT_STARTUP_TIMEOUT = 20.0
+
+
+# --------------------------------------------------------------------------------------------
+# The echo agent (its own process: `a2a_proxy.py --agent-serve KIND PORT`)
+# --------------------------------------------------------------------------------------------
+
+
+def echo_reply(body: bytes) -> tuple[int, bytes]:
+    """A JSON-RPC answer to `message/send`: a Message whose text is `echo: <first text>`."""
+    try:
+        req = json.loads(body)
+    except ValueError:
+        return 400, b'{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"parse error"}}'
+    rid = req.get("id") if isinstance(req, dict) else None
+    if not isinstance(req, dict) or req.get("method") != "message/send":
+        err = {"code": -32601, "message": "method not found"}
+        return 200, json.dumps({"jsonrpc": "2.0", "id": rid, "error": err}).encode()
+    text = ""
+    message = (req.get("params") or {}).get("message") or {}
+    for part in message.get("parts") or []:
+        if isinstance(part, dict) and part.get("kind") == "text":
+            text = str(part.get("text", ""))
+            break
+    result = {
+        "kind": "message",
+        "role": "agent",
+        "messageId": uuid.uuid4().hex,
+        "parts": [{"kind": "text", "text": f"echo: {text}"}],
+    }
+    return 200, json.dumps({"jsonrpc": "2.0", "id": rid, "result": result}).encode()
+
+
+async def _echo_asgi(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+    if scope["type"] != "http":
+        raise RuntimeError(f"unsupported scope {scope['type']}")
+    chunks = []
+    more = True
+    while more:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        more = message.get("more_body", False)
+    status, payload = echo_reply(b"".join(chunks))
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(payload))]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": payload})
+
+
+def _serve_hypercorn(port: int) -> None:
+    import trio
+    from hypercorn.config import Config
+    from hypercorn.trio import serve
+
+    async def main() -> None:
+        config = Config()
+        config.bind = [f"127.0.0.1:{port}"]
+        config.accesslog = None
+        config.errorlog = None
+        config.graceful_timeout = 2
+
+        async def stop() -> None:
+            with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+                async for _ in signals:
+                    return
+
+        print(f"listening {port}", flush=True)  # bind happens right after; the driver polls
+        await serve(_echo_asgi, config, shutdown_trigger=stop)  # type: ignore[arg-type]
+
+    trio.run(main)
+
+
+class _EchoProtocol(asyncio.Protocol):
+    """HTTP/1.1 keep-alive with Content-Length request bodies: enough for the bench."""
+
+    def __init__(self) -> None:
+        self.buf = b""
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        assert self.transport is not None
+        self.buf += data
+        while True:
+            end = self.buf.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            head = self.buf[:end].decode("latin-1").split("\r\n")
+            length = 0
+            for line in head[1:]:
+                name, _, value = line.partition(":")
+                if name.strip().lower() == "content-length":
+                    length = int(value.strip())
+                elif name.strip().lower() == "transfer-encoding":
+                    self.transport.write(b"HTTP/1.1 411 Length Required\r\n\r\n")
+                    self.transport.close()
+                    return
+            if len(self.buf) < end + 4 + length:
+                return
+            body = self.buf[end + 4 : end + 4 + length]
+            self.buf = self.buf[end + 4 + length :]
+            status, payload = echo_reply(body)
+            reason = b"OK" if status == 200 else b"Bad Request"
+            self.transport.write(
+                b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n%s"
+                % (status, reason, len(payload), payload)
+            )
+
+
+def _serve_asyncio(port: int) -> None:
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(_EchoProtocol, "127.0.0.1", port)
+        stopped = loop.create_future()
+
+        def stop() -> None:
+            if not stopped.done():
+                stopped.set_result(None)
+
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop)
+        print(f"listening {port}", flush=True)
+        await stopped
+        server.close()
+
+    asyncio.run(main())
+
+
+class EchoAgent:
+    """The agent subprocess; `stop()` sends SIGTERM (SIGKILL if it does not exit)."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            [sys.executable, str(THIS), "--agent-serve", kind, str(self.port)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            text=True,
+            preexec_fn=_loadgen._parent_death_sigterm(),
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line.startswith("listening"):
+            self.stop()
+            raise BenchError(f"echo agent did not start (said {line!r})")
+        deadline = time.perf_counter() + AGENT_STARTUP_TIMEOUT
+        while not _accepts(self.port):
+            if self.proc.poll() is not None or time.perf_counter() > deadline:
+                self.stop()
+                raise BenchError("echo agent is not accepting connections")
+            time.sleep(0.02)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def stop(self) -> int | None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+
+def _accepts(port: int) -> bool:
+    import socket
+
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+# --------------------------------------------------------------------------------------------
+# The load generator, extended with an "a2a" mode (runs as `a2a_proxy.py --loadgen`)
+# --------------------------------------------------------------------------------------------
+
+
+def a2a_body(text: str) -> bytes:
+    return json.dumps(
+        {
+            "jsonrpc": "2.0",
+            "id": text,
+            "method": "message/send",
+            "params": {
+                "message": {
+                    "role": "user",
+                    "messageId": text,
+                    "parts": [{"kind": "text", "text": text}],
+                }
+            },
+        },
+        separators=(",", ":"),
+    ).encode()
+
+
+class _A2ARun(_loadgen._Run):
+    """`mode: "a2a"`: POST the JSON-RPC body to agents[0]["path"], bearer agents[0]["token"].
+
+    Each request carries its own text (`bench-<pid>-<n>`); the connection remembers what the
+    echo must say and a 200 without it counts as a bad response.
+    """
+
+    def _request_factory(self, job: dict[str, Any]) -> Any:
+        if job["mode"] != "a2a":
+            return super()._request_factory(job)
+        spec = job["agents"][0]
+        auth = f"Authorization: Bearer {spec['token']}\r\n" if spec.get("token") else ""
+        head = (
+            f"POST {spec['path']} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n{auth}"
+            "Content-Type: application/json\r\n"
+        ).encode()
+        counter = [0]
+        prefix = f"bench-{os.getpid()}-"
+        self.expect = b""
+
+        def request() -> bytes:
+            counter[0] += 1
+            text = f"{prefix}{counter[0]}"
+            body = a2a_body(text)
+            self.expect = f'"text":"echo: {text}"'.encode()
+            return b"%sContent-Length: %d\r\n\r\n%s" % (head, len(body), body)
+
+        return request
+
+    async def connect(self) -> None:
+        try:
+            await self.loop.create_connection(lambda: _EchoConn(self), self.host, self.port)
+        except OSError:
+            self.connect_errors += 1
+            self.active -= 1
+            if self.active <= 0 and not self.done.done():
+                self.done.set_result(None)
+
+
+class _EchoConn(_loadgen._Conn):
+    run: _A2ARun
+
+    def _send(self) -> None:
+        super()._send()
+        self.expect = self.run.expect
+
+    def data_received(self, data: bytes) -> None:
+        whole, expect = self.buf + data, self.expect  # super() may send the next request
+        super().data_received(data)
+        if self.need < 0 and not self.buf and self.status == 200:
+            # A whole response was consumed by this call: it must echo this request's text.
+            body = whole[whole.find(b"\r\n\r\n") + 4 :]
+            if expect not in body.replace(b'": "', b'":"'):
+                self.run.bad_responses += 1
+
+
+# --------------------------------------------------------------------------------------------
+# Driver
+# --------------------------------------------------------------------------------------------
+
+
+def setup_workspace(p: Platform, agent_port: int) -> str:
+    status, body = p.request("POST", "/workspaces", {"name": "bench-echo", "runtime": "external"})
+    if status != 201:
+        raise BenchError(f"POST /workspaces -> {status}: {body}")
+    wid, token = body["id"], body["connection"]["auth_token"]
+    card = {"name": "bench-echo", "description": "echo agent", "version": "1.0.0", "skills": []}
+    reg = {"id": wid, "url": f"http://localhost:{agent_port}", "agent_card": card}
+    status, body = p.request("POST", "/registry/register", reg, token=token)
+    if status != 200:
+        raise BenchError(f"POST /registry/register -> {status}: {body}")
+    # One request through the proxy before the load: it must come back as the echo.
+    status, body = p_request_raw(p, f"/workspaces/{wid}/a2a", a2a_body("bench-probe"))
+    if status != 200 or "echo: bench-probe" not in json.dumps(body):
+        raise BenchError(f"probe through the proxy -> {status}: {body}")
+    return str(wid)
+
+
+def p_request_raw(p: Platform, path: str, data: bytes) -> tuple[int, Any]:
+    import urllib.error
+    import urllib.request
+
+    req = urllib.request.Request(p.base_url + path, data=data, method="POST")
+    req.add_header("Authorization", f"Bearer {p.admin_token}")
+    req.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return resp.status, json.loads(resp.read() or b"null")
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode(errors="replace")
+
+
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) jiffies over all CPUs from /proc/stat: other tenants show up here."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]
+    return float(sum(fields) - idle), float(sum(fields))
+
+
+def describe(r: LoadResult, agent_cpu_pct: float | None = None) -> list[str]:
+    statuses = ", ".join(f"{k}: {v}" for k, v in sorted(r.total_status.items()))
+    cpu = f"server {r.server_cpu_pct:5.1f}   postgres {r.postgres_cpu_pct:5.1f}   "
+    if agent_cpu_pct is not None:
+        cpu += f"agent {agent_cpu_pct:5.1f}   "
+    return [
+        f"    requests/s   {r.rate:9.1f}   ({r.count} in {r.duration:g} s)"
+        f"   p50 {r.pct(50):7.2f} ms   p90 {r.pct(90):7.2f} ms   p99 {r.pct(99):7.2f} ms"
+        f"   max {r.pct(100):7.2f} ms",
+        f"    responses    {statuses}   (warm-up included; non-200 {r.non_200}, "
+        f"bad/unechoed {r.bad_responses}, unexpected closes {r.unexpected_closes}, "
+        f"connect errors {r.connect_errors}, reconnects {r.reconnects}"
+        + (", GENERATOR TIMED OUT" if r.hung else "")
+        + ")",
+        f"    CPU % of one core (measured window)   {cpu}load generator {r.loadgen_cpu_pct:5.1f}",
+    ]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--concurrency", default="1,8,32", help="comma-separated (default 1,8,32)")
+    ap.add_argument("--duration", type=float, default=8.0, help="measured seconds per phase (8)")
+    ap.add_argument("--warmup", type=float, default=2.0, help="warm-up seconds per phase (2)")
+    ap.add_argument("--agent", choices=("hypercorn", "asyncio"), default="hypercorn")
+    ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    args = ap.parse_args()
+    levels = [int(x) for x in args.concurrency.split(",") if x.strip()]
+    if not levels or min(levels) < 1 or args.duration <= 0 or args.warmup < 0:
+        ap.error("--concurrency must list ints >= 1, --duration > 0, --warmup >= 0")
+    phases = 2 * len(levels) * (args.warmup + args.duration + 1.5)
+    if phases > 160:
+        ap.error(f"the load phases alone would take ~{phases:.0f} s; keep the run under 3 min")
+
+    t_begin = time.perf_counter()
+    one, five, fifteen = os.getloadavg()
+    print(f"load average before: {one:.2f} {five:.2f} {fifteen:.2f}, {os.cpu_count()} CPUs")
+    os.environ["MOLECULE_ENV"] = "development"  # the platform inherits it (Platform.start)
+    _loadgen.THIS = THIS  # run_load spawns this file with --loadgen: the a2a mode lives here
+    agent = EchoAgent(args.agent)
+    results: list[tuple[int, LoadResult, LoadResult, float]] = []
+    try:
+        with platform_root(args.keep) as p:
+            boot = p.start()
+            print(
+                f"platform up on {p.base_url} in {boot.ready_s:.2f} s (pid {p.pid}), "
+                f"MOLECULE_ENV=development, ADMIN_TOKEN set"
+            )
+            print(f"echo agent ({args.agent}) on http://localhost:{agent.port} (pid {agent.pid})")
+            wid = setup_workspace(p, agent.port)
+            print(f"external workspace {wid} registered at http://localhost:{agent.port}")
+            for c in levels:
+                common: dict[str, Any] = {
+                    "mode": "a2a",
+                    "concurrency": c,
+                    "warmup": args.warmup,
+                    "duration": args.duration,
+                }
+                b0 = machine_busy()
+                direct = run_load(
+                    port=agent.port, agents=[{"path": "/"}], server_pid=agent.pid, **common
+                )
+                a0, t0 = cpu_seconds(agent.pid), time.perf_counter()
+                proxied = run_load(
+                    port=p.port,
+                    agents=[{"path": f"/workspaces/{wid}/a2a", "token": p.admin_token}],
+                    server_pid=p.pid,
+                    **common,
+                )
+                agent_cpu = 100 * (cpu_seconds(agent.pid) - a0) / (time.perf_counter() - t0)
+                b1 = machine_busy()
+                results.append((c, direct, proxied, agent_cpu))
+                print(
+                    f"  c={c:<3} direct {direct.rate:8.1f} req/s   proxy {proxied.rate:8.1f}"
+                    f" req/s   ratio {proxied.rate / direct.rate if direct.rate else 0:.3f}"
+                    f"   (all CPUs {100 * (b1[0] - b0[0]) / (b1[1] - b0[1]):.0f}% busy,"
+                    f" every process on the machine)",
+                    flush=True,
+                )
+            shutdown_s, code = p.stop()
+            problems = p.log_problems()
+    finally:
+        agent_code = agent.stop()
+
+    print()
+    print(
+        f"load: keep-alive HTTP/1.1 connections, one request in flight each, {args.warmup:g} s "
+        f"warm-up + {args.duration:g} s measured per phase; agent: {args.agent}"
+    )
+    failures = 0
+    for c, direct, proxied, agent_cpu in results:
+        print(f"concurrency {c}")
+        print("  direct  POST http://localhost:<agent>/")
+        print("\n".join(describe(direct)))
+        print("  proxy   POST /workspaces/<id>/a2a (admin bearer)")
+        print("\n".join(describe(proxied, agent_cpu)))
+        ratio = proxied.rate / direct.rate if direct.rate else 0.0
+        added = proxied.pct(50) - direct.pct(50)
+        print(
+            f"  throughput ratio proxy/direct {ratio:.3f}   added p50 {added:+.2f} ms   "
+            f"added p99 {proxied.pct(99) - direct.pct(99):+.2f} ms"
+        )
+        failures += direct.failures + proxied.failures
+    print()
+    verdict = {True: "PASS", False: "FAIL"}
+    by_c = {c: (d, pr) for c, d, pr, _ in results}
+    if 32 in by_c:
+        d, pr = by_c[32]
+        ratio = pr.rate / d.rate if d.rate else 0.0
+        print(
+            f"target throughput ratio at c=32 >= {RATIO_TARGET:g}:  "
+            f"{verdict[ratio >= RATIO_TARGET]} ({ratio:.3f})"
+        )
+    if 1 in by_c:
+        d, pr = by_c[1]
+        added = pr.pct(50) - d.pct(50)
+        print(
+            f"target added p50 at c=1 <= {ADDED_P50_TARGET_MS:g} ms:    "
+            f"{verdict[added <= ADDED_P50_TARGET_MS]} ({added:.2f} ms)"
+        )
+    print(
+        f"platform stopped by SIGTERM in {shutdown_s:.2f} s, exit code {code}; "
+        f"echo agent exit code {agent_code}"
+    )
+    if problems:
+        print(f"server log: {len(problems)} warning/error line(s), last ones:")
+        for line in problems[-10:]:
+            print("  " + line)
+    else:
+        print("server log: no warnings or errors")
+    one, five, fifteen = os.getloadavg()
+    print(f"load average after: {one:.2f} {five:.2f} {fifteen:.2f}")
+    print(f"bench wall time {time.perf_counter() - t_begin:.1f} s")
+    if failures or code not in (0, None):
+        print(
+            f"INVALID RUN: {failures} failed request(s)/connection(s), platform exit {code}",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["--loadgen"]:
+    assert "trio_asyncio" not in sys.modules and "molecule" not in sys.modules
+
+    async def _loadgen_main(job: dict[str, Any]) -> dict[str, Any]:
+        return await _A2ARun(job).run()
+
+    _out = asyncio.run(_loadgen_main(json.loads(sys.stdin.read())))
+    sys.stdout.write(json.dumps(_out))
+elif __name__ == "__main__" and sys.argv[1:2] == ["--agent-serve"]:
+    {"hypercorn": _serve_hypercorn, "asyncio": _serve_asyncio}[sys.argv[2]](int(sys.argv[3]))
+elif __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except BenchError as exc:
+        print(f"bench failed: {exc}", file=sys.stderr)
+        sys.exit(2)
