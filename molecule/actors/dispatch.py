@@ -165,6 +165,8 @@ class Dispatcher:
                 response = await self.client.post(target.url, req.body, headers)
                 nursery.cancel_scope.cancel()
         if fired or response is None:
+            if response is not None:  # the watchdog fired as the headers arrived
+                await response.aclose()
             raise IdleTimeout(f"no activity from the agent for {target.idle_timeout:g}s")
         return response
 

@@ -76,6 +76,7 @@ S = WorkspaceStatus
 MAX_SAMPLE_ERROR = 4096
 MAX_CURRENT_TASK = 4096
 DEGRADE_ERROR_RATE = 0.5
+URL_CHECK_TTL = 5.0
 RECOVER_ERROR_RATE = 0.1
 
 
@@ -149,6 +150,7 @@ class WorkspaceActor(Actor):
         self.inbound_secret: str | None = None
         self.lifecycle = Lifecycle(self)
         self.draining = False
+        self._checked_url: tuple[str, float] | None = None
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -472,19 +474,26 @@ class WorkspaceActor(Actor):
     async def _forward(self, target: Target, msg: Dispatch) -> None:
         """One push dispatch, in this actor's nursery: the actor keeps serving meanwhile."""
         try:
-            if not target.trusted:
+            if not target.trusted and not self._url_recently_checked(target.url):
                 try:
                     await check_outbound_url(target.url, self.deps.url_policy)
                 except UnsafeURL:
                     raise MoleculeError(
                         "workspace URL is not publicly routable", status=502
                     ) from None
+                self._checked_url = (target.url, trio.current_time() + URL_CHECK_TTL)
             msg.reply.set(await self.deps.dispatcher.forward(target, msg.request))
         except MoleculeError as exc:
             msg.reply.fail(exc)
         except Exception:  # one bad dispatch must not take the workspace down
             log.exception("workspace %s: dispatch failed", self.workspace_id)
             msg.reply.fail(MoleculeError("internal error"))
+
+    def _url_recently_checked(self, url: str) -> bool:
+        """The SSRF verdict for this URL is reused for a few seconds: a DNS lookup per
+        message was a visible share of the proxy's cost. A changed URL is checked anew."""
+        checked = self._checked_url
+        return checked is not None and checked[0] == url and checked[1] > trio.current_time()
 
     async def _record_for_poll(self, req: A2ARequest) -> Any:
         """Poll mode: the message waits in the activity feed; nothing is dispatched."""

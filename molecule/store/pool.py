@@ -33,6 +33,12 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         )
 
 
+async def _no_reset(conn: asyncpg.Connection) -> None:
+    """Skip asyncpg's per-release reset (RESET ALL, UNLISTEN ...): a second round trip on
+    every pooled query, and we keep no session state (advisory locks are released inside
+    the unit that takes them; LISTEN is not used on pooled connections)."""
+
+
 class Store:
     """Thin Trio-facing wrapper over an asyncpg pool; table modules build on it."""
 
@@ -48,6 +54,7 @@ class Store:
             max_inactive_connection_lifetime=0,
             max_cached_statement_lifetime=0,
             init=_init_connection,
+            reset=_no_reset,
         )
         return cls(pool)
 
