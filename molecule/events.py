@@ -145,10 +145,13 @@ class EventBus:
     def subscriber_count(self) -> int:
         return len(self._all) + sum(len(s) for s in self._by_workspace.values())
 
-    def broadcast(self, type_: str, workspace_id: str | None, payload: dict[str, Any]) -> Event:
-        event = Event(type_, workspace_id, payload)
-        self.publish(event)
-        return event
+    def broadcast(self, type_: str, workspace_id: str | None, payload: dict[str, Any]) -> None:
+        """Fan out without recording. With nobody listening (the common case for heartbeats
+        of workspaces no canvas is watching) no event object is even built."""
+        if not self._all and (workspace_id is None or workspace_id not in self._by_workspace):
+            self.published += 1
+            return
+        self.publish(Event(type_, workspace_id, payload))
 
     def publish(self, event: Event) -> None:
         self.published += 1
