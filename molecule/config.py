@@ -56,6 +56,7 @@ class Settings:
     cors_origins: tuple[str, ...] = field(default_factory=tuple)
     secrets_key: bytes | None = None
     provision_timeout: float | None = None  # PROVISION_TIMEOUT_SECONDS, beats templates
+    activity_retention_days: float = 7.0
 
     @property
     def dev_fail_open(self) -> bool:
@@ -101,4 +102,5 @@ class Settings:
             cors_origins=cors,
             secrets_key=key,
             provision_timeout=timeout,
+            activity_retention_days=_positive_number(env, "ACTIVITY_RETENTION_DAYS", 7.0),
         )

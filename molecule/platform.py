@@ -35,6 +35,8 @@ from molecule.actors.sweepers import (
     HIBERNATION_SWEEP_INTERVAL,
     PROVISION_SWEEP_INTERVAL,
     QUEUE_SWEEP_INTERVAL,
+    RETENTION_SWEEP_INTERVAL,
+    sweep_activity_retention,
     sweep_hibernation,
     sweep_provisioning,
     sweep_queue,
@@ -169,6 +171,12 @@ async def running_platform(settings: Settings, dsn: str) -> AsyncIterator[Servic
                 HIBERNATION_SWEEP_INTERVAL,
                 lambda: sweep_hibernation(pipeline, directory),
                 "hibernation monitor",
+            )
+            nursery.start_soon(
+                _every,
+                RETENTION_SWEEP_INTERVAL,
+                lambda: sweep_activity_retention(store, settings.activity_retention_days),
+                "activity retention",
             )
             svc = Services(
                 settings=settings,

@@ -1,5 +1,6 @@
 """Periodic sweeps: they find work with SQL and message the WorkspaceActors.
 
+- activity retention: rows older than ACTIVITY_RETENTION_DAYS are deleted;
 - hibernation monitor: managed workspaces idle past `hibernation_idle_minutes` are hibernated;
 - queue sweep (D2): nudge workspaces that have ready A2A queue items;
 - provisioning timeout: a workspace stuck in `provisioning` past its runtime-aware timeout
@@ -13,12 +14,14 @@ import logging
 from molecule.actors.directory import Directory
 from molecule.actors.messages import DrainQueue, Hibernate, ProvisionTimedOut
 from molecule.provision.pipeline import Pipeline
+from molecule.store.pool import Store
 from molecule.store.queue import QueueRows
 
 log = logging.getLogger("molecule.actors.sweepers")
 
 PROVISION_SWEEP_INTERVAL = 30.0
 HIBERNATION_SWEEP_INTERVAL = 120.0
+RETENTION_SWEEP_INTERVAL = 6 * 3600.0
 QUEUE_SWEEP_INTERVAL = 30.0
 
 
@@ -79,3 +82,12 @@ async def sweep_hibernation(pipeline: Pipeline, directory: Directory) -> int:
         except Exception:
             log.warning("hibernation sweep: workspace %s not reachable now", row["id"])
     return len(rows)
+
+
+async def sweep_activity_retention(store: Store, days: float) -> int:
+    """Delete activity rows older than ACTIVITY_RETENTION_DAYS (default 7)."""
+    status = await store.execute(
+        "DELETE FROM activity_logs WHERE created_at < now() - make_interval(secs => $1)",
+        float(days) * 86400,
+    )
+    return int(status.rsplit(" ", 1)[-1])

@@ -117,3 +117,18 @@ async def test_notify_broadcasts_lowercase_attachments_and_persists_chips(
     )
     assert r.status_code == 403 and r.json()["error"] == "talk_to_user_disabled"
     assert len((await feed(h, wid, token, "?type=a2a_receive")).json()) == 1
+
+
+async def test_retention_sweep_deletes_only_old_rows(platform: Harness) -> None:
+    from molecule.actors.sweepers import sweep_activity_retention
+
+    h = platform
+    ws = await h.create_external("old")
+    wid, token = ws["id"], ws["connection"]["auth_token"]
+    await report(h, wid, token, summary="fresh")
+    await report(h, wid, token, summary="stale")
+    await h.svc.store.execute(
+        "UPDATE activity_logs SET created_at = now() - interval '8 days' WHERE summary = 'stale'"
+    )
+    assert await sweep_activity_retention(h.svc.store, 7) == 1
+    assert [r["summary"] for r in (await feed(h, wid, token)).json()] == ["fresh"]
