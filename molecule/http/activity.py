@@ -2,12 +2,21 @@
 
 `GET /workspaces/:id/activity` keeps the original's exact rules (newest first; with `since_id`
 oldest first and strictly after the cursor, 410 for an unknown or foreign cursor), except
-that a malformed id, cursor or parameter is a 400 (D8), never a database error.
+that a malformed id, cursor or parameter is a 400 (D8), never a database error. As in the
+original, an empty query parameter counts as absent.
+
+`POST /workspaces/:id/notify` broadcasts AGENT_MESSAGE with lowercase attachment keys (D4) and
+stores an `a2a_receive` row so a reloaded chat shows the message and its file chips. Like the
+original it does *not* broadcast ACTIVITY_LOGGED for that row: chat panels consume both
+events, and the live AGENT_MESSAGE is the one that renders the bubble, so a second event would
+show the message twice.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+import logging
+import re
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from quart import Blueprint, Response, request
@@ -17,7 +26,9 @@ from molecule.events import AGENT_MESSAGE
 from molecule.http.auth import workspace_auth
 from molecule.http.common import json_response, read_json, require_uuid, services
 from molecule.models import WorkspaceStatus, is_uuid
-from molecule.store.activity import ABSENT, ActivityEntry
+from molecule.store.activity import ABSENT, ActivityEntry, FeedQuery
+
+log = logging.getLogger("molecule.http.activity")
 
 bp = Blueprint("activity", __name__)
 
@@ -31,27 +42,58 @@ CURSOR_GONE = (
     "since_id cursor not found (row may have been pruned or belongs to a different "
     "workspace); omit since_id to reset"
 )
-_COLUMNS = (
-    "id, workspace_id, activity_type, source_id, target_id, method, summary, duration_ms,"
-    " status, error_detail, created_at, request_body, response_body, tool_trace"
+BEFORE_TS_INVALID = "before_ts must be an RFC3339 timestamp (e.g. 2026-05-01T00:00:00Z)"
+SINCE_SECS_INVALID = "since_secs must be a positive integer"
+SINCE_ID_INVALID = "since_id must be a UUID (an activity row id)"
+TALK_TO_USER_HINT = (
+    "this workspace may not message the user directly; forward the result to your parent "
+    "with delegate_task instead"
 )
-_BODY_KEYS = ("request_body", "response_body", "tool_trace")
+NOTIFY_SUMMARY_RUNES = 80
+
+_INT64 = 2**63
+_ATOI = re.compile(r"[+-]?[0-9]+")
+_RFC3339 = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:Z|([+-])(\d{2}):(\d{2}))"
+)
 
 
-def _row(record: Any) -> dict[str, Any]:
-    row = dict(record)
-    for key in _BODY_KEYS:
-        if row.get(key) is None:
-            row.pop(key, None)
-    return row
+def _atoi(raw: str) -> int | None:
+    """Go's strconv.Atoi: optional sign and ASCII digits, within int64; else None."""
+    if not _ATOI.fullmatch(raw):
+        return None
+    value = int(raw)
+    return value if -_INT64 <= value < _INT64 else None
+
+
+def parse_rfc3339(raw: str) -> datetime | None:
+    """An RFC 3339 timestamp (fractional seconds of any length, `Z` or `±hh:mm`), else None."""
+    m = _RFC3339.fullmatch(raw)
+    if m is None:
+        return None
+    year, month, day, hour, minute, second = (int(g) for g in m.groups()[:6])
+    fraction, sign, off_h, off_m = m.group(7), m.group(8), m.group(9), m.group(10)
+    micros = int((fraction or "0")[:6].ljust(6, "0"))
+    try:
+        tz: timezone = UTC
+        if sign is not None:
+            if int(off_m) >= 60:
+                return None
+            offset = timedelta(hours=int(off_h), minutes=int(off_m))
+            tz = timezone(-offset if sign == "-" else offset)
+        return datetime(year, month, day, hour, minute, second, micros, tzinfo=tz)
+    except ValueError:
+        return None
+
+
+def _arg(name: str) -> str | None:
+    value = request.args.get(name)
+    return value if value else None
 
 
 def _limit(raw: str | None) -> int:
-    try:
-        value = int(raw) if raw is not None else DEFAULT_LIMIT
-    except ValueError:
-        return DEFAULT_LIMIT
-    if value <= 0:
+    value = _atoi(raw) if raw is not None else None
+    if value is None or value <= 0:
         return DEFAULT_LIMIT
     return min(value, MAX_LIMIT)
 
@@ -61,71 +103,56 @@ async def list_activity(workspace_id: str) -> Response:
     svc = services()
     wid = require_uuid(workspace_id)
     await workspace_auth(svc, wid)
-    args = request.args
-    where = ["workspace_id = $1"]
-    params: list[Any] = [wid]
-
-    def add(clause: str, value: Any) -> None:
-        params.append(value)
-        where.append(clause.replace("$?", f"${len(params)}"))
-
-    if "type" in args:
-        add("activity_type = $?", args["type"])
-    peer = args.get("peer_id")
-    if peer is not None:
-        if not is_uuid(peer):
-            raise BadRequest("peer_id must be a UUID")
-        add("(source_id = $? OR target_id = $?)", peer.lower())
-    before = args.get("before_ts")
-    if before is not None:
-        try:
-            stamp = datetime.fromisoformat(before.replace("Z", "+00:00"))
-            if stamp.tzinfo is None:
-                raise ValueError
-        except ValueError:
-            raise BadRequest(
-                "before_ts must be an RFC3339 timestamp (e.g. 2026-05-01T00:00:00Z)"
-            ) from None
-        add("created_at < $?", stamp)
-    limit = _limit(args.get("limit"))
-    since_secs = args.get("since_secs")
-    if since_secs is not None:
-        try:
-            secs = int(since_secs)
-        except ValueError:
-            secs = 0
-        if secs <= 0:
-            raise BadRequest("since_secs must be a positive integer")
-        add("created_at >= now() - make_interval(secs => $?)", min(secs, MAX_SINCE_SECS))
-    since_id = args.get("since_id")
-    ascending = since_id is not None
+    # Validation order as the original: peer_id, before_ts, limit, since_secs, since_id, source.
+    peer = _arg("peer_id")
+    if peer is not None and not is_uuid(peer):
+        raise BadRequest("peer_id must be a UUID")
+    before: datetime | None = None
+    raw_before = _arg("before_ts")
+    if raw_before is not None:
+        before = parse_rfc3339(raw_before)
+        if before is None:
+            raise BadRequest(BEFORE_TS_INVALID)
+    limit = _limit(_arg("limit"))
+    since_secs: int | None = None
+    raw_secs = _arg("since_secs")
+    if raw_secs is not None:
+        since_secs = _atoi(raw_secs)
+        if since_secs is None or since_secs <= 0:
+            raise BadRequest(SINCE_SECS_INVALID)
+        since_secs = min(since_secs, MAX_SINCE_SECS)
+    after: datetime | None = None
+    since_id = _arg("since_id")
     if since_id is not None:
         if not is_uuid(since_id):
-            raise BadRequest("since_id must be a UUID (an activity row id)")
-        cursor = await svc.store.fetchval(
-            "SELECT created_at FROM activity_logs WHERE id = $1 AND workspace_id = $2",
-            since_id.lower(),
-            wid,
-        )
-        if cursor is None:
+            raise BadRequest(SINCE_ID_INVALID)
+        after = await svc.activity.rows.cursor_time(wid, since_id.lower())
+        if after is None:
             raise Gone(CURSOR_GONE)
-        add("created_at > $?", cursor)
-    source = args.get("source")
-    if source is not None:
-        if source == "canvas":
-            where.append("source_id IS NULL")
-        elif source == "agent":
-            where.append("source_id IS NOT NULL")
-        else:
-            raise BadRequest("source must be 'canvas' or 'agent'")
-    order = "ASC" if ascending else "DESC"
-    params.append(limit)
-    rows = await svc.store.fetch(
-        f"SELECT {_COLUMNS} FROM activity_logs WHERE {' AND '.join(where)}"
-        f" ORDER BY created_at {order}, id {order} LIMIT ${len(params)}",
-        *params,
+    source = _arg("source")
+    if source is not None and source not in ("canvas", "agent"):
+        raise BadRequest("source must be 'canvas' or 'agent'")
+    rows = await svc.activity.rows.feed(
+        wid,
+        FeedQuery(
+            activity_type=_arg("type"),
+            peer_id=peer.lower() if peer is not None else None,
+            before=before,
+            since_secs=since_secs,
+            after=after,
+            source=source,
+            limit=limit,
+        ),
     )
-    return json_response([_row(r) for r in rows])
+    return json_response(rows)
+
+
+def _optional(body: dict[str, Any], key: str, kind: type | tuple[type, ...]) -> Any:
+    """An optional field of the given JSON type; a wrong type is a bind error (400)."""
+    value = body.get(key)
+    if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
+        raise BadRequest("invalid request body")
+    return value
 
 
 @bp.post("/workspaces/<workspace_id>/activity")
@@ -134,62 +161,90 @@ async def report_activity(workspace_id: str) -> Response:
     wid = require_uuid(workspace_id)
     await workspace_auth(svc, wid)
     body = await read_json("invalid request body")
-    if not isinstance(body, dict) or not isinstance(body.get("activity_type"), str):
+    if not isinstance(body, dict):
         raise BadRequest("invalid request body")
-    kind = body["activity_type"]
+    kind = _optional(body, "activity_type", str)
+    if not kind:
+        raise BadRequest("invalid request body")
+    method = _optional(body, "method", str)
+    summary = _optional(body, "summary", str)
+    status = _optional(body, "status", str)
+    error_detail = _optional(body, "error_detail", str)
+    source = _optional(body, "source_id", str)
+    target = _optional(body, "target_id", str)
+    duration = _optional(body, "duration_ms", int)
     if kind not in ACTIVITY_TYPES:
         raise BadRequest(f"activity_type must be one of: {', '.join(ACTIVITY_TYPES)}")
-    source = body.get("source_id") or None
-    if source is not None and source != wid:
+    if source and source.lower() != wid:
         raise Forbidden("source_id must match authenticated workspace")
-    target = body.get("target_id") or None
-    for key in ("method", "summary", "status", "error_detail"):
-        if body.get(key) is not None and not isinstance(body[key], str):
-            raise BadRequest("invalid request body")
-    if target is not None and not is_uuid(target):
+    if target and not is_uuid(target):
         raise BadRequest("target_id must be a UUID")
-    duration = body.get("duration_ms")
-    if duration is not None and (not isinstance(duration, int) or isinstance(duration, bool)):
-        raise BadRequest("invalid request body")
     request_body = body.get("request_body")
     if request_body is None:
         request_body = body.get("metadata")
     response_body = body.get("response_body")
+    # Like the original, 200 even when the insert fails (ActivityLog.log logs it).
     await svc.activity.log(
         ActivityEntry(
             workspace_id=wid,
             activity_type=kind,
             source_id=wid,
-            target_id=target,
-            method=body.get("method"),
-            summary=body.get("summary"),
+            target_id=target.lower() if target else None,
+            method=method,
+            summary=summary,
             request_body=ABSENT if request_body is None else request_body,
             response_body=ABSENT if response_body is None else response_body,
             duration_ms=duration,
-            status=body.get("status") or "ok",
-            error_detail=body.get("error_detail"),
+            status=status or "ok",
+            error_detail=error_detail,
         )
     )
     return json_response({"status": "logged"})
 
 
+def _key(item: dict[str, Any], key: str) -> Any:
+    """Field lookup that, like the original's Go binding, also accepts other letter cases
+    (`URI`, `Name`, `MimeType`: the keys its own AGENT_MESSAGE used to emit)."""
+    if key in item:
+        return item[key]
+    for k, v in item.items():
+        if k.lower() == key.lower():
+            return v
+    return None
+
+
 def _attachments(raw: Any) -> list[dict[str, Any]]:
+    """Validated attachments with lowercase keys; `mimeType` only when non-empty and `size`
+    only when > 0, the same shape live (AGENT_MESSAGE) and on reload (the row's parts)."""
     if raw is None:
         return []
-    if not isinstance(raw, list):
+    if not isinstance(raw, list) or not all(isinstance(item, dict) for item in raw):
         raise BadRequest("message is required")
+    for item in raw:  # type errors are bind errors, checked before the per-element rule
+        for key in ("uri", "name", "mimeType"):
+            if not isinstance(_key(item, key), str | None):
+                raise BadRequest("message is required")
+        size = _key(item, "size")
+        if size is not None and (not isinstance(size, int) or isinstance(size, bool)):
+            raise BadRequest("message is required")
     out = []
     for i, item in enumerate(raw):
-        if not isinstance(item, dict) or not item.get("uri") or not item.get("name"):
+        uri, name = _key(item, "uri"), _key(item, "name")
+        if not uri or not name:
             raise BadRequest(f"attachment[{i}]: uri and name are required")
-        clean: dict[str, Any] = {"uri": str(item["uri"]), "name": str(item["name"])}
-        if item.get("mimeType"):
-            clean["mimeType"] = str(item["mimeType"])
-        size = item.get("size")
-        if isinstance(size, int) and not isinstance(size, bool) and size > 0:
+        clean: dict[str, Any] = {"uri": uri, "name": name}
+        if mime := _key(item, "mimeType"):
+            clean["mimeType"] = mime
+        size = _key(item, "size")
+        if size is not None and size > 0:
             clean["size"] = size
         out.append(clean)
     return out
+
+
+def notify_summary(message: str) -> str:
+    cut = message[:NOTIFY_SUMMARY_RUNES]
+    return "Agent message: " + cut + ("…" if len(message) > NOTIFY_SUMMARY_RUNES else "")
 
 
 @bp.post("/workspaces/<workspace_id>/notify")
@@ -200,36 +255,34 @@ async def notify(workspace_id: str) -> Response:
     wid = require_uuid(workspace_id)
     await workspace_auth(svc, wid)
     body = await read_json("message is required")
-    if not isinstance(body, dict) or not isinstance(body.get("message"), str):
+    if not isinstance(body, dict):
         raise BadRequest("message is required")
-    message = body["message"]
+    message = body.get("message")
+    if not isinstance(message, str) or not message:
+        raise BadRequest("message is required")
     attachments = _attachments(body.get("attachments"))
     row = await svc.workspaces.get(wid)
     if row is None or row["status"] == WorkspaceStatus.REMOVED:
         raise NotFound("workspace not found")
-    if not row.get("talk_to_user_enabled", True):
-        raise Forbidden(
-            "talk_to_user_disabled",
-            extra={
-                "hint": "this workspace may not message the user directly; forward the "
-                "result to your parent with delegate_task instead"
-            },
-        )
+    if not row["talk_to_user_enabled"]:
+        raise Forbidden("talk_to_user_disabled", extra={"hint": TALK_TO_USER_HINT})
     payload: dict[str, Any] = {"message": message, "workspace_id": wid, "name": row["name"]}
     if attachments:
         payload["attachments"] = attachments
     svc.bus.broadcast(AGENT_MESSAGE, wid, payload)
-    summary = "Agent message: " + (message[:80] + ("…" if len(message) > 80 else ""))
     response: dict[str, Any] = {"result": message}
     if attachments:
-        response["parts"] = [{"kind": "file", "file": a} for a in attachments]
-    await svc.activity.rows.insert(
-        ActivityEntry(
-            workspace_id=wid,
-            activity_type="a2a_receive",
-            method="notify",
-            summary=summary,
-            response_body=response,
+        response["parts"] = [{"kind": "file", "file": dict(a)} for a in attachments]
+    try:
+        await svc.activity.rows.insert(
+            ActivityEntry(
+                workspace_id=wid,
+                activity_type="a2a_receive",
+                method="notify",
+                summary=notify_summary(message),
+                response_body=response,
+            )
         )
-    )
+    except Exception:  # the message was delivered live; the row is for reloads only
+        log.exception("workspace %s: recording the notify row failed", wid)
     return json_response({"status": "sent"})
