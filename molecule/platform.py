@@ -55,6 +55,8 @@ from molecule.services import Services
 from molecule.store.activity import ActivityRows
 from molecule.store.heartbeats import HeartbeatBuffer
 from molecule.store.migrate import migrate
+from molecule.store.pending_uploads import GC_INTERVAL as PENDING_UPLOADS_GC_INTERVAL
+from molecule.store.pending_uploads import gc_pending_uploads
 from molecule.store.pool import Store
 from molecule.store.queue import QueueRows
 from molecule.store.secrets import Secrets
@@ -177,6 +179,12 @@ async def running_platform(settings: Settings, dsn: str) -> AsyncIterator[Servic
                 RETENTION_SWEEP_INTERVAL,
                 lambda: sweep_activity_retention(store, settings.activity_retention_days),
                 "activity retention",
+            )
+            nursery.start_soon(
+                _every,
+                PENDING_UPLOADS_GC_INTERVAL,
+                lambda: gc_pending_uploads(store),
+                "pending-uploads GC",
             )
             svc = Services(
                 settings=settings,

@@ -114,7 +114,10 @@ def test_migrate_applies_once_and_token_prints(home: Path) -> None:
         [*MOLECULE, "migrate"], env=env_for(home), capture_output=True, text=True, timeout=120
     )
     assert run.returncode == 0, run.stderr
-    assert "applied 2 migration(s): 001_init.up.sql, 002_secrets.up.sql" in run.stdout
+    assert (
+        "applied 3 migration(s): 001_init.up.sql, 002_secrets.up.sql, 003_pending_uploads.up.sql"
+        in run.stdout
+    )
     again = subprocess.run(
         [*MOLECULE, "migrate"], env=env_for(home), capture_output=True, text=True, timeout=120
     )

@@ -24,7 +24,7 @@ from quart import Blueprint, Response, request
 from molecule.errors import BadRequest, Forbidden, Gone, NotFound
 from molecule.events import AGENT_MESSAGE
 from molecule.http.auth import workspace_auth
-from molecule.http.common import json_response, read_json, require_uuid, services
+from molecule.http.common import json_response, read_object, require_uuid, services
 from molecule.models import WorkspaceStatus, is_uuid
 from molecule.store.activity import ABSENT, ActivityEntry, FeedQuery
 
@@ -160,9 +160,7 @@ async def report_activity(workspace_id: str) -> Response:
     svc = services()
     wid = require_uuid(workspace_id)
     await workspace_auth(svc, wid)
-    body = await read_json("invalid request body")
-    if not isinstance(body, dict):
-        raise BadRequest("invalid request body")
+    body = await read_object("invalid request body")
     kind = _optional(body, "activity_type", str)
     if not kind:
         raise BadRequest("invalid request body")
@@ -254,9 +252,7 @@ async def notify(workspace_id: str) -> Response:
     svc = services()
     wid = require_uuid(workspace_id)
     await workspace_auth(svc, wid)
-    body = await read_json("message is required")
-    if not isinstance(body, dict):
-        raise BadRequest("message is required")
+    body = await read_object("message is required")
     message = body.get("message")
     if not isinstance(message, str) or not message:
         raise BadRequest("message is required")

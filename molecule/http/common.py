@@ -62,11 +62,17 @@ async def read_json(error: str, *, limit: int = MAX_JSON_BODY) -> Any:
         raise BadRequest(error) from None
 
 
-async def read_model(model: type[M], error: str) -> M:
-    """Parse and validate the body into `model`; any failure is the route's 400 message."""
+async def read_object(error: str) -> dict[str, Any]:
+    """The request body as a JSON object; anything else is the route's 400 message."""
     data = await read_json(error)
     if not isinstance(data, dict):
         raise BadRequest(error)
+    return data
+
+
+async def read_model(model: type[M], error: str) -> M:
+    """Parse and validate the body into `model`; any failure is the route's 400 message."""
+    data = await read_object(error)
     try:
         return model.model_validate(data)
     except ValidationError:

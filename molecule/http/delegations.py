@@ -19,7 +19,7 @@ from quart import Blueprint, Response, current_app
 from molecule.actors.delegation import Delegations
 from molecule.errors import BadRequest, MoleculeError, NotFound
 from molecule.http.auth import workspace_auth
-from molecule.http.common import json_response, read_json, require_uuid, services
+from molecule.http.common import json_response, read_object, require_uuid, services
 from molecule.models import WorkspaceStatus, is_uuid
 from molecule.store.delegations import DelegationRows
 
@@ -66,9 +66,7 @@ def _text(body: dict[str, Any], key: str, error: str, *, required: bool = True) 
 
 
 async def _object(error: str) -> dict[str, Any]:
-    body = await read_json(error)
-    if not isinstance(body, dict):
-        raise BadRequest(error)
+    body = await read_object(error)
     return body
 
 

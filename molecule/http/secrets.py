@@ -16,7 +16,7 @@ from quart import Blueprint, Response
 from molecule.actors.messages import Restart
 from molecule.errors import BadRequest, MoleculeError, NotFound
 from molecule.http.auth import admin_auth, workspace_auth
-from molecule.http.common import json_response, read_json, require_uuid, services
+from molecule.http.common import json_response, read_object, require_uuid, services
 from molecule.models import EXTERNAL_RUNTIMES, WorkspaceStatus
 
 log = logging.getLogger("molecule.http.secrets")
@@ -27,9 +27,7 @@ MAX_VALUE = 64 * 1024
 
 
 async def _key_value() -> tuple[str, str]:
-    body = await read_json("invalid request body")
-    if not isinstance(body, dict):
-        raise BadRequest("invalid request body")
+    body = await read_object("invalid request body")
     key, value = body.get("key"), body.get("value")
     if not isinstance(key, str) or not isinstance(value, str) or not key:
         raise BadRequest("key and value are required")

@@ -21,8 +21,8 @@ from molecule.http.auth import admin_auth, any_auth, workspace_auth
 from molecule.http.common import (
     json_response,
     query_flag,
-    read_json,
     read_model,
+    read_object,
     require_uuid,
     services,
 )
@@ -271,9 +271,7 @@ async def patch_workspace(workspace_id: str) -> Response:
     svc = services()
     wid = require_uuid(workspace_id)
     await workspace_auth(svc, wid)
-    body = await read_json("invalid request body")
-    if not isinstance(body, dict):
-        raise BadRequest("invalid request body")
+    body = await read_object("invalid request body")
     fields = await _patch_fields(wid, body)
     needs_restart = "workspace_dir" in fields
     try:
