@@ -16,7 +16,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import pytest
 import trio
 
 from tests.conftest import Harness
@@ -72,8 +71,7 @@ def bridge(
 
 async def require_activity_routes(h: Harness, wid: str) -> None:
     r = await h.client.get(f"/workspaces/{wid}/activity", headers=h.admin)
-    if r.status_code == 404 and r.json().get("error") == "not found":
-        pytest.skip("GET /workspaces/:id/activity is not served yet (activity routes pending)")
+    assert r.status_code == 200, "the bridge needs GET /workspaces/:id/activity"
 
 
 async def wait_registered(h: Harness, wid: str, proc: subprocess.Popen[bytes]) -> None:
