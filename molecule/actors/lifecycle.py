@@ -77,8 +77,13 @@ class Lifecycle:
         return True
 
     def request_auto_restart(self, reason: str) -> None:
-        """A restart the platform decided on by itself, bounded by the crash-loop window."""
+        """A restart the platform decided on by itself, bounded by the crash-loop window.
+
+        Only for agents this platform can start: a workspace whose runtime needs a backend
+        that is not here (e.g. a Docker image) is left offline, not driven into `failed`."""
         if not self.managed() or self.actor.status in (*NOT_RESTARTABLE, S.HIBERNATED, S.FAILED):
+            return
+        if not self.actor.deps.pipeline.can_start(self.actor.runtime):
             return
         now = trio.current_time()
         while self.auto_restarts and self.auto_restarts[0] <= now - AUTO_RESTART_WINDOW:

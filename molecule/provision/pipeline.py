@@ -95,6 +95,10 @@ class Pipeline:
             sample_error=message,
         )
 
+    def can_start(self, runtime: str) -> bool:
+        """Can this platform start an agent of `runtime` by itself?"""
+        return self.provisioner is not None and runtime in LOCAL_ADAPTERS
+
     async def mint_workspace_secrets(self, workspace_id: str) -> dict[str, bytes]:
         """Every start path calls this (a test enforces it): fresh token, fresh inbound
         secret, both handed to the runtime as files in its config directory."""

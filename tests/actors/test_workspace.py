@@ -163,3 +163,17 @@ async def test_boot_activates_only_watched_workspaces(
 
         with pytest.raises(Gone):
             await svc.directory.get(ids[S.REMOVED])
+
+
+async def test_liveness_expiry_does_not_fail_a_workspace_this_platform_cannot_run(
+    svc: Services, mock_clock: trio.testing.MockClock
+) -> None:
+    """An agent that self-registered under an unknown id gets the default runtime; when it
+    stops heartbeating it goes offline and stays there (no restart we cannot perform)."""
+    wid = await new_workspace(svc, "self-registered", runtime="langgraph", status=S.ONLINE)
+    await ask(svc, wid, Heartbeat(HeartbeatPayload(workspace_id=wid)))
+    mock_clock.jump(181)
+    await settle()
+    snap = await ask(svc, wid, Snapshot())
+    assert snap["status"] == "offline" and snap["restart_cycles"] == 0
+    assert await status_row(svc, wid) == "offline"
