@@ -11,13 +11,15 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
+import trio
 from quart import Blueprint, Response, request
 
 from molecule.a2a.normalize import normalize_a2a_payload
 from molecule.actors.proxy import send_a2a
-from molecule.errors import BadRequest, Forbidden, NotFound, PayloadTooLarge, Unauthorized
-from molecule.http.auth import admin_auth, current_bearer, lazy_bootstrap, privileged
+from molecule.errors import BadRequest, Forbidden, NotFound, Unauthorized
+from molecule.http.auth import admin_auth, current_credentials, lazy_bootstrap, privileged
 from molecule.http.common import json_response, require_uuid, services
+from molecule.http.streaming import RawRequest, Send, raw_route, send_bytes
 from molecule.models import SYSTEM_CALLER_PREFIXES, is_uuid
 from molecule.security.tokens import constant_time_equal
 
@@ -26,11 +28,12 @@ bp = Blueprint("a2a", __name__)
 MAX_A2A_BODY = 1024 * 1024
 
 
-async def _caller() -> str | None:
+async def _caller(req: RawRequest) -> str | None:
     """The calling workspace, or None for a privileged (canvas/admin) caller."""
-    svc = services()
-    header = request.headers.get("X-Workspace-ID", "").strip()
-    bearer = current_bearer()
+    svc = req.svc
+    header = (req.header("x-workspace-id") or "").strip()
+    creds = req.credentials
+    bearer = creds.bearer
     if not header and bearer is not None and constant_time_equal(bearer, svc.admin_token):
         return None  # the admin (canvas) is the common caller: no token lookup for it
     if not header and bearer is not None:
@@ -44,18 +47,22 @@ async def _caller() -> str | None:
             raise BadRequest("X-Workspace-ID must be a workspace UUID")
         caller = header.lower()
         await lazy_bootstrap(
-            svc, caller, missing="missing caller auth token", invalid="invalid caller auth token"
+            svc,
+            caller,
+            creds=creds,
+            missing="missing caller auth token",
+            invalid="invalid caller auth token",
         )
         return caller
-    if await privileged(svc, bearer) is not None or svc.settings.dev_fail_open:
+    if await privileged(svc, creds) is not None or svc.settings.dev_fail_open:
         return None
     if bearer is not None:
         raise Unauthorized("invalid caller auth token")
     raise Unauthorized("missing caller auth token")
 
 
-def _x_timeout() -> float | None:
-    raw = request.headers.get("X-Timeout", "").strip()
+def _x_timeout(req: RawRequest) -> float | None:
+    raw = (req.header("x-timeout") or "").strip()
     try:
         value = int(raw)
     except ValueError:
@@ -63,17 +70,15 @@ def _x_timeout() -> float | None:
     return float(value) if value > 0 else None
 
 
-@bp.post("/workspaces/<workspace_id>/a2a")
-async def proxy(workspace_id: str) -> Response:
-    svc = services()
-    target = require_uuid(workspace_id)
-    if (request.content_length or 0) > MAX_A2A_BODY:
-        raise PayloadTooLarge("request body too large")
-    raw = await request.get_data(cache=False, as_text=False)
-    if len(raw) > MAX_A2A_BODY:
-        raise PayloadTooLarge("request body too large")
-    caller = await _caller()
-    envelope, method = normalize_a2a_payload(raw if isinstance(raw, bytes) else raw.encode())
+@raw_route("POST", r"/workspaces/(?P<workspace_id>[^/]+)/a2a")
+async def proxy(req: RawRequest, send: Send) -> None:
+    """The hot path, served as raw ASGI: Quart's per-request machinery cost about as much
+    CPU as the whole forward (bench/a2a_proxy.py)."""
+    svc = req.svc
+    target = require_uuid(req.match["workspace_id"])
+    raw = await req.read_body(MAX_A2A_BODY)
+    caller = await _caller(req)
+    envelope, method = normalize_a2a_payload(raw)
     result = await send_a2a(
         svc.directory,
         svc.workspaces,
@@ -81,21 +86,39 @@ async def proxy(workspace_id: str) -> Response:
         envelope,
         method,
         caller,
-        timeout=_x_timeout(),
-        a2a_version=request.headers.get("A2A-Version") or None,
+        timeout=_x_timeout(req),
+        a2a_version=req.header("a2a-version") or None,
     )
     if result.stream is not None:
-        stream: AsyncIterator[bytes] = result.stream
-        response = Response(stream, status=result.status, content_type=result.content_type)
-        response.timeout = None
-        response.headers["Cache-Control"] = "no-cache"
-        return response
-    return Response(
-        result.body,
-        status=result.status,
-        content_type="application/json",
-        headers=result.headers,
-    )
+        await _send_stream(req, send, result.status, result.content_type, result.stream)
+        return
+    await send_bytes(send, result.status, result.body, "application/json", result.headers)
+
+
+async def _send_stream(
+    req: RawRequest, send: Send, status: int, content_type: str, stream: AsyncIterator[bytes]
+) -> None:
+    """Pass an SSE reply through event by event (D6); a client that hangs up ends it."""
+    headers = [(b"content-type", content_type.encode()), (b"cache-control", b"no-cache")]
+    async with trio.open_nursery() as nursery:
+
+        async def hang_up() -> None:
+            while (await req.receive())["type"] != "http.disconnect":
+                pass
+            nursery.cancel_scope.cancel()
+
+        nursery.start_soon(hang_up)
+        try:
+            await send({"type": "http.response.start", "status": status, "headers": headers})
+            async for chunk in stream:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        finally:
+            aclose = getattr(stream, "aclose", None)
+            if aclose is not None:
+                with trio.CancelScope(shield=True):
+                    await aclose()
+        nursery.cancel_scope.cancel()
 
 
 def _queue_item_body(row: dict[str, Any]) -> dict[str, Any]:
@@ -123,10 +146,11 @@ async def queue_item(workspace_id: str, queue_id: str) -> Response:
     not_found = NotFound("queue item not found")
     if not is_uuid(queue_id):
         raise BadRequest("queue_id must be a UUID")
-    bearer = current_bearer()
+    creds = current_credentials()
+    bearer = creds.bearer
     if bearer is None:
         raise not_found
-    sees_all = await privileged(svc, bearer) is not None
+    sees_all = await privileged(svc, creds) is not None
     owner = None if sees_all else await svc.tokens.validate(bearer)
     if not sees_all and owner is None:
         raise not_found

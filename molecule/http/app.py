@@ -25,6 +25,7 @@ from molecule.http import (
     registry,
     secrets,
     session,
+    streaming,
     tokens,
     workspaces,
 )
@@ -65,6 +66,8 @@ def create_app(svc: Services) -> QuartTrio:
         external.bp,
     ):
         app.register_blueprint(bp)
+    # Uploads and the A2A proxy are raw ASGI routes in front of Quart (see streaming.py).
+    streaming.install(app)
 
     @app.errorhandler(MoleculeError)
     async def molecule_error(exc: MoleculeError) -> Response:

@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import time
 from dataclasses import dataclass
+from http.cookies import CookieError, SimpleCookie
 
 from quart import has_websocket_context, request, websocket
 from quart.wrappers import Request, Websocket
@@ -38,6 +39,30 @@ class Principal:
         return self.kind != "workspace"
 
 
+@dataclass(frozen=True)
+class Credentials:
+    """What a request presents: its bearer token and its canvas session cookie."""
+
+    bearer: str | None
+    session: str | None = None
+
+    @classmethod
+    def from_headers(cls, authorization: str | None, cookie: str | None) -> Credentials:
+        """For raw ASGI routes, which have only the header values."""
+        return cls(bearer_from_header(authorization), _cookie_value(cookie, SESSION_COOKIE))
+
+
+def _cookie_value(header: str | None, name: str) -> str | None:
+    if not header:
+        return None
+    try:
+        jar = SimpleCookie(header)
+    except CookieError:
+        return None
+    morsel = jar.get(name)
+    return None if morsel is None else morsel.value
+
+
 def _connection() -> Request | Websocket:
     """The request being handled, or the WebSocket upgrade request on `/ws`."""
     return websocket if has_websocket_context() else request
@@ -45,6 +70,14 @@ def _connection() -> Request | Websocket:
 
 def current_bearer() -> str | None:
     return bearer_from_header(_connection().headers.get("Authorization"))
+
+
+def current_credentials() -> Credentials:
+    """The credentials of the Quart request (or WebSocket upgrade) being handled."""
+    conn = _connection()
+    return Credentials(
+        bearer_from_header(conn.headers.get("Authorization")), conn.cookies.get(SESSION_COOKIE)
+    )
 
 
 def _sign(admin_token: str, payload: str) -> str:
@@ -68,10 +101,6 @@ def session_valid(admin_token: str, value: str | None, now: float | None = None)
     return constant_time_equal(signature, _sign(admin_token, f"{version}.{expires}"))
 
 
-def _has_session(svc: Services) -> bool:
-    return session_valid(svc.admin_token, _connection().cookies.get(SESSION_COOKIE))
-
-
 async def _org(svc: Services, bearer: str) -> Principal | None:
     try:
         hit = await svc.org_tokens.validate(bearer)
@@ -82,22 +111,26 @@ async def _org(svc: Services, bearer: str) -> Principal | None:
     return Principal("org", org_token_id=hit["id"], org_token_prefix=hit["prefix"])
 
 
-async def privileged(svc: Services, bearer: str | None) -> Principal | None:
+async def privileged(svc: Services, creds: Credentials) -> Principal | None:
     """Admin token, org token or session cookie: the credentials that see everything."""
+    bearer = creds.bearer
     if bearer is not None:
         if constant_time_equal(bearer, svc.admin_token):
             return Principal("admin")
         return await _org(svc, bearer)
-    if _has_session(svc):
+    if session_valid(svc.admin_token, creds.session):
         return Principal("session")
     return None
 
 
-async def workspace_auth(svc: Services, workspace_id: str) -> Principal:
-    bearer = current_bearer()
-    who = await privileged(svc, bearer)
+async def workspace_auth(
+    svc: Services, workspace_id: str, creds: Credentials | None = None
+) -> Principal:
+    creds = creds or current_credentials()
+    who = await privileged(svc, creds)
     if who is not None:
         return who
+    bearer = creds.bearer
     if bearer is not None:
         if await svc.tokens.validate_for(bearer, workspace_id):
             return Principal("workspace", workspace_id=workspace_id)
@@ -108,23 +141,24 @@ async def workspace_auth(svc: Services, workspace_id: str) -> Principal:
 
 
 async def admin_auth(svc: Services) -> Principal:
-    bearer = current_bearer()
-    who = await privileged(svc, bearer)
+    creds = current_credentials()
+    who = await privileged(svc, creds)
     if who is not None:
         return who
     if svc.settings.dev_fail_open:
         return Principal("dev")
-    if bearer is None:
+    if creds.bearer is None:
         raise Unauthorized("admin auth required")
     raise Unauthorized("invalid admin auth token")
 
 
 async def any_auth(svc: Services) -> Principal:
     """Any valid credential: privileged, or any live workspace token (agents reading rows)."""
-    bearer = current_bearer()
-    who = await privileged(svc, bearer)
+    creds = current_credentials()
+    who = await privileged(svc, creds)
     if who is not None:
         return who
+    bearer = creds.bearer
     if bearer is not None:
         hit = await svc.tokens.validate(bearer)
         if hit is not None:
@@ -139,6 +173,7 @@ async def lazy_bootstrap(
     svc: Services,
     workspace_id: str,
     *,
+    creds: Credentials | None = None,
     missing: str = "missing workspace auth token",
     invalid: str = "invalid workspace auth token",
 ) -> None:
@@ -148,7 +183,7 @@ async def lazy_bootstrap(
             return
     except OSError as exc:
         raise DatastoreUnavailable() from exc
-    bearer = current_bearer()
+    bearer = (creds or current_credentials()).bearer
     if bearer is None:
         raise Unauthorized(missing)
     if not await svc.tokens.validate_for(bearer, workspace_id):

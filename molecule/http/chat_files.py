@@ -22,8 +22,7 @@ from urllib.parse import quote
 
 import httpx
 import trio
-from quart import Blueprint, Quart, Response, request
-from quart.blueprints import BlueprintSetupState
+from quart import Blueprint, Response, request
 
 from molecule.errors import BadRequest, MoleculeError, NotFound
 from molecule.http import streaming
@@ -48,14 +47,6 @@ from molecule.store.pool import Connection
 log = logging.getLogger("molecule.http.chat_files")
 
 bp = Blueprint("chat_files", __name__)
-
-
-@bp.record_once
-def _install_raw_routes(state: BlueprintSetupState) -> None:
-    # The upload route must stream around Quart; registering this blueprint installs it.
-    app = state.app
-    assert isinstance(app, Quart)
-    streaming.install(app)
 
 
 FORWARD_TIMEOUT = 1200.0

@@ -19,7 +19,7 @@ from quart import Blueprint, Response, websocket
 from molecule.access import can_communicate
 from molecule.errors import Forbidden, Gone, MoleculeError, NotFound, Unauthorized
 from molecule.events import Event
-from molecule.http.auth import current_bearer, lazy_bootstrap, privileged, workspace_auth
+from molecule.http.auth import current_credentials, lazy_bootstrap, privileged, workspace_auth
 from molecule.http.common import json_response, require_uuid, services
 from molecule.models import WorkspaceStatus
 
@@ -58,7 +58,7 @@ async def _ws_client() -> str | None:
     origin = websocket.headers.get("Origin")
     if origins and origin and origin.lower() not in {o.lower() for o in origins}:
         raise Forbidden("origin not allowed")
-    bearer = current_bearer()
+    creds = current_credentials()
     agent = websocket.headers.get("X-Workspace-ID", "").strip()
     if agent:
         agent_id = require_uuid(agent, "X-Workspace-ID must be a workspace UUID")
@@ -71,9 +71,9 @@ async def _ws_client() -> str | None:
         if status == WorkspaceStatus.REMOVED:
             raise Gone("workspace removed")
         return agent_id
-    if await privileged(svc, bearer) is not None or svc.settings.dev_fail_open:
+    if await privileged(svc, creds) is not None or svc.settings.dev_fail_open:
         return None
-    if bearer is not None:
+    if creds.bearer is not None:
         raise Unauthorized("invalid auth token")
     raise Unauthorized("authentication required: session cookie or bearer token")
 

@@ -13,7 +13,7 @@ from quart import Blueprint, Response, request
 from molecule.access import can_communicate
 from molecule.actors.messages import Heartbeat, Register, UpdateCard
 from molecule.errors import BadRequest, Forbidden, NotFound, ServiceUnavailable
-from molecule.http.auth import current_bearer, lazy_bootstrap, privileged
+from molecule.http.auth import current_credentials, lazy_bootstrap, privileged
 from molecule.http.common import json_response, read_model, require_uuid, services
 from molecule.models import (
     EXTERNAL_RUNTIMES,
@@ -86,7 +86,7 @@ async def _discovery_caller(workspace_id: str | None = None) -> str | None:
     svc = services()
     header = request.headers.get("X-Workspace-ID", "").strip()
     if not header:
-        if await privileged(svc, current_bearer()) is not None:
+        if await privileged(svc, current_credentials()) is not None:
             return None
         if workspace_id is None:
             raise BadRequest("X-Workspace-ID header required")

@@ -13,17 +13,16 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
-from http.cookies import CookieError, SimpleCookie
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 import trio
 from quart import Quart
 
-from molecule.errors import DatastoreUnavailable, MoleculeError, Unauthorized
-from molecule.http.auth import SESSION_COOKIE, Principal, session_valid
+from molecule.errors import MoleculeError, PayloadTooLarge
+from molecule.http import auth
+from molecule.http.auth import Credentials, Principal
 from molecule.http.common import dumps
-from molecule.security.tokens import bearer_from_header, constant_time_equal
 from molecule.services import Services
 
 log = logging.getLogger("molecule.http.streaming")
@@ -34,6 +33,8 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 Handler = Callable[["RawRequest", Send], Awaitable[None]]
+
+BODY_TIMEOUT = 60.0  # like the Quart app's BODY_TIMEOUT
 
 _ROUTES: list[tuple[str, re.Pattern[str], Handler]] = []
 
@@ -83,6 +84,23 @@ class RawRequest:
             if chunk:
                 yield chunk
 
+    async def read_body(self, limit: int, seconds: float = BODY_TIMEOUT) -> bytes:
+        """The whole (small) body: 413 past `limit`, 408 when it takes longer than `seconds`."""
+        declared = self.content_length
+        if declared is not None and declared > limit:
+            raise PayloadTooLarge("request body too large")
+        chunks: list[bytes] = []
+        size = 0
+        with trio.move_on_after(seconds) as slow:
+            async for chunk in self.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise PayloadTooLarge("request body too large")
+                chunks.append(chunk)
+        if slow.cancelled_caught:
+            raise MoleculeError("request body timeout", status=408)
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
     async def drain(self, limit: int, seconds: float = 30.0) -> None:
         """Read and drop what the client still sends (bounded), so an early answer is not
         destroyed by a connection reset."""
@@ -96,49 +114,34 @@ class RawRequest:
             except ClientGone:
                 return
 
-    def cookie(self, name: str) -> str | None:
-        raw = self.header("cookie")
-        if not raw:
-            return None
-        try:
-            jar = SimpleCookie(raw)
-        except CookieError:
-            return None
-        morsel = jar.get(name)
-        return None if morsel is None else morsel.value
+    @property
+    def credentials(self) -> Credentials:
+        return Credentials.from_headers(self.header("authorization"), self.header("cookie"))
 
 
 async def workspace_auth(req: RawRequest, workspace_id: str) -> Principal:
-    """WorkspaceAuth from the scope's headers: the same rules as `http.auth.workspace_auth`."""
-    svc = req.svc
-    bearer = bearer_from_header(req.header("authorization"))
-    if bearer is not None:
-        if constant_time_equal(bearer, svc.admin_token):
-            return Principal("admin")
-        try:
-            hit = await svc.org_tokens.validate(bearer)
-        except OSError as exc:
-            raise DatastoreUnavailable() from exc
-        if hit is not None:
-            return Principal("org", org_token_id=hit["id"], org_token_prefix=hit["prefix"])
-        if await svc.tokens.validate_for(bearer, workspace_id):
-            return Principal("workspace", workspace_id=workspace_id)
-        raise Unauthorized("invalid workspace auth token")
-    if session_valid(svc.admin_token, req.cookie(SESSION_COOKIE)):
-        return Principal("session")
-    if svc.settings.dev_fail_open:
-        return Principal("dev")
-    raise Unauthorized("missing workspace auth token")
+    """WorkspaceAuth from the scope's headers: the same rules as the Quart routes'."""
+    return await auth.workspace_auth(req.svc, workspace_id, req.credentials)
+
+
+async def send_bytes(
+    send: Send,
+    status: int,
+    data: bytes,
+    content_type: str,
+    headers: Mapping[str, str] | None = None,
+) -> None:
+    raw = [(b"content-type", content_type.encode()), (b"content-length", b"%d" % len(data))]
+    if headers:
+        raw += [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": data, "more_body": False})
 
 
 async def send_json(
-    send: Send, status: int, body: Any, headers: dict[str, str] | None = None
+    send: Send, status: int, body: Any, headers: Mapping[str, str] | None = None
 ) -> None:
-    data = dumps(body).encode()
-    raw = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
-    raw += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
-    await send({"type": "http.response.start", "status": status, "headers": raw})
-    await send({"type": "http.response.body", "body": data, "more_body": False})
+    await send_bytes(send, status, dumps(body).encode(), "application/json", headers)
 
 
 def raw_route(method: str, pattern: str) -> Callable[[Handler], Handler]:
@@ -198,4 +201,12 @@ def install(app: Quart) -> None:
     app.asgi_app = RawRoutes(app, current)  # type: ignore[method-assign, assignment]
 
 
-__all__ = ["ClientGone", "RawRequest", "install", "raw_route", "send_json", "workspace_auth"]
+__all__ = [
+    "ClientGone",
+    "RawRequest",
+    "install",
+    "raw_route",
+    "send_bytes",
+    "send_json",
+    "workspace_auth",
+]
