@@ -1,4 +1,4 @@
-"""The EventBus: in-process pub/sub for the canvas, agents, SSE clients and idle timers.
+"""The EventBus: in-process pub/sub for the canvas, agents, SSE clients, and idle timers.
 
 Two paths, as in the original:
 - `record()` writes a `structure_events` row first and broadcasts only if it landed
@@ -112,12 +112,47 @@ class Subscription:
             raise StopAsyncIteration from None
 
 
+class _IdleTimer:
+    __slots__ = ("scope", "seconds")
+
+    def __init__(self, scope: trio.CancelScope, seconds: float) -> None:
+        self.scope = scope
+        self.seconds = seconds
+
+
 class EventBus:
     def __init__(self, store: Store) -> None:
         self.store = store
         self._all: set[Subscription] = set()
         self._by_workspace: dict[str, set[Subscription]] = {}
+        self._idle: dict[str, set[_IdleTimer]] = {}
         self.published = 0
+
+    @contextmanager
+    def idle_timer(self, workspace_id: str, seconds: float) -> Iterator[trio.CancelScope]:
+        """A cancel scope that expires after `seconds` without any event for the workspace.
+
+        Each event pushes the deadline back; nothing runs while the workspace is quiet (a
+        watcher task and a subscription per A2A call were a visible share of the proxy).
+        """
+        scope = trio.CancelScope(deadline=trio.current_time() + seconds)
+        timer = _IdleTimer(scope, seconds)
+        timers = self._idle.setdefault(workspace_id, set())
+        timers.add(timer)
+        try:
+            with scope:
+                yield scope
+        finally:
+            timers.discard(timer)
+            if not timers and self._idle.get(workspace_id) is timers:
+                del self._idle[workspace_id]
+
+    def _reset_idle(self, workspace_id: str | None) -> None:
+        timers = self._idle.get(workspace_id) if workspace_id is not None else None
+        if timers:
+            now = trio.current_time()
+            for timer in timers:
+                timer.scope.deadline = now + timer.seconds
 
     @contextmanager
     def subscribe(
@@ -151,11 +186,13 @@ class EventBus:
         of workspaces no canvas is watching) no event object is even built."""
         if not self._all and (workspace_id is None or workspace_id not in self._by_workspace):
             self.published += 1
+            self._reset_idle(workspace_id)
             return
         self.publish(Event(type_, workspace_id, payload))
 
     def publish(self, event: Event) -> None:
         self.published += 1
+        self._reset_idle(event.workspace_id)
         for sub in self._all:
             sub.offer(event)
         if event.workspace_id is not None:

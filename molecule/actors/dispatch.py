@@ -14,8 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -145,28 +144,12 @@ class Dispatcher:
     # -- the upstream call ----------------------------------------------------------------
 
     async def _call(self, target: Target, req: A2ARequest) -> AgentResponse:
+        """POST to the agent until its response headers arrive, within the idle timer."""
         headers = {"A2A-Version": req.a2a_version} if req.a2a_version else {}
-        fired = False
         response: AgentResponse | None = None
-        with self.bus.subscribe(target.workspace_id, buffer=8) as events, _single_error():
-            async with trio.open_nursery() as nursery:
-
-                async def idle_watchdog() -> None:
-                    nonlocal fired
-                    while True:
-                        with trio.move_on_after(target.idle_timeout) as quiet:
-                            await events.receive.receive()
-                        if quiet.cancelled_caught:
-                            fired = True
-                            nursery.cancel_scope.cancel()
-                            return
-
-                nursery.start_soon(idle_watchdog)
-                response = await self.client.post(target.url, req.body, headers)
-                nursery.cancel_scope.cancel()
-        if fired or response is None:
-            if response is not None:  # the watchdog fired as the headers arrived
-                await response.aclose()
+        with self.bus.idle_timer(target.workspace_id, target.idle_timeout):
+            response = await self.client.post(target.url, req.body, headers)
+        if response is None:
             raise IdleTimeout(f"no activity from the agent for {target.idle_timeout:g}s")
         return response
 
@@ -387,18 +370,6 @@ class Dispatcher:
 
 class StillBusy(Exception):
     """A drained item found its target busy again: it goes back to the queue (D2)."""
-
-
-@contextmanager
-def _single_error() -> Iterator[None]:
-    """Unwrap the nursery's ExceptionGroup when it holds one plain error (the request's own
-    transport failure), so callers classify it like any other exception."""
-    try:
-        yield
-    except BaseExceptionGroup as group:
-        if len(group.exceptions) == 1 and isinstance(group.exceptions[0], Exception):
-            raise group.exceptions[0] from None
-        raise
 
 
 def _ms(started: float) -> int:

@@ -6,6 +6,9 @@ omitted on reads) from a given JSON value, so `ABSENT` is the default rather tha
 
 from __future__ import annotations
 
+import json
+import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
@@ -27,6 +30,29 @@ _INSERT = """
     VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, $9::jsonb, $10, $11, $12, $13)
     RETURNING id, created_at
 """
+
+# Many rows in one statement. Bodies travel as JSON text (a Python list would read as an
+# array dimension); ids are made here so each row's RETURNING is matched by id, not order.
+# clock_timestamp() is per row, and the ordinality keeps rows of one batch strictly
+# increasing: since_id cursors compare created_at strictly, so ties would hide rows.
+_INSERT_MANY = """
+    INSERT INTO activity_logs (id, workspace_id, activity_type, source_id, target_id, method,
+        summary, request_body, response_body, tool_trace, duration_ms, status, error_detail,
+        idempotency_key, created_at)
+    SELECT u.id, u.workspace_id, u.activity_type, u.source_id, u.target_id, u.method,
+        u.summary, u.request_body::jsonb, u.response_body::jsonb, u.tool_trace::jsonb,
+        u.duration_ms, u.status, u.error_detail, u.idempotency_key,
+        clock_timestamp() + u.ord * interval '1 microsecond'
+    FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::uuid[], $5::uuid[], $6::text[],
+        $7::text[], $8::text[], $9::text[], $10::text[], $11::int[], $12::text[], $13::text[],
+        $14::text[]) WITH ORDINALITY
+        AS u(id, workspace_id, activity_type, source_id, target_id, method, summary,
+             request_body, response_body, tool_trace, duration_ms, status, error_detail,
+             idempotency_key, ord)
+    ORDER BY u.ord
+    RETURNING id, created_at
+"""
+_JSON_COLUMNS = (6, 7, 8)  # request_body, response_body, tool_trace in ActivityEntry.args()
 
 # The feed's row shape (upstream-may §2.1); the three body columns are omitted when NULL.
 FEED_COLUMNS = (
@@ -109,6 +135,19 @@ class ActivityRows:
             row = await self.store.fetchrow(_INSERT, *entry.args())
         assert row is not None
         return dict(row)
+
+    async def insert_many(self, entries: Sequence[ActivityEntry]) -> list[dict[str, Any]]:
+        """One statement for the whole batch; the rows' {id, created_at}, in entry order."""
+        ids = [str(uuid.uuid4()) for _ in entries]
+        columns: list[list[Any]] = [ids] + [[] for _ in range(13)]
+        for entry in entries:
+            for index, value in enumerate(entry.args()):
+                if index in _JSON_COLUMNS and value is not None:
+                    value = json.dumps(value)
+                columns[index + 1].append(value)
+        rows = await self.store.fetch(_INSERT_MANY, *columns)
+        stamps = {row["id"]: row["created_at"] for row in rows}
+        return [{"id": row_id, "created_at": stamps[row_id]} for row_id in ids]
 
     async def cursor_time(self, workspace_id: str, row_id: str) -> datetime | None:
         """created_at of the since_id cursor row, only if it belongs to this workspace."""
