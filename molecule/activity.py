@@ -3,10 +3,15 @@
 The broadcast carries the bodies as given and a *sanitized* error_detail (capped, secrets
 redacted); the database keeps the raw value for operators.
 
-Rows are written by group commit: every caller waits until its own row is stored, but
-callers that arrive while a write is in flight are stored together by the next one, in one
-statement. Under load (the A2A proxy logs every message) that turns a database round trip
-per message into one per batch, and nobody is answered before their row exists.
+Rows are written by group commit: entries that arrive while a write is in flight are stored
+together by the next one, in one statement. Under load (the A2A proxy logs every message)
+that turns a database round trip per message into one per batch.
+
+Two ways in: `log()` waits until its row is stored (a poll-mode message must exist before it
+is acknowledged); `stage()` returns at once and the writer task (`run`) stores it moments
+later, like the original's asynchronous `a2a_receive` rows. Readers of the feed call
+`flush()` first, so nothing staged before a read is missing from it, and the platform
+flushes on shutdown.
 """
 
 from __future__ import annotations
@@ -65,6 +70,7 @@ class ActivityLog:
         self.bus = bus
         self._open = _Batch()  # the batch new entries join
         self._writing = trio.Lock()  # FIFO: batches are written in the order they filled
+        self._staged = trio.Event()  # wakes the writer task
 
     async def log(self, entry: ActivityEntry) -> dict[str, Any] | None:
         """Insert and broadcast; returns the row's id and created_at, None if it failed.
@@ -75,15 +81,38 @@ class ActivityLog:
         batch = self._open
         index = len(batch.entries)
         batch.entries.append(entry)
-        async with self._writing:
-            # The first member of a batch to get the lock writes all of it; the others
-            # find it written. Closing it here lets the next batch fill during the write.
-            if not batch.written:
-                if self._open is batch:
-                    self._open = _Batch()
-                with trio.CancelScope(shield=True):  # other callers' rows ride on this write
-                    await self._write(batch)
+        await self._write_through(batch)
         return batch.rows[index]
+
+    def stage(self, entry: ActivityEntry) -> None:
+        """Queue the row for the writer task and return at once (see the module doc)."""
+        self._open.entries.append(entry)
+        self._staged.set()
+
+    async def flush(self) -> None:
+        """Return once every row logged or staged before the call is stored."""
+        await self._write_through(self._open)
+
+    async def run(self) -> None:
+        """The writer task for staged rows (one per platform)."""
+        while True:
+            await self._staged.wait()
+            self._staged = trio.Event()
+            await self._write_through(self._open)
+
+    async def _write_through(self, batch: _Batch) -> None:
+        """Write `batch` unless someone already did; earlier batches are written first.
+
+        Whoever gets the lock first for a batch writes all of it; the others find it
+        written. Closing the batch here lets the next one fill during the write.
+        """
+        async with self._writing:
+            if batch.written or not batch.entries:
+                return
+            if self._open is batch:
+                self._open = _Batch()
+            with trio.CancelScope(shield=True):  # other callers' rows ride on this write
+                await self._write(batch)
 
     async def _write(self, batch: _Batch) -> None:
         try:
@@ -118,4 +147,8 @@ class ActivityLog:
         return await self.rows.insert(entry, conn)
 
     def broadcast(self, entry: ActivityEntry) -> None:
-        self.bus.broadcast(ACTIVITY_LOGGED, entry.workspace_id, activity_logged_payload(entry))
+        if self.bus.listening(entry.workspace_id):
+            payload = activity_logged_payload(entry)
+        else:
+            payload = {}  # nobody would read it: the bus only counts it and resets idle timers
+        self.bus.broadcast(ACTIVITY_LOGGED, entry.workspace_id, payload)

@@ -28,6 +28,8 @@ from molecule.store.pool import Store
 
 log = logging.getLogger("molecule.events")
 
+IDLE_RESET_SLACK = 1.0
+
 # The event catalogue (upstream-april §3); names are wire strings.
 WORKSPACE_PROVISIONING = "WORKSPACE_PROVISIONING"
 WORKSPACE_ONLINE = "WORKSPACE_ONLINE"
@@ -113,11 +115,15 @@ class Subscription:
 
 
 class _IdleTimer:
-    __slots__ = ("scope", "seconds")
+    __slots__ = ("scope", "seconds", "slack")
 
     def __init__(self, scope: trio.CancelScope, seconds: float) -> None:
         self.scope = scope
         self.seconds = seconds
+        # Deadlines are pushed back at most once per `slack` (the timer may fire up to that
+        # much late, never early): a busy workspace's events would otherwise re-sort the
+        # deadline of every call in flight to it, on every event.
+        self.slack = min(IDLE_RESET_SLACK, seconds / 10)
 
 
 class EventBus:
@@ -152,7 +158,13 @@ class EventBus:
         if timers:
             now = trio.current_time()
             for timer in timers:
-                timer.scope.deadline = now + timer.seconds
+                if timer.scope.deadline - now < timer.seconds:
+                    timer.scope.deadline = now + timer.seconds + timer.slack
+
+    def listening(self, workspace_id: str | None) -> bool:
+        """Would an event for this workspace reach anyone? Lets publishers skip building
+        payloads nobody reads."""
+        return bool(self._all) or (workspace_id is not None and workspace_id in self._by_workspace)
 
     @contextmanager
     def subscribe(
@@ -184,7 +196,7 @@ class EventBus:
     def broadcast(self, type_: str, workspace_id: str | None, payload: dict[str, Any]) -> None:
         """Fan out without recording. With nobody listening (the common case for heartbeats
         of workspaces no canvas is watching) no event object is even built."""
-        if not self._all and (workspace_id is None or workspace_id not in self._by_workspace):
+        if not self.listening(workspace_id):
             self.published += 1
             self._reset_idle(workspace_id)
             return

@@ -158,6 +158,7 @@ async def running_platform(settings: Settings, dsn: str) -> AsyncIterator[Servic
             directory_box.append(directory)
             await directory.activate_watched()
             nursery.start_soon(heartbeats.run)
+            nursery.start_soon(activity.run)
             nursery.start_soon(_every, TOKEN_FLUSH_INTERVAL, tokens.flush_last_used, "token flush")
             nursery.start_soon(
                 _every, QUEUE_SWEEP_INTERVAL, lambda: sweep_queue(queue, directory), "queue sweep"
@@ -207,6 +208,8 @@ async def running_platform(settings: Settings, dsn: str) -> AsyncIterator[Servic
             finally:
                 with trio.CancelScope(shield=True), trio.move_on_after(20):
                     await provisioner.stop_all()  # no orphan agents outlive the platform
+                with trio.CancelScope(shield=True), trio.move_on_after(10):
+                    await activity.flush()  # staged rows of the last moments
                 nursery.cancel_scope.cancel()
                 with trio.CancelScope(shield=True):
                     await client.aclose()

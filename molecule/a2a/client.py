@@ -4,13 +4,14 @@ Timeouts follow the original: dial 10 s, response headers `A2A_PROXY_RESPONSE_HE
 (default 180 s); the body has no fixed read timeout because the dispatcher's idle timer (any
 event for the target resets it) and the 30-minute agent ceiling bound it instead.
 
-The transport is a small HTTP/1.1 client on trio with h11 as the parser, built for the proxy's
-hot path (the stack notes §8: a shared httpx.AsyncClient cut a proxy to ~0.27x of direct
-throughput, mostly pool contention). Per agent origin (scheme, host, port) it keeps a stack of
-idle keep-alive connections; a request pops the most recently used one, checks with one
-non-blocking poll that the agent has not closed it meanwhile, writes the whole request with one
-`send_all` and parses the answer. Connections that errored, were cut mid-body, were told
-`Connection: close` or sat idle past `KEEPALIVE_EXPIRY` are closed, never reused.
+The transport is a small HTTP/1.1 client on trio with its own response parser
+(`molecule.a2a.http11`), built for the proxy's hot path (the stack notes §8: a shared
+httpx.AsyncClient cut a proxy to ~0.27x of direct throughput, mostly pool contention). Per
+agent origin (scheme, host, port) it keeps a stack of idle keep-alive connections; a request
+pops the most recently used one, checks with one non-blocking poll that the agent has not
+closed it meanwhile, writes the whole request with one `send_all` and parses the answer.
+Connections that errored, were cut mid-body, were told `Connection: close` or sat idle past
+`KEEPALIVE_EXPIRY` are closed, never reused.
 
 Bounds: `max_per_host` open connections per origin (requests beyond it wait up to
 `POOL_TIMEOUT`, then fail as busy), `max_connections` open connections overall (an idle
@@ -39,9 +40,10 @@ import ssl
 from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
 
-import h11
 import httpx
 import trio
+
+from molecule.a2a.http11 import END, NEED_DATA, Head, ProtocolError, ResponseParser
 
 CONNECT_TIMEOUT = 10.0
 DEFAULT_HEADER_TIMEOUT = 180.0
@@ -87,13 +89,13 @@ def _socket_of(stream: trio.abc.Stream) -> trio.socket.SocketType:
 class _Conn:
     """One keep-alive connection to one origin."""
 
-    __slots__ = ("pool", "stream", "sock", "h11", "served", "broken", "idle_since", "dead")
+    __slots__ = ("pool", "stream", "sock", "parser", "served", "broken", "idle_since", "dead")
 
     def __init__(self, pool: _HostPool, stream: trio.abc.Stream) -> None:
         self.pool = pool
         self.stream = stream
         self.sock = _socket_of(stream)
-        self.h11 = h11.Connection(h11.CLIENT)
+        self.parser = ResponseParser()
         self.served = 0  # responses completed on this connection
         self.broken = False  # never reuse (the request could not be written whole)
         self.idle_since = 0.0
@@ -195,22 +197,19 @@ class AgentResponse:
             raise httpx.ReadError("response already closed")
         try:
             while True:
-                event = conn.h11.next_event()
-                if type(event) is h11.Data:
-                    if event.data:
-                        return bytes(event.data)
-                    continue
-                if type(event) is h11.EndOfMessage:
+                piece = conn.parser.next_body()
+                if piece is END:
                     self._done = True
                     self._conn = None
                     self._client._release(conn)
                     return None
-                if event is h11.NEED_DATA:
-                    data = await conn.stream.receive_some(READ_SIZE)
-                    conn.h11.receive_data(bytes(data))
+                if piece is NEED_DATA:
+                    conn.parser.feed(bytes(await conn.stream.receive_some(READ_SIZE)))
                     continue
-                raise httpx.RemoteProtocolError(f"unexpected {type(event).__name__} in body")
-        except h11.RemoteProtocolError as exc:
+                assert isinstance(piece, bytes)
+                if piece:
+                    return piece
+        except ProtocolError as exc:
             self._fail()
             raise httpx.RemoteProtocolError(str(exc)) from exc
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
@@ -384,17 +383,15 @@ class AgentClient:
         reused = conn.served > 0
         got_bytes = False
         try:
-            # h11 must know a request went out; the bytes are ours (built once, sent once).
-            conn.h11.send(_REQUEST_STUB)
-            conn.h11.send(h11.EndOfMessage())
+            conn.parser.start_next()
             write_error: Exception | None = None
             try:
                 await conn.stream.send_all(request)
             except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
                 write_error = exc  # the agent may still have answered (e.g. 413): try to read
             while True:
-                event = conn.h11.next_event()
-                if event is h11.NEED_DATA:
+                head = conn.parser.head()
+                if head is NEED_DATA:
                     try:
                         data = await conn.stream.receive_some(READ_SIZE)
                     except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
@@ -413,26 +410,19 @@ class AgentClient:
                         raise httpx.RemoteProtocolError(
                             "Server disconnected without sending a response."
                         )
-                    conn.h11.receive_data(bytes(data))
+                    conn.parser.feed(bytes(data))
                     continue
-                if type(event) is h11.Response:
-                    break
-                if type(event) is h11.InformationalResponse:
-                    continue
-                raise httpx.RemoteProtocolError(f"unexpected {type(event).__name__}")
-        except h11.RemoteProtocolError as exc:
+                assert isinstance(head, Head)
+                break
+        except ProtocolError as exc:
             self._discard(conn)
             raise httpx.RemoteProtocolError(str(exc)) from exc
         except BaseException:
             self._discard(conn)
             raise
-        content_type = ""
-        for name, value in event.headers:
-            if name == b"content-type":
-                content_type = value.decode("latin-1")
-                break
+        content_type = (head.get(b"content-type") or b"").decode("latin-1")
         conn.broken = write_error is not None  # the request was cut: never reuse it
-        return AgentResponse(event.status_code, content_type, list(event.headers), self, conn)
+        return AgentResponse(head.status, content_type, head.headers, self, conn)
 
     # -- the pool -------------------------------------------------------------------------
 
@@ -510,17 +500,7 @@ class AgentClient:
 
     def _release(self, conn: _Conn) -> None:
         """The response ended: keep the connection if both sides may go on."""
-        if (
-            self._closed
-            or conn.broken
-            or conn.h11.our_state is not h11.DONE
-            or conn.h11.their_state is not h11.DONE
-        ):
-            self._discard(conn)
-            return
-        try:
-            conn.h11.start_next_cycle()
-        except h11.LocalProtocolError:  # pragma: no cover - both sides are DONE
+        if self._closed or conn.broken or not conn.parser.reusable:
             self._discard(conn)
             return
         pool = conn.pool
@@ -565,9 +545,3 @@ class AgentClient:
             if oldest.idle_since > limit:
                 return
             self._discard(oldest)
-
-
-# Only h11's state machine sees this; the bytes on the wire are built by `_serialize`.
-_REQUEST_STUB = h11.Request(
-    method="POST", target="/", headers=[("Host", "x"), ("Content-Length", "0")]
-)

@@ -202,7 +202,7 @@ class Dispatcher:
         log.info("workspace %s: A2A %s failed: %r", target.workspace_id, req.method, exc)
         dead = await self._agent_dead(target)
         if req.log_activity:
-            await self.activity.log(
+            self.activity.stage(
                 req.receipt(
                     target.workspace_id,
                     f"A2A request to {target.name} failed: {exc}",
@@ -305,7 +305,7 @@ class Dispatcher:
         self, target: Target, req: A2ARequest, status: int, response_body: Any, started: float
     ) -> None:
         duration = _ms(started)
-        await self.activity.log(
+        self.activity.stage(  # written moments later, off the reply's path (like upstream)
             req.receipt(
                 target.workspace_id,
                 f"{req.method} → {target.name}",

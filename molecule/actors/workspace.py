@@ -518,7 +518,7 @@ class WorkspaceActor(Actor):
             },
         }
         if req.log_activity:
-            await self.deps.activity.log(
+            self.deps.activity.stage(
                 req.receipt(
                     self.workspace_id,
                     f"{req.method} → {self.name}",

@@ -132,6 +132,7 @@ async def list_activity(workspace_id: str) -> Response:
     source = _arg("source")
     if source is not None and source not in ("canvas", "agent"):
         raise BadRequest("source must be 'canvas' or 'agent'")
+    await svc.activity.flush()  # rows staged before this read (A2A receipts) are in it
     rows = await svc.activity.rows.feed(
         wid,
         FeedQuery(

@@ -132,6 +132,7 @@ class E2E(Harness):
         return await self.client.post(f"/workspaces/{wid}/a2a", **kwargs)
 
     async def activity(self, wid: str) -> list[dict[str, Any]]:
+        await self.svc.activity.flush()  # receipts are staged, written just after the reply
         rows = await self.svc.store.fetch(
             "SELECT * FROM activity_logs WHERE workspace_id = $1 AND activity_type = 'a2a_receive'"
             " ORDER BY created_at",
@@ -654,7 +655,9 @@ async def test_hierarchy_and_caller_auth(h: E2E) -> None:
         with h.svc.bus.subscribe(target) as sub:
             r = await h.send(target, v03(f"from {caller}"), as_(caller, token))
             assert r.status_code == 200, (caller, target, r.text)
-            # Bookkeeping is done before the reply: A2A_RESPONSE would already be buffered.
+            # A2A_RESPONSE would be buffered before the reply; ACTIVITY_LOGGED follows the
+            # receipt's write, which flush() waits for.
+            await h.svc.activity.flush()
             seen = []
             while True:
                 try:
@@ -702,6 +705,7 @@ async def test_hierarchy_and_caller_auth(h: E2E) -> None:
     r = await h.send("not-a-uuid", v03("bad id"))
     assert r.status_code == 400 and "error" in r.json()
 
+    await h.svc.activity.flush()
     assert await h.svc.store.fetchval("SELECT count(*) FROM activity_logs") == count
     assert len(agent.received) == dispatched
 

@@ -297,6 +297,7 @@ async def test_create_mock_is_online_and_answers_without_a_process(platform: Har
     assert r.status_code == 200
     body = r.json()
     assert body["jsonrpc"] == "2.0" and body["result"]["parts"][0]["text"] == "mock reply from m"
+    await h.svc.activity.flush()
     rows = await h.svc.store.fetch(
         "SELECT method, status, request_body FROM activity_logs WHERE workspace_id = $1", wid
     )
