@@ -25,6 +25,7 @@ MAX_CHUNK_LINE = 1024
 _STATUS_LINE = re.compile(rb"HTTP/1\.([01]) ([0-9]{3})(?: [^\r\n]*)?")
 _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _HEX = re.compile(rb"[0-9A-Fa-f]+")
+_BLANK_LINE = re.compile(rb"\r?\n\r?\n")  # the end of the head, CRLF or bare LF
 
 
 class ProtocolError(Exception):
@@ -50,10 +51,15 @@ class Head:
     http10: bool
 
     def get(self, name: bytes) -> bytes | None:
+        """The first value of a header (`name` lowercase)."""
         for key, value in self.headers:
             if key == name:
                 return value
         return None
+
+    def joined(self, name: bytes) -> bytes:
+        """Every line of a list-valued header, as one comma-separated value."""
+        return b", ".join(value for key, value in self.headers if key == name)
 
 
 # Body framing modes.
@@ -113,26 +119,23 @@ class ResponseParser:
             return head
 
     def _head_end(self) -> tuple[int, int]:
-        """Index of the blank line ending the head and its length (CRLF or bare LF)."""
-        buf = self.buf
-        crlf = buf.find(b"\r\n\r\n")
-        lf = buf.find(b"\n\n")
-        if lf >= 0 and (crlf < 0 or lf < crlf):
-            return lf, 2
-        return crlf, 4 if crlf >= 0 else 0
+        """Index of the blank line ending the head and its length, or (-1, 0)."""
+        match = _BLANK_LINE.search(self.buf)
+        if match is None:
+            return -1, 0
+        return match.start(), match.end() - match.start()
 
     def _frame(self, head: Head) -> None:
         """RFC 9112 §6.3: how this response's body ends."""
-        connection = head.get(b"connection")
-        tokens = {t.strip().lower() for t in connection.split(b",")} if connection else set()
+        tokens = {t.strip().lower() for t in head.joined(b"connection").split(b",")}
         self.keep_alive = b"close" not in tokens and (not head.http10 or b"keep-alive" in tokens)
         if head.status in (204, 304):
             self.mode = _NONE
             self.done = True
             return
-        encoding = head.get(b"transfer-encoding")
-        if encoding is not None:
-            if encoding.lower() != b"chunked":
+        if head.get(b"transfer-encoding") is not None:
+            encoding = head.joined(b"transfer-encoding")
+            if encoding.strip().lower() != b"chunked":
                 raise ProtocolError(f"unsupported transfer-encoding {encoding!r}")
             self.mode, self.chunk_state = _CHUNKED, _SIZE
             return
@@ -211,7 +214,7 @@ class ResponseParser:
                 return END
 
     def _line(self) -> bytes | None:
-        end = self.buf.find(b"\n")
+        end = self.buf.find(b"\n", 0, MAX_CHUNK_LINE + 1)
         if end < 0:
             if len(self.buf) > MAX_CHUNK_LINE:
                 raise ProtocolError("chunk line too long")
