@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import bisect
 import json
 import math
 import os
@@ -42,6 +43,7 @@ THIS = Path(__file__).resolve()
 P99_TARGET_MS = 50.0
 RATIO_TARGET = 2.0
 MOD31 = 1 << 31
+BATCH_SUBPROTOCOL = "molecule.events.batch.v1"  # molecule/http/events.py
 
 # --------------------------------------------------------------------------------------------
 # Child process: N WebSocket clients
@@ -68,6 +70,7 @@ class _WsClient(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.frag = b""
         self.stats = stats  # this client's: counts and latency lists
+        self.batch = bool(job.get("batch"))  # messages are JSON arrays of events
         self.closed_by_server = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -79,7 +82,8 @@ class _WsClient(asyncio.Protocol):
                 f"GET /ws HTTP/1.1\r\nHost: {self.job['host']}:{self.job['port']}\r\n"
                 "Upgrade: websocket\r\nConnection: Upgrade\r\n"
                 f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
-                f"Authorization: Bearer {self.job['token']}\r\n\r\n"
+                + (f"Sec-WebSocket-Protocol: {BATCH_SUBPROTOCOL}\r\n" if self.batch else "")
+                + f"Authorization: Bearer {self.job['token']}\r\n\r\n"
             ).encode()
         )
 
@@ -143,11 +147,21 @@ class _WsClient(asyncio.Protocol):
                 self._send_frame(0xA, payload)
 
     def _message(self, msg: bytes, now: int) -> None:
-        st = self.stats
-        st["messages"] += 1
-        m = self.mark.search(msg)
-        if m is None:
+        self.stats["messages"] += 1
+        if not self.batch:
+            m = self.mark.search(msg)
+            if m is not None:
+                t = _TS.search(msg)
+                self._event(m, None if t is None else t.group(1), now)
             return
+        # A batch: each event's "timestamp" comes before its payload (and its mark).
+        stamps = [(t.start(), t.group(1)) for t in _TS.finditer(msg)]
+        for m in self.mark.finditer(msg):
+            at = bisect.bisect_left(stamps, (m.start(), b"")) - 1
+            self._event(m, stamps[at][1] if at >= 0 else None, now)
+
+    def _event(self, m: re.Match[bytes], stamp: bytes | None, now: int) -> None:
+        st = self.stats
         seq, raw = int(m.group(1)), int(m.group(2))
         if self.mode == "activity":
             sent = raw
@@ -159,9 +173,8 @@ class _WsClient(asyncio.Protocol):
             return
         st["seqs"].append(seq)
         st["lat_us"].append((now - sent) // 1000)
-        t = _TS.search(msg)
-        if t is not None:
-            ev = datetime.fromisoformat(t.group(1).decode()).timestamp()
+        if stamp is not None:
+            ev = datetime.fromisoformat(stamp.decode()).timestamp()
             ev_ns = int(ev * 1e9)
             st["pub_us"].append((ev_ns - sent) // 1000)
             st["fan_us"].append((now - ev_ns) // 1000)
@@ -449,6 +462,7 @@ def run_phase(
     duration: float,
     grace: float,
     connections: int,
+    batch: bool,
 ) -> dict[str, Any]:
     from _loadgen import BenchError, cpu_seconds, postgres_cpu_seconds
 
@@ -466,6 +480,7 @@ def run_phase(
         "mode": mode,
         "window_ns": [lo, hi],
         "stop_ns": stop_ns,
+        "batch": batch,
     }
     kids = []
     for i in range(procs):
@@ -590,6 +605,13 @@ def main() -> int:
     ap.add_argument("--workspaces", type=int, default=10, help="publishing workspaces (10)")
     ap.add_argument("--connections", type=int, default=16, help="publisher connections (16)")
     ap.add_argument("--mode", choices=("auto", "activity", "heartbeat"), default="auto")
+    ap.add_argument(
+        "--protocol",
+        choices=("batch", "single"),
+        default="batch",
+        help="batch: clients offer the molecule.events.batch.v1 subprotocol (arrays of "
+        "events); single: one event per message, as the original canvas (default batch)",
+    )
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = ap.parse_args()
 
@@ -635,6 +657,7 @@ def main() -> int:
             duration=args.duration,
             grace=args.grace,
             connections=args.connections,
+            batch=args.protocol == "batch",
         )
         single = run_phase(p, clients=1, procs=1, **common)
         multi = run_phase(p, clients=args.clients, procs=args.client_procs, **common)
@@ -646,7 +669,8 @@ def main() -> int:
     print(
         f"publisher: {args.rate:g} events/s paced, {args.connections} keep-alive connections; "
         f"{args.warmup:g} s warm-up + {args.duration:g} s measured + {args.grace:g} s drain "
-        "per phase; latency = client receive time - publisher send time (same host clock)"
+        "per phase; latency = client receive time - publisher send time (same host clock); "
+        f"WebSocket protocol: {args.protocol}"
     )
     print("1 client (reference)")
     print("\n".join(describe(single, args.rate)))

@@ -48,22 +48,35 @@ def json_response(
     )
 
 
-async def read_json(error: str, *, limit: int = MAX_JSON_BODY) -> Any:
-    """The request body as JSON; malformed or empty -> 400 with the route's message."""
-    length = request.content_length
-    if length is not None and length > limit:
-        raise PayloadTooLarge("request body too large")
-    raw = await request.get_data(cache=False, as_text=False)
-    if len(raw) > limit:
-        raise PayloadTooLarge("request body too large")
+def parse_json(raw: bytes | str, error: str) -> Any:
+    """A request body as JSON; malformed or empty -> 400 with the route's message."""
     try:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise BadRequest(error) from None
 
 
+def parse_object(raw: bytes, error: str) -> dict[str, Any]:
+    """A request body as a JSON object; anything else is the route's 400 message."""
+    data = parse_json(raw, error)
+    if not isinstance(data, dict):
+        raise BadRequest(error)
+    return data
+
+
+async def read_json(error: str, *, limit: int = MAX_JSON_BODY) -> Any:
+    """The Quart request's body as JSON (413 past `limit`)."""
+    length = request.content_length
+    if length is not None and length > limit:
+        raise PayloadTooLarge("request body too large")
+    raw = await request.get_data(cache=False, as_text=False)
+    if len(raw) > limit:
+        raise PayloadTooLarge("request body too large")
+    return parse_json(raw, error)
+
+
 async def read_object(error: str) -> dict[str, Any]:
-    """The request body as a JSON object; anything else is the route's 400 message."""
+    """The Quart request's body as a JSON object."""
     data = await read_json(error)
     if not isinstance(data, dict):
         raise BadRequest(error)

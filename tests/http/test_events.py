@@ -20,6 +20,7 @@ import pytest
 import trio
 from trio_websocket import ConnectionRejected, WebSocketConnection, open_websocket_url
 
+from molecule.http.events import BATCH_SUBPROTOCOL
 from tests.conftest import ADMIN_TOKEN, Harness, make_settings, start_platform
 from tests.http.test_registry import CARD, auth, heartbeat, register
 
@@ -384,3 +385,52 @@ async def test_sse_streams_only_its_own_workspace(platform: Harness, credential:
         ("WORKSPACE_HEARTBEAT", {"active_tasks": 1, "uptime_seconds": 0}),
         ("WORKSPACE_HEARTBEAT", {"active_tasks": 2, "uptime_seconds": 0}),
     ]
+
+
+@asynccontextmanager
+async def batch_client(h: Harness, subprotocols: list[str]) -> AsyncIterator[WebSocketConnection]:
+    before = h.svc.bus.subscriber_count
+    async with open_websocket_url(
+        ws_url(h.base_url),
+        subprotocols=subprotocols,
+        extra_headers=await canvas_headers(h, "admin"),  # type: ignore[arg-type]
+        connect_timeout=WAIT,
+        disconnect_timeout=WAIT,
+    ) as ws:
+        with trio.fail_after(WAIT):
+            while h.svc.bus.subscriber_count <= before:
+                await trio.sleep(0.01)
+        yield ws
+
+
+async def test_ws_batch_subprotocol_sends_what_queued_up_as_one_array(platform: Harness) -> None:
+    h = platform
+    async with batch_client(h, ["other.v9", BATCH_SUBPROTOCOL]) as ws:
+        assert ws.subprotocol == BATCH_SUBPROTOCOL
+        for n in range(50):  # no checkpoint in between: all 50 wait for the sender at once
+            h.svc.bus.broadcast("TASK_UPDATED", None, {"n": n})
+        h.svc.bus.broadcast("TASK_UPDATED", None, {"n": 50})
+        with trio.fail_after(WAIT):
+            first = json.loads(await ws.get_message())
+        assert isinstance(first, list) and [e["payload"]["n"] for e in first] == list(range(51))
+        for event in first:
+            assert_wire_shape(event)
+        h.svc.bus.broadcast("TASK_UPDATED", None, {"n": 51})  # alone: still an array
+        with trio.fail_after(WAIT):
+            second = json.loads(await ws.get_message())
+        assert [e["payload"] for e in second] == [{"n": 51}]
+
+
+async def test_ws_without_the_batch_subprotocol_gets_one_event_per_message(
+    platform: Harness,
+) -> None:
+    h = platform
+    async with batch_client(h, ["other.v9"]) as ws:
+        assert ws.subprotocol is None
+        for n in range(20):
+            h.svc.bus.broadcast("TASK_UPDATED", None, {"n": n})
+        with trio.fail_after(WAIT):
+            got = [json.loads(await ws.get_message()) for _ in range(20)]
+    assert [m["payload"]["n"] for m in got] == list(range(20))
+    for message in got:
+        assert_wire_shape(message)
