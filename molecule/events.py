@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -86,23 +87,79 @@ class Event:
 EventFilter = Callable[[Event], bool]
 
 
+class Inbox:
+    """A subscriber's bounded queue of events.
+
+    Lighter than a memory channel on the publisher's side (an append and a wake-up check),
+    because every event is offered to every canvas connection, and the reader can take
+    everything waiting in one call (`drain`). An event that does not fit is dropped for this
+    subscriber and counted.
+    """
+
+    __slots__ = ("_queue", "_limit", "_lot", "_closed", "dropped")
+
+    def __init__(self, limit: int) -> None:
+        self._queue: deque[Event] = deque()
+        self._limit = limit
+        self._lot = trio.lowlevel.ParkingLot()
+        self._closed = False
+        self.dropped = 0
+
+    def offer(self, event: Event) -> None:
+        if self._closed:
+            return
+        if len(self._queue) >= self._limit:
+            self.dropped += 1
+            return
+        self._queue.append(event)
+        if self._lot:
+            self._lot.unpark()
+
+    def close(self) -> None:
+        self._closed = True
+        self._lot.unpark_all()
+
+    async def receive(self) -> Event:
+        """The next event; EndOfChannel once closed and empty."""
+        while not self._queue:
+            if self._closed:
+                raise trio.EndOfChannel
+            await self._lot.park()
+        return self._queue.popleft()
+
+    def receive_nowait(self) -> Event:
+        if self._queue:
+            return self._queue.popleft()
+        raise trio.EndOfChannel if self._closed else trio.WouldBlock
+
+    def __len__(self) -> int:
+        return len(self._queue)
+
+    def drain(self, limit: int) -> list[Event]:
+        """Up to `limit` waiting events, oldest first, without blocking."""
+        queue = self._queue
+        if len(queue) <= limit:
+            taken = list(queue)
+            queue.clear()
+            return taken
+        return [queue.popleft() for _ in range(limit)]
+
+
 class Subscription:
     def __init__(self, bus: EventBus, workspace_id: str | None, buffer: int) -> None:
         self._bus = bus
         self.workspace_id = workspace_id
-        self._send, self.receive = trio.open_memory_channel[Event](buffer)
-        self.dropped = 0
+        self.receive = Inbox(buffer)
+
+    @property
+    def dropped(self) -> int:
+        return self.receive.dropped
 
     def offer(self, event: Event) -> None:
-        try:
-            self._send.send_nowait(event)
-        except trio.WouldBlock:
-            self.dropped += 1
-        except (trio.ClosedResourceError, trio.BrokenResourceError):
-            pass
+        self.receive.offer(event)
 
     def close(self) -> None:
-        self._send.close()
+        self.receive.close()
 
     def __aiter__(self) -> Subscription:
         return self

@@ -112,11 +112,7 @@ async def ws() -> Response | None:
                 except trio.EndOfChannel:
                     break
                 # Whatever queued up meanwhile goes out in the same turn.
-                while len(events) < MAX_BATCH:
-                    try:
-                        events.append(sub.receive.receive_nowait())
-                    except (trio.WouldBlock, trio.EndOfChannel):
-                        break
+                events += sub.receive.drain(MAX_BATCH - 1)
                 if access is not None:
                     events = [e for e in events if await access.allows(e.workspace_id)]
                 if not events:
