@@ -571,7 +571,9 @@ def describe(r: dict[str, Any], rate: float) -> list[str]:
         f"p99 {pct(pres['http_us'], 99):7.2f} ms   max {pct(pres['http_us'], 100):7.2f} ms   "
         f"({statuses}; warm-up included)",
         f"  delivered          {r['delivered'] / d:8.1f} events/s total, "
-        f"{r['delivered'] / d / max(1, r['clients']):8.1f} events/s per client",
+        f"{r['delivered'] / d / max(1, r['clients']):8.1f} events/s per client; "
+        f"{r['messages'] / max(1, r['clients']):.0f} WebSocket messages per client "
+        "over the whole phase",
         f"  delivery latency   p50 {pct(r['lat'], 50):7.2f} ms   p90 {pct(r['lat'], 90):7.2f} ms"
         f"   p99 {pct(r['lat'], 99):7.2f} ms   max {pct(r['lat'], 100):7.2f} ms",
         f"    send->event      p50 {pct(r['pub'], 50):7.2f} ms   p99 {pct(r['pub'], 99):7.2f} ms"

@@ -7,11 +7,15 @@ Rows are written by group commit: entries that arrive while a write is in flight
 together by the next one, in one statement. Under load (the A2A proxy logs every message)
 that turns a database round trip per message into one per batch.
 
-Two ways in: `log()` waits until its row is stored (a poll-mode message must exist before it
-is acknowledged); `stage()` returns at once and the writer task (`run`) stores it moments
-later, like the original's asynchronous `a2a_receive` rows. Readers of the feed call
-`flush()` first, so nothing staged before a read is missing from it, and the platform
-flushes on shutdown.
+Two ways in:
+- `log()` waits until its row is stored, then broadcasts (a poll-mode message must exist
+  before it is acknowledged);
+- `stage()` broadcasts at once and leaves the row to the writer task (`run`), which gathers
+  for a few milliseconds and stores what came in one statement. The original wrote its
+  `a2a_receive` rows asynchronously too, and answered agents' activity reports with 200 even
+  when the insert failed, so nobody could rely on more. Readers of the feed call `flush()`
+  first, so nothing staged before a read is missing from it; the platform flushes on
+  shutdown. A crash can lose the last few milliseconds of staged rows.
 """
 
 from __future__ import annotations
@@ -53,13 +57,15 @@ def activity_logged_payload(entry: ActivityEntry) -> dict[str, Any]:
 
 
 WRITE_TIMEOUT = 30.0
+STAGE_GATHER = 0.005  # the writer's wait for more staged rows before each write
 
 
 class _Batch:
-    __slots__ = ("entries", "rows", "written")
+    __slots__ = ("entries", "announced", "rows", "written")
 
     def __init__(self) -> None:
         self.entries: list[ActivityEntry] = []
+        self.announced: set[int] = set()  # indexes of staged entries, broadcast already
         self.rows: list[dict[str, Any] | None] = []
         self.written = False
 
@@ -85,8 +91,11 @@ class ActivityLog:
         return batch.rows[index]
 
     def stage(self, entry: ActivityEntry) -> None:
-        """Queue the row for the writer task and return at once (see the module doc)."""
-        self._open.entries.append(entry)
+        """Broadcast now, store moments later (see the module doc)."""
+        batch = self._open
+        batch.announced.add(len(batch.entries))
+        batch.entries.append(entry)
+        self.broadcast(entry)
         self._staged.set()
 
     async def flush(self) -> None:
@@ -97,6 +106,7 @@ class ActivityLog:
         """The writer task for staged rows (one per platform)."""
         while True:
             await self._staged.wait()
+            await trio.sleep(STAGE_GATHER)
             self._staged = trio.Event()
             await self._write_through(self._open)
 
@@ -125,8 +135,8 @@ class ActivityLog:
             else:  # one bad row must not lose the others: store them one by one
                 rows = [await self._insert_alone(entry) for entry in batch.entries]
         batch.rows, batch.written = rows, True
-        for entry, row in zip(batch.entries, rows, strict=True):
-            if row is not None:
+        for index, (entry, row) in enumerate(zip(batch.entries, rows, strict=True)):
+            if row is not None and index not in batch.announced:
                 self.broadcast(entry)
 
     async def _insert_alone(self, entry: ActivityEntry) -> dict[str, Any] | None:

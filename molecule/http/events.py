@@ -12,6 +12,7 @@ Refusals happen before the upgrade, as plain HTTP responses. A client that offer
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -34,6 +35,10 @@ WS_BUFFER = 256
 # Under load one message per event cost the server ~0.1 ms per client per event.
 BATCH_SUBPROTOCOL = "molecule.events.batch.v1"
 MAX_BATCH = 256
+# A batch client gets at most one message per interval: each message costs the server a
+# socket write and its bookkeeping, per client, so a hundred canvases at hundreds of events
+# per second are only affordable as a few dozen messages each. No screen needs more.
+BATCH_INTERVAL = 0.02
 SSE_BUFFER = 64
 SSE_KEEPALIVE = 15.0
 ACCESS_CACHE_TTL = 30.0
@@ -106,11 +111,14 @@ async def ws() -> Response | None:
                     nursery.cancel_scope.cancel()
 
             nursery.start_soon(watch_close)
+            last_sent = -math.inf
             while True:
                 try:
                     events = [await sub.receive.receive()]
                 except trio.EndOfChannel:
                     break
+                if batched:  # at most one message per BATCH_INTERVAL; a lone event goes at once
+                    await trio.sleep_until(last_sent + BATCH_INTERVAL)
                 # Whatever queued up meanwhile goes out in the same turn.
                 events += sub.receive.drain(MAX_BATCH - 1)
                 if access is not None:
@@ -119,6 +127,7 @@ async def ws() -> Response | None:
                     continue
                 if batched:
                     await websocket.send("[" + ",".join(e.wire_json for e in events) + "]")
+                    last_sent = trio.current_time()
                 else:
                     for event in events:
                         await websocket.send(event.wire_json)

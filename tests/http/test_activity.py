@@ -78,6 +78,7 @@ async def insert(
 
 
 async def count(h: Harness) -> int:
+    await h.svc.activity.flush()
     n: int = await h.svc.store.fetchval("SELECT count(*) FROM activity_logs")
     return n
 
