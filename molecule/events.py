@@ -30,6 +30,11 @@ from molecule.store.pool import Store
 log = logging.getLogger("molecule.events")
 
 IDLE_RESET_SLACK = 1.0
+# Batch-mode canvas connections get one message per tick at most: a WebSocket message costs
+# the server ~0.1 ms of framing and socket bookkeeping per connection, so a hundred canvases
+# at hundreds of events per second are only affordable as a few dozen messages each.
+BATCH_TICK = 0.02
+BATCH_FEED_LIMIT = 64  # ticks a slow connection may fall behind
 
 # The event catalogue (upstream-april §3); names are wire strings.
 WORKSPACE_PROVISIONING = "WORKSPACE_PROVISIONING"
@@ -171,6 +176,47 @@ class Subscription:
             raise StopAsyncIteration from None
 
 
+class BatchFeed:
+    """A canvas connection in batch mode: each tick's events arrive as one JSON array text.
+
+    The bus serialises a tick's events once and hands the same text to every feed, so the
+    per-connection cost is one queue append and one WebSocket message per tick, whatever the
+    event rate. A connection that falls `limit` ticks behind loses the oldest (counted).
+    """
+
+    __slots__ = ("_queue", "_limit", "_lot", "_closed", "dropped")
+
+    def __init__(self, limit: int) -> None:
+        self._queue: deque[tuple[str, int]] = deque()
+        self._limit = limit
+        self._lot = trio.lowlevel.ParkingLot()
+        self._closed = False
+        self.dropped = 0  # events
+
+    def offer(self, text: str, count: int) -> None:
+        if len(self._queue) >= self._limit:
+            self.dropped += self._queue.popleft()[1]
+        self._queue.append((text, count))
+        if self._lot:
+            self._lot.unpark()
+
+    def close(self) -> None:
+        self._closed = True
+        self._lot.unpark_all()
+
+    async def receive(self) -> str:
+        """Everything waiting, as one JSON array text; EndOfChannel once closed."""
+        while not self._queue:
+            if self._closed:
+                raise trio.EndOfChannel
+            await self._lot.park()
+        if len(self._queue) == 1:
+            return self._queue.popleft()[0]
+        texts = [text[1:-1] for text, _ in self._queue]  # strip each array's brackets
+        self._queue.clear()
+        return "[" + ",".join(texts) + "]"
+
+
 class _IdleTimer:
     __slots__ = ("scope", "seconds", "slack")
 
@@ -190,6 +236,8 @@ class EventBus:
         self._by_workspace: dict[str, set[Subscription]] = {}
         self._idle: dict[str, set[_IdleTimer]] = {}
         self.published = 0
+        self._feeds: set[BatchFeed] = set()
+        self._tick: list[Event] = []  # this tick's events, for the batch feeds
 
     @contextmanager
     def idle_timer(self, workspace_id: str, seconds: float) -> Iterator[trio.CancelScope]:
@@ -221,7 +269,35 @@ class EventBus:
     def listening(self, workspace_id: str | None) -> bool:
         """Would an event for this workspace reach anyone? Lets publishers skip building
         payloads nobody reads."""
-        return bool(self._all) or (workspace_id is not None and workspace_id in self._by_workspace)
+        return (
+            bool(self._all)
+            or bool(self._feeds)
+            or (workspace_id is not None and workspace_id in self._by_workspace)
+        )
+
+    @contextmanager
+    def batch_feed(self) -> Iterator[BatchFeed]:
+        """Every event, delivered per tick by `run_batches` (see BatchFeed)."""
+        feed = BatchFeed(BATCH_FEED_LIMIT)
+        self._feeds.add(feed)
+        try:
+            yield feed
+        finally:
+            feed.close()
+            self._feeds.discard(feed)
+
+    async def run_batches(self) -> None:
+        """Each tick, serialise the tick's events once and hand them to every batch feed."""
+        while True:
+            await trio.sleep(BATCH_TICK)
+            if not self._tick:
+                continue
+            events, self._tick = self._tick, []
+            if not self._feeds:
+                continue
+            text = "[" + ",".join(event.wire_json for event in events) + "]"
+            for feed in self._feeds:
+                feed.offer(text, len(events))
 
     @contextmanager
     def subscribe(
@@ -248,7 +324,7 @@ class EventBus:
 
     @property
     def subscriber_count(self) -> int:
-        return len(self._all) + sum(len(s) for s in self._by_workspace.values())
+        return len(self._all) + len(self._feeds) + sum(len(s) for s in self._by_workspace.values())
 
     def broadcast(self, type_: str, workspace_id: str | None, payload: dict[str, Any]) -> None:
         """Fan out without recording. With nobody listening (the common case for heartbeats
@@ -262,6 +338,8 @@ class EventBus:
     def publish(self, event: Event) -> None:
         self.published += 1
         self._reset_idle(event.workspace_id)
+        if self._feeds:
+            self._tick.append(event)
         for sub in self._all:
             sub.offer(event)
         if event.workspace_id is not None:

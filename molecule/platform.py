@@ -159,6 +159,7 @@ async def running_platform(settings: Settings, dsn: str) -> AsyncIterator[Servic
             await directory.activate_watched()
             nursery.start_soon(heartbeats.run)
             nursery.start_soon(activity.run)
+            nursery.start_soon(bus.run_batches)
             nursery.start_soon(_every, TOKEN_FLUSH_INTERVAL, tokens.flush_last_used, "token flush")
             nursery.start_soon(
                 _every, QUEUE_SWEEP_INTERVAL, lambda: sweep_queue(queue, directory), "queue sweep"

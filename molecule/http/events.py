@@ -12,7 +12,6 @@ Refusals happen before the upgrade, as plain HTTP responses. A client that offer
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -21,7 +20,7 @@ from quart import Blueprint, Response, websocket
 
 from molecule.access import can_communicate
 from molecule.errors import Forbidden, Gone, MoleculeError, NotFound, Unauthorized
-from molecule.events import Event
+from molecule.events import Event, EventBus
 from molecule.http.auth import current_credentials, lazy_bootstrap, privileged, workspace_auth
 from molecule.http.common import json_response, require_uuid, services
 from molecule.models import WorkspaceStatus
@@ -35,10 +34,7 @@ WS_BUFFER = 256
 # Under load one message per event cost the server ~0.1 ms per client per event.
 BATCH_SUBPROTOCOL = "molecule.events.batch.v1"
 MAX_BATCH = 256
-# A batch client gets at most one message per interval: each message costs the server a
-# socket write and its bookkeeping, per client, so a hundred canvases at hundreds of events
-# per second are only affordable as a few dozen messages each. No screen needs more.
-BATCH_INTERVAL = 0.02
+# A batch-mode canvas gets the bus's per-tick arrays (molecule.events.BatchFeed).
 SSE_BUFFER = 64
 SSE_KEEPALIVE = 15.0
 ACCESS_CACHE_TTL = 30.0
@@ -99,40 +95,54 @@ async def ws() -> Response | None:
     svc = services()
     batched = BATCH_SUBPROTOCOL in websocket.requested_subprotocols
     await websocket.accept(subprotocol=BATCH_SUBPROTOCOL if batched else None)
-    access = _AccessCache(agent) if agent is not None else None
-    with svc.bus.subscribe(buffer=WS_BUFFER) as sub:
-        async with trio.open_nursery() as nursery:
+    async with trio.open_nursery() as nursery:
 
-            async def watch_close() -> None:
-                try:
-                    while True:
-                        await websocket.receive()  # clients' messages are ignored
-                finally:
-                    nursery.cancel_scope.cancel()
+        async def watch_close() -> None:
+            try:
+                while True:
+                    await websocket.receive()  # clients' messages are ignored
+            finally:
+                nursery.cancel_scope.cancel()
 
-            nursery.start_soon(watch_close)
-            last_sent = -math.inf
-            while True:
-                try:
-                    events = [await sub.receive.receive()]
-                except trio.EndOfChannel:
-                    break
-                if batched:  # at most one message per BATCH_INTERVAL; a lone event goes at once
-                    await trio.sleep_until(last_sent + BATCH_INTERVAL)
-                # Whatever queued up meanwhile goes out in the same turn.
-                events += sub.receive.drain(MAX_BATCH - 1)
-                if access is not None:
-                    events = [e for e in events if await access.allows(e.workspace_id)]
-                if not events:
-                    continue
-                if batched:
-                    await websocket.send("[" + ",".join(e.wire_json for e in events) + "]")
-                    last_sent = trio.current_time()
-                else:
-                    for event in events:
-                        await websocket.send(event.wire_json)
-            nursery.cancel_scope.cancel()
+        nursery.start_soon(watch_close)
+        if agent is None and batched:
+            await _send_ticks(svc.bus)
+        else:
+            await _send_events(svc.bus, _AccessCache(agent) if agent else None, batched)
+        nursery.cancel_scope.cancel()
     return None
+
+
+async def _send_ticks(bus: EventBus) -> None:
+    """A batch-mode canvas: the bus's per-tick arrays (every event)."""
+    with bus.batch_feed() as feed:
+        while True:
+            try:
+                text = await feed.receive()
+            except trio.EndOfChannel:
+                return
+            await websocket.send(text)
+
+
+async def _send_events(bus: EventBus, access: _AccessCache | None, batched: bool) -> None:
+    """One event per message (the original's format), or for a batch-mode agent arrays of
+    whatever queued up; an agent sees only the workspaces it may talk to."""
+    with bus.subscribe(buffer=WS_BUFFER) as sub:
+        while True:
+            try:
+                events = [await sub.receive.receive()]
+            except trio.EndOfChannel:
+                return
+            events += sub.receive.drain(MAX_BATCH - 1)
+            if access is not None:
+                events = [e for e in events if await access.allows(e.workspace_id)]
+            if not events:
+                continue
+            if batched:
+                await websocket.send("[" + ",".join(e.wire_json for e in events) + "]")
+            else:
+                for event in events:
+                    await websocket.send(event.wire_json)
 
 
 @bp.get("/workspaces/<workspace_id>/events/stream")
