@@ -605,7 +605,7 @@ def main() -> int:
     ap.add_argument("--grace", type=float, default=2.0, help="seconds to drain after (2)")
     ap.add_argument("--client-procs", type=int, default=2, help="client processes, N phase (2)")
     ap.add_argument("--workspaces", type=int, default=10, help="publishing workspaces (10)")
-    ap.add_argument("--connections", type=int, default=16, help="publisher connections (16)")
+    ap.add_argument("--connections", type=int, default=64, help="publisher connections (64)")
     ap.add_argument("--mode", choices=("auto", "activity", "heartbeat"), default="auto")
     ap.add_argument(
         "--protocol",

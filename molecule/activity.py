@@ -57,7 +57,7 @@ def activity_logged_payload(entry: ActivityEntry) -> dict[str, Any]:
 
 
 WRITE_TIMEOUT = 30.0
-STAGE_GATHER = 0.005  # the writer's wait for more staged rows before each write
+STAGE_GATHER = 0.02  # the writer's wait for more staged rows before each write
 
 
 class _Batch:
