@@ -35,6 +35,7 @@ IDLE_RESET_SLACK = 1.0
 # at hundreds of events per second are only affordable as a few dozen messages each.
 BATCH_TICK = 0.02
 BATCH_FEED_LIMIT = 64  # ticks a slow connection may fall behind
+FEED_WAKE_GROUP = 8  # batch feeds woken per scheduler pass
 
 # The event catalogue (upstream-april §3); names are wire strings.
 WORKSPACE_PROVISIONING = "WORKSPACE_PROVISIONING"
@@ -289,6 +290,8 @@ class EventBus:
     async def run_batches(self) -> None:
         """Each tick, serialise the tick's events once and hand them to every batch feed."""
         while True:
+            # The pause follows the burst: a loaded server stretches the period, so each
+            # connection gets fewer, larger messages exactly when messages cost the most.
             await trio.sleep(BATCH_TICK)
             if not self._tick:
                 continue
@@ -296,8 +299,13 @@ class EventBus:
             if not self._feeds:
                 continue
             text = "[" + ",".join(event.wire_json for event in events) + "]"
-            for feed in self._feeds:
+            for index, feed in enumerate(list(self._feeds), 1):
                 feed.offer(text, len(events))
+                if index % FEED_WAKE_GROUP == 0:
+                    # Trio runs every runnable task once per scheduler pass, and an HTTP
+                    # request needs several passes: a hundred connections woken at once
+                    # would stretch each pass, so each request, by the whole burst.
+                    await trio.lowlevel.checkpoint()
 
     @contextmanager
     def subscribe(
