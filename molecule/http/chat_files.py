@@ -25,7 +25,6 @@ import trio
 from quart import Blueprint, Response, request
 
 from molecule.errors import BadRequest, MoleculeError, NotFound
-from molecule.http import streaming
 from molecule.http.auth import workspace_auth
 from molecule.http.common import json_response, require_uuid, services
 from molecule.http.streaming import RawRequest, Send, raw_route, send_json
@@ -138,7 +137,7 @@ def _unreachable() -> MoleculeError:
 @raw_route("POST", UPLOAD_ROUTE)
 async def upload(req: RawRequest, send: Send) -> None:
     wid = require_uuid(req.match[1])
-    await streaming.workspace_auth(req, wid)
+    await workspace_auth(req.svc, wid, req.credentials)
     svc = req.svc
     try:
         row = await svc.store.fetchrow("SELECT delivery_mode FROM workspaces WHERE id = $1", wid)

@@ -20,8 +20,7 @@ import trio
 from quart import Quart
 
 from molecule.errors import MoleculeError, PayloadTooLarge
-from molecule.http import auth
-from molecule.http.auth import Credentials, Principal
+from molecule.http.auth import Credentials
 from molecule.http.common import dumps
 from molecule.services import Services
 
@@ -119,11 +118,6 @@ class RawRequest:
         return Credentials.from_headers(self.header("authorization"), self.header("cookie"))
 
 
-async def workspace_auth(req: RawRequest, workspace_id: str) -> Principal:
-    """WorkspaceAuth from the scope's headers: the same rules as the Quart routes'."""
-    return await auth.workspace_auth(req.svc, workspace_id, req.credentials)
-
-
 async def send_bytes(
     send: Send,
     status: int,
@@ -208,5 +202,4 @@ __all__ = [
     "raw_route",
     "send_bytes",
     "send_json",
-    "workspace_auth",
 ]
