@@ -51,6 +51,7 @@ __all__ = [
     "expires_in_seconds",
     "extract_message_id",
     "normalize_a2a_payload",
+    "normalize_a2a_request",
 ]
 
 INVALID_JSON = "invalid JSON"
@@ -87,11 +88,22 @@ def normalize_a2a_payload(raw: bytes) -> tuple[dict[str, Any], str]:
     lookups): `"parts": null` counts as present and is passed through; `"content": null` is an
     invalid content type; an existing `messageId` of any value is kept.
     """
-    payload = _parse_object(raw)
+    envelope, method, _ = normalize_a2a_request(raw)
+    return envelope, method
+
+
+def normalize_a2a_request(raw: bytes) -> tuple[dict[str, Any], str, bool]:
+    """`normalize_a2a_payload`, and whether normalising changed anything.
+
+    When it did not (every v0.3 sender), the proxy forwards `raw` itself: the same JSON
+    value, without serialising the envelope again on the hot path.
+    """
+    payload, changed = _parse_object(raw)
 
     if "jsonrpc" in payload:
         envelope = payload
     else:
+        changed = True
         envelope = {
             "jsonrpc": JSONRPC_VERSION,
             "id": str(uuid.uuid4()),
@@ -103,10 +115,10 @@ def normalize_a2a_payload(raw: bytes) -> tuple[dict[str, Any], str]:
     if isinstance(params, dict):
         message = params.get("message")
         if isinstance(message, dict):
-            _normalize_message(message)
+            changed = _normalize_message(message) or changed
 
     method = envelope.get("method")
-    return envelope, method if isinstance(method, str) else ""
+    return envelope, method if isinstance(method, str) else "", changed
 
 
 def extract_message_id(envelope: dict[str, Any]) -> str | None:
@@ -150,12 +162,14 @@ def expires_in_seconds(envelope: dict[str, Any]) -> int | None:
 # --- internals ---------------------------------------------------------------------------
 
 
-def _normalize_message(message: dict[str, Any]) -> None:
-    """Apply the v0.2 -> v0.3 message fixes in place (the message is our own parsed copy)."""
-    if "messageId" not in message:
+def _normalize_message(message: dict[str, Any]) -> bool:
+    """Apply the v0.2 -> v0.3 message fixes in place (the message is our own parsed copy);
+    True when something changed."""
+    changed = "messageId" not in message
+    if changed:
         message["messageId"] = str(uuid.uuid4())
     if "parts" in message:
-        return  # the v0.3 hot path: nothing else to do
+        return changed  # the v0.3 hot path: nothing else to do
     if "content" not in message:
         raise BadRequest(MISSING_PARTS, extra={"hint": MISSING_PARTS_HINT})
     content = message["content"]
@@ -166,21 +180,25 @@ def _normalize_message(message: dict[str, Any]) -> None:
     else:
         raise BadRequest(INVALID_CONTENT_TYPE, extra={"hint": INVALID_CONTENT_TYPE_HINT})
     del message["content"]
+    return True
 
 
-def _parse_object(raw: bytes) -> dict[str, Any]:
+def _parse_object(raw: bytes) -> tuple[dict[str, Any], bool]:
+    """The JSON object, and whether lone surrogates were replaced in it."""
+    replaced = False
     try:
         text = raw.decode("utf-8")  # strict: no UTF-16/32 sniffing, no lossy decoding
         value = json.loads(text, parse_constant=_reject_constant)
         if _SURROGATE_ESCAPE.search(raw):
             value = _replace_lone_surrogates(value)
+            replaced = True
     except (UnicodeDecodeError, ValueError, RecursionError):
         # RecursionError: nesting deeper than the interpreter can walk (Go's decoder also
         # refuses absurd depths); the 1 MiB body cap keeps this cheap.
         _invalid_json()
     if not isinstance(value, dict):
         _invalid_json()
-    return value
+    return value, replaced
 
 
 def _reject_constant(name: str) -> NoReturn:

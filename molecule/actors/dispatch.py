@@ -60,9 +60,12 @@ class A2ARequest:
     timeout: float | None = None  # X-Timeout seconds, bounds the whole upstream call (D7)
     a2a_version: str | None = None  # forwarded as the A2A-Version header (D6)
     queue_id: str | None = None  # set when this is a queue drain of that item
+    raw: bytes | None = None  # the caller's bytes, when they are exactly `envelope`
 
     @property
     def body(self) -> bytes:
+        if self.raw is not None:
+            return self.raw
         return json.dumps(self.envelope, ensure_ascii=False).encode()
 
     @property

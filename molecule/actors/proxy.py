@@ -33,10 +33,13 @@ async def send_a2a(
     log_activity: bool = True,
     timeout: float | None = None,
     a2a_version: str | None = None,
+    raw: bytes | None = None,
 ) -> ProxyResult:
     """Deliver an already-normalised envelope to `target_id` as `caller_id`.
 
-    Raises a MoleculeError for every refusal or failure the contract defines.
+    `raw`, when given, is the body exactly as the caller sent it and normalising left it
+    unchanged: it is forwarded as is. Raises a MoleculeError for every refusal or failure
+    the contract defines.
     """
     system = caller_id is not None and caller_id.startswith(SYSTEM_CALLER_PREFIXES)
     if caller_id and not system and caller_id != target_id:
@@ -52,6 +55,7 @@ async def send_a2a(
         log_activity=log_activity,
         timeout=timeout,
         a2a_version=a2a_version,
+        raw=raw,
     )
     result: ProxyResult = await ref.ask(Dispatch(request), ASK_CEILING)
     return result

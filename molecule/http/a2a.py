@@ -14,7 +14,7 @@ from typing import Any
 import trio
 from quart import Blueprint, Response, request
 
-from molecule.a2a.normalize import normalize_a2a_payload
+from molecule.a2a.normalize import normalize_a2a_request
 from molecule.actors.proxy import send_a2a
 from molecule.errors import BadRequest, Forbidden, NotFound, Unauthorized
 from molecule.http.auth import admin_auth, current_credentials, lazy_bootstrap, privileged
@@ -78,7 +78,7 @@ async def proxy(req: RawRequest, send: Send) -> None:
     target = require_uuid(req.match["workspace_id"])
     raw = await req.read_body(MAX_A2A_BODY)
     caller = await _caller(req)
-    envelope, method = normalize_a2a_payload(raw)
+    envelope, method, changed = normalize_a2a_request(raw)
     result = await send_a2a(
         svc.directory,
         svc.workspaces,
@@ -88,6 +88,7 @@ async def proxy(req: RawRequest, send: Send) -> None:
         caller,
         timeout=_x_timeout(req),
         a2a_version=req.header("a2a-version") or None,
+        raw=None if changed else raw,
     )
     if result.stream is not None:
         await _send_stream(req, send, result.status, result.content_type, result.stream)

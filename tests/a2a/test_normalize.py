@@ -12,6 +12,7 @@ from molecule.a2a.normalize import (
     expires_in_seconds,
     extract_message_id,
     normalize_a2a_payload,
+    normalize_a2a_request,
 )
 from molecule.errors import BadRequest, MoleculeError
 
@@ -427,3 +428,34 @@ def test_expires_in_seconds_survives_normalisation() -> None:
     assert expires_in_seconds(out) == 90
     out, _ = norm(envelope({"messageId": "m", "parts": TEXT}, expires_in_seconds=True))
     assert expires_in_seconds(out) is None
+
+
+# --- "changed": may the proxy forward the caller's bytes as they are? ---------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "changed"),
+    [
+        # v0.3 with a messageId: nothing to do, whatever the spacing or key order
+        (b'{"params":{"message":{"parts":[],"messageId":"m"}},"jsonrpc":"2.0","id":1}', False),
+        (
+            b'{ "jsonrpc" : "2.0", "params" : { "message" : { "messageId" : "m", "parts" : [] }}}',
+            False,
+        ),
+        (b'{"jsonrpc":"2.0","method":"tasks/get","params":{"id":"t"}}', False),  # no message
+        (b'{"jsonrpc":"2.0","params":{"message":{"parts":[]}}}', True),  # messageId filled
+        (b'{"method":"message/send","params":{}}', True),  # envelope built
+        (b'{"jsonrpc":"2.0","params":{"message":{"messageId":"m","content":"hi"}}}', True),
+        (b'{"jsonrpc":"2.0","params":{"message":{"messageId":"m","parts":["\\ud800"]}}}', True),
+        (
+            b'{"jsonrpc":"2.0","params":{"message":{"messageId":"m","parts":["\\ud83d\\ude00"]}}}',
+            True,
+        ),  # a surrogate pair is rewritten too (harmless: forwarded re-serialised)
+    ],
+)
+def test_changed_says_whether_the_raw_body_can_be_forwarded(raw: bytes, changed: bool) -> None:
+    envelope, method, got = normalize_a2a_request(raw)
+    assert got is changed
+    assert normalize_a2a_payload(raw)[1] == method
+    if not changed:
+        assert json.loads(raw) == envelope

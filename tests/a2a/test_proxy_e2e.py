@@ -543,6 +543,27 @@ async def test_native_session_target_is_not_queued(h: E2E) -> None:
 # -- 3. agent failures ---------------------------------------------------------------------
 
 
+async def test_a_v03_body_is_forwarded_byte_for_byte_and_a_fixed_one_re_serialised(
+    h: E2E,
+) -> None:
+    agent = ScriptedAgent()
+    wid, _ = await h.agent_workspace("verbatim", await h.serve(agent))
+    verbatim = (
+        b'{ "params": {"message": {"parts": [{"kind":"text","text":"caf\\u00e9"}],'
+        b' "messageId": "m-1", "role": "user"}}, "id": 7, "jsonrpc": "2.0",'
+        b' "method": "message/send" }'
+    )
+    r = await h.send(wid, verbatim)
+    assert r.status_code == 200, r.text
+    assert agent.received[-1].body == verbatim  # nothing to normalise: the caller's bytes
+
+    fixed = b'{"jsonrpc":"2.0","id":8,"method":"message/send","params":{"message":{"parts":[]}}}'
+    r = await h.send(wid, fixed)
+    assert r.status_code == 200, r.text
+    forwarded = agent.received[-1]
+    assert forwarded.body != fixed and forwarded.json()["params"]["message"]["messageId"]
+
+
 async def test_agent_error_status_and_empty_body(h: E2E) -> None:
     failing = ScriptedAgent(status=502, body=json.dumps({"error": "agent exploded"}).encode())
     wid, _ = await h.agent_workspace("bad-gateway", await h.serve(failing))
