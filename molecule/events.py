@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -236,6 +237,9 @@ class EventBus:
         self._all: set[Subscription] = set()
         self._by_workspace: dict[str, set[Subscription]] = {}
         self._idle: dict[str, set[_IdleTimer]] = {}
+        # Per workspace: until when no timer of it needs pushing back (events before that
+        # time cost one comparison, not a walk over every call in flight).
+        self._idle_settled: dict[str, float] = {}
         self.published = 0
         self._feeds: set[BatchFeed] = set()
         self._tick: list[Event] = []  # this tick's events, for the batch feeds
@@ -251,6 +255,7 @@ class EventBus:
         timer = _IdleTimer(scope, seconds)
         timers = self._idle.setdefault(workspace_id, set())
         timers.add(timer)
+        self._idle_settled.pop(workspace_id, None)  # the new timer needs pushing at once
         try:
             with scope:
                 yield scope
@@ -258,14 +263,22 @@ class EventBus:
             timers.discard(timer)
             if not timers and self._idle.get(workspace_id) is timers:
                 del self._idle[workspace_id]
+                self._idle_settled.pop(workspace_id, None)
 
     def _reset_idle(self, workspace_id: str | None) -> None:
         timers = self._idle.get(workspace_id) if workspace_id is not None else None
-        if timers:
-            now = trio.current_time()
-            for timer in timers:
-                if timer.scope.deadline - now < timer.seconds:
-                    timer.scope.deadline = now + timer.seconds + timer.slack
+        if not timers:
+            return
+        assert workspace_id is not None
+        now = trio.current_time()
+        if now < self._idle_settled.get(workspace_id, -math.inf):
+            return
+        settled = math.inf
+        for timer in timers:
+            if timer.scope.deadline - now < timer.seconds:
+                timer.scope.deadline = now + timer.seconds + timer.slack
+            settled = min(settled, timer.scope.deadline - timer.seconds)
+        self._idle_settled[workspace_id] = settled
 
     def listening(self, workspace_id: str | None) -> bool:
         """Would an event for this workspace reach anyone? Lets publishers skip building
