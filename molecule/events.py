@@ -8,7 +8,9 @@ Two paths, as in the original:
 
 Fan-out never blocks the publisher: each subscriber has a bounded buffer and an event that
 does not fit is dropped for that subscriber (counted). The wire JSON is built once per event
-and shared by every subscriber.
+and shared by every subscriber. Batch-mode canvas connections (`batch_feed`) get, per tick,
+one array text serialised once for all of them. Idle timers (`idle_timer`) are cancel
+scopes whose deadline every event for their workspace pushes back.
 """
 
 from __future__ import annotations
