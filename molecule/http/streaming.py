@@ -18,6 +18,8 @@ from typing import Any
 
 import trio
 from quart import Quart
+from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.routing import RequestRedirect
 
 from molecule.errors import MoleculeError, PayloadTooLarge
 from molecule.http.auth import Credentials
@@ -155,14 +157,31 @@ class RawRoutes:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
+            others: list[str] = []  # methods of raw routes on this path
             for method, pattern, handler in _ROUTES:
-                if scope["method"] != method:
-                    continue
                 match = pattern.fullmatch(scope["path"])
-                if match is not None:
+                if match is None:
+                    continue
+                if scope["method"] == method:
                     await self._run(handler, RawRequest(self.app, scope, receive, match), send)
                     return
+                others.append(method)
+            if others and not self._quart_serves(scope["path"]):
+                allow = {"Allow": ", ".join(sorted(set(others)))}
+                await send_json(send, 405, {"error": "method not allowed"}, allow)
+                return
         await self.inner(scope, receive, send)
+
+    def _quart_serves(self, path: str) -> bool:
+        """Does Quart have a route for this path, with any method? (Else the raw route's
+        path would answer 404 to other methods instead of 405.)"""
+        try:
+            self.app.url_map.bind("localhost").match(path, method="GET")
+        except (MethodNotAllowed, RequestRedirect):
+            return True
+        except NotFound:
+            return False
+        return True
 
     @staticmethod
     async def _run(handler: Handler, req: RawRequest, send: Send) -> None:

@@ -564,6 +564,17 @@ async def test_a_v03_body_is_forwarded_byte_for_byte_and_a_fixed_one_re_serialis
     assert forwarded.body != fixed and forwarded.json()["params"]["message"]["messageId"]
 
 
+async def test_other_methods_on_the_raw_proxy_route_are_405(h: E2E) -> None:
+    wid = str(uuid.uuid4())
+    for method in ("GET", "PUT", "DELETE"):
+        r = await h.client.request(method, f"/workspaces/{wid}/a2a", headers=ADMIN)
+        assert r.status_code == 405 and r.headers["allow"] == "POST", (method, r.text)
+        assert r.json() == {"error": "method not allowed"}
+    # A path Quart serves with other methods is still Quart's (GET feed, raw POST report).
+    r = await h.client.get(f"/workspaces/{wid}/activity", headers=ADMIN)
+    assert r.status_code != 405
+
+
 async def test_agent_error_status_and_empty_body(h: E2E) -> None:
     failing = ScriptedAgent(status=502, body=json.dumps({"error": "agent exploded"}).encode())
     wid, _ = await h.agent_workspace("bad-gateway", await h.serve(failing))
