@@ -15,7 +15,11 @@ event sent in the measured window, receive time - send time; the event's own `ti
 (set when the server built the event) splits that into the publish path (HTTP request to
 broadcast) and the fan-out (broadcast to the client's socket). Dropped = events the
 publisher got a 2xx for in the window that a client never received (the server drops for a
-subscriber whose 256-event buffer is full).
+connection that falls too far behind).
+
+By default the clients offer the `molecule.events.batch.v1` subprotocol (each message a JSON
+array of events, one per server tick); `--protocol single` measures the original format,
+one event per message.
 
 Targets: p99 <= 50 ms at the given rate with N clients, and p99(N) <= 2 x p99(1).
 Exit 0 for a valid run whatever the verdict, 1 for an invalid one, 2 if it could not run.
@@ -594,7 +598,7 @@ def describe(r: dict[str, Any], rate: float) -> list[str]:
 
 
 def main() -> int:
-    from _loadgen import BenchError, platform_root  # noqa: F401
+    from _loadgen import BenchError, platform_root
     from heartbeats import create_agents
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
@@ -639,6 +643,8 @@ def main() -> int:
         )
         if mode == "auto":
             mode = "activity" if 200 <= status < 300 else "heartbeat"
+        if mode == "heartbeat" and args.protocol == "batch":
+            raise BenchError("heartbeat mode parses one event per message: use --protocol single")
         if mode == "activity":
             print(
                 f"publishing ACTIVITY_LOGGED via POST /workspaces/:id/activity "
