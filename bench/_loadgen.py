@@ -158,6 +158,28 @@ _CL = re.compile(rb"\r\ncontent-length:[ \t]*(\d+)", re.IGNORECASE)
 _CLOSE = re.compile(rb"\r\nconnection:[ \t]*close", re.IGNORECASE)
 
 
+@dataclass(frozen=True)
+class ResponseHead:
+    status: int  # 0 when the status line is unreadable
+    total: int  # head plus Content-Length body; -1 without a Content-Length
+    close: bool  # the server said Connection: close
+
+
+def response_head(buf: bytes) -> ResponseHead | None:
+    """The head of the response at the start of `buf`, None until it is complete."""
+    end = buf.find(b"\r\n\r\n")
+    if end < 0:
+        return None
+    head = buf[: end + 2]
+    m = _CL.search(head)
+    try:
+        status = int(head[9:12])
+    except ValueError:
+        status = 0
+    total = -1 if m is None else end + 4 + int(m.group(1))
+    return ResponseHead(status, total, _CLOSE.search(head) is not None)
+
+
 class _Conn(asyncio.Protocol):
     def __init__(self, run: _Run) -> None:
         self.run = run
@@ -184,21 +206,15 @@ class _Conn(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         self.buf += data
         if self.need < 0:
-            end = self.buf.find(b"\r\n\r\n")
-            if end < 0:
+            head = response_head(self.buf)
+            if head is None:
                 return
-            head = self.buf[: end + 2]
-            m = _CL.search(head)
-            try:
-                self.status = int(head[9:12])
-            except ValueError:
-                self.status = 0
-            if m is None or self.status == 0:
+            self.status = head.status
+            if head.total < 0 or head.status == 0:
                 self.run.bad_responses += 1
                 self._finish()
                 return
-            self.need = end + 4 + int(m.group(1))
-            self.close_after = _CLOSE.search(head) is not None
+            self.need, self.close_after = head.total, head.close
         if len(self.buf) < self.need:
             return
         if len(self.buf) > self.need:  # one request in flight: nothing may follow

@@ -44,6 +44,10 @@ from pathlib import Path
 from typing import Any
 
 THIS = Path(__file__).resolve()
+sys.path.insert(0, str(THIS.parent))  # the child processes run with -I
+
+from _loadgen import response_head  # noqa: E402
+
 P99_TARGET_MS = 50.0
 RATIO_TARGET = 2.0
 MOD31 = 1 << 31
@@ -250,9 +254,6 @@ async def _clients_main(job: dict[str, Any]) -> dict[str, Any]:
 # Child process: the paced publisher
 # --------------------------------------------------------------------------------------------
 
-_CL = re.compile(rb"\r\ncontent-length:[ \t]*(\d+)", re.IGNORECASE)
-_CLOSE = re.compile(rb"\r\nconnection:[ \t]*close", re.IGNORECASE)
-
 
 class _Pub(asyncio.Protocol):
     def __init__(self, run: _Publisher) -> None:
@@ -264,6 +265,7 @@ class _Pub(asyncio.Protocol):
         self.close_after = False
         self.sent_ns = 0
         self.in_window = False
+        self.body_at = 0  # where the current response's body starts in buf
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -278,22 +280,17 @@ class _Pub(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         self.buf += data
         if self.need < 0:
-            end = self.buf.find(b"\r\n\r\n")
-            if end < 0:
+            head = response_head(self.buf)
+            if head is None:
                 return
-            head = self.buf[: end + 2]
-            m = _CL.search(head)
-            try:
-                self.status = int(head[9:12])
-            except ValueError:
-                self.status = 0
-            if m is None:
+            self.status = head.status
+            if head.total < 0:
                 self.run.bad += 1
                 assert self.transport is not None
                 self.transport.close()
                 return
-            self.need = end + 4 + int(m.group(1))
-            self.close_after = _CLOSE.search(head) is not None
+            self.need, self.close_after = head.total, head.close
+            self.body_at = self.buf.find(b"\r\n\r\n") + 4
         if len(self.buf) < self.need:
             return
         run = self.run
@@ -304,11 +301,7 @@ class _Pub(asyncio.Protocol):
             if 200 <= self.status < 300:
                 run.ok_in_window += 1
         if self.status >= 300 and len(run.error_samples) < 3:
-            run.error_samples.append(
-                self.buf[self.need - int(_CL.search(self.buf).group(1)) : self.need].decode(
-                    errors="replace"
-                )
-            )  # type: ignore[union-attr]
+            run.error_samples.append(self.buf[self.body_at : self.need].decode(errors="replace"))
         self.buf, self.need = b"", -1
         if self.close_after:
             assert self.transport is not None

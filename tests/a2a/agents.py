@@ -178,7 +178,8 @@ def build_echo_app(base_url: str) -> Any:
             await updater.complete()
 
         async def cancel(self, context: RequestContext, event_queue: EventQueue) -> None:
-            raise NotImplementedError
+            # The proxy tests never cancel a task; a2a-sdk requires the method to exist.
+            raise NotImplementedError("the echo test agent does not cancel tasks")
 
     card = AgentCard(
         name="echo",
