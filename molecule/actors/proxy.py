@@ -17,9 +17,6 @@ from molecule.models import SYSTEM_CALLER_PREFIXES
 from molecule.store.workspaces import Workspaces
 
 ACCESS_DENIED = "access denied: workspaces cannot communicate per hierarchy rules"
-# The dispatch itself is bounded (idle timer, ceilings, X-Timeout); this only guards against
-# an actor that never answers.
-ASK_CEILING = 3 * 3600.0
 
 
 async def send_a2a(
@@ -57,5 +54,7 @@ async def send_a2a(
         a2a_version=a2a_version,
         raw=raw,
     )
-    result: ProxyResult = await ref.ask(Dispatch(request), ASK_CEILING)
+    # No ask deadline: the dispatch is bounded by its idle timer, ceilings and X-Timeout, and
+    # the actor answers even when its incarnation ends mid-dispatch.
+    result: ProxyResult = await ref.ask(Dispatch(request), None)
     return result

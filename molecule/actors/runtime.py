@@ -2,7 +2,10 @@
 
 An actor owns its state and a bounded mailbox; nothing else touches the state, everything else
 sends it a message. `tell` never blocks (a full mailbox is a typed, retryable error, so an HTTP
-handler is never stuck behind a busy actor) and `ask` always has a deadline.
+handler is never stuck behind a busy actor) and `ask` has a deadline unless its caller bounds
+the work otherwise. An actor may take a message it can decide without awaiting through
+`handle_now`, straight from the sender, but only while it waits on an empty mailbox: exactly
+when the mailbox would have handed it that message next.
 
 The `Supervisor` gives OTP-style restarts: each child runs in its own nursery, a crash is logged
 with its traceback and the child is rebuilt from its factory, so state is reloaded (from
@@ -82,6 +85,16 @@ class Actor:
     async def handle(self, msg: object) -> None:
         """Handle one message; answer `msg.reply` now or later (e.g. from a background task)."""
 
+    def handle_now(self, msg: object) -> bool:
+        """Handle `msg` without awaiting, or return False to have it queued for `handle`.
+
+        Called from the sender's task, only while this actor waits on an empty mailbox, so
+        it sees the same state `handle` would (the hot A2A path skips a task switch and the
+        mailbox this way). A MoleculeError raised here answers the message, as from
+        `handle`; work that must wait goes to `self.nursery`.
+        """
+        return False
+
     def deadline(self) -> float:
         """Trio clock time of the next timer; re-read before every receive."""
         return math.inf
@@ -109,6 +122,9 @@ class _Child:
         self.in_hand: object = _NOTHING
         self.stop_requested = False
         self.closed = False
+        # The incarnation while it waits on an empty mailbox, and the scope of that wait.
+        self.waiting: Actor | None = None
+        self.wait_scope: trio.CancelScope | None = None
 
     def fail_in_hand(self, exc: BaseException) -> None:
         if self.in_hand is not _NOTHING:
@@ -145,17 +161,41 @@ class ActorRef:
         except (trio.ClosedResourceError, trio.BrokenResourceError):
             raise ActorStopped(self.name) from None
 
-    async def ask(self, msg: object, timeout: float) -> Any:
-        """tell() then wait for `msg.reply`; a slow actor becomes AskTimeout, never a hang."""
+    async def ask(self, msg: object, timeout: float | None) -> Any:
+        """Deliver `msg` and wait for `msg.reply`; a slow actor becomes AskTimeout.
+
+        `timeout=None` waits without a deadline of its own: only for work that is bounded
+        anyway (an A2A dispatch has its idle timer and ceilings), and it saves a cancel scope
+        on the hot path. A crashed or stopped actor still fails the reply.
+        """
         reply = getattr(msg, "reply", None)
         if not isinstance(reply, Reply):
             raise TypeError(f"ask() needs a message with a Reply in .reply, got {msg!r}")
-        self.tell(msg)
+        if not self._handled_now(msg, reply):
+            self.tell(msg)
+        if timeout is None:
+            return await reply.wait()
         try:
             with trio.fail_after(timeout):
                 return await reply.wait()
         except trio.TooSlowError:
             raise AskTimeout(self.name, timeout) from None
+
+    def _handled_now(self, msg: object, reply: Reply[Any]) -> bool:
+        child = self._child
+        actor = child.waiting
+        if actor is None or child.stop_requested:
+            return False
+        try:
+            if not actor.handle_now(msg):
+                return False
+        except MoleculeError as exc:
+            reply.fail(exc)
+        # The wait's deadline was read before this message: re-read it, as the loop would.
+        scope = child.wait_scope
+        if scope is not None and scope.deadline != (deadline := actor.deadline()):
+            scope.deadline = deadline
+        return True
 
     @property
     def alive(self) -> bool:
@@ -335,11 +375,14 @@ class Supervisor:
             try:  # a busy actor takes the next message without arming its timer again
                 msg = child.recv.receive_nowait()
             except trio.WouldBlock:
-                with trio.move_on_at(actor.deadline()):
+                with trio.move_on_at(actor.deadline()) as waiting:
+                    child.waiting, child.wait_scope = actor, waiting
                     try:
                         msg = await child.recv.receive()
                     except trio.EndOfChannel:  # stop_child() closed the mailbox
                         return
+                    finally:
+                        child.waiting = child.wait_scope = None
             except trio.EndOfChannel:
                 return
             else:

@@ -39,6 +39,7 @@ from molecule.actors.messages import (
 from molecule.actors.runtime import Actor, StopActor
 from molecule.config import Settings
 from molecule.errors import (
+    ActorStopped,
     BadRequest,
     Gone,
     MoleculeError,
@@ -436,26 +437,37 @@ class WorkspaceActor(Actor):
 
     # -- A2A delivery --------------------------------------------------------------------
 
-    async def _dispatch(self, msg: Dispatch) -> None:
-        req = msg.request
+    def handle_now(self, msg: object) -> bool:
+        return isinstance(msg, Dispatch) and self._push_now(msg)
+
+    def _push_now(self, msg: Dispatch) -> bool:
+        """The common case, decided without awaiting: a push to an agent with a URL."""
         if self.budget_limit is not None and self.monthly_spend >= self.budget_limit:
             raise PaymentRequired("workspace budget limit exceeded")
+        if self.delivery_mode == DeliveryMode.POLL or self.runtime == "mock" or not self.url:
+            return False
+        self.nursery.start_soon(self._forward, self._target(), msg)
+        return True
+
+    async def _dispatch(self, msg: Dispatch) -> None:
+        if self._push_now(msg):
+            return
+        req = msg.request
         if self.delivery_mode == DeliveryMode.POLL:
             msg.reply.set(await self._record_for_poll(req))
             return
         if self.runtime == "mock":
             self.nursery.start_soon(self._mock_reply, msg)
             return
-        if not self.url:
-            if self.status == S.HIBERNATED:
-                self.lifecycle.request_restart("wake on A2A", wake=True)  # D1: really wake it
-                raise ServiceUnavailable(
-                    "workspace is waking from hibernation — retry in ~15 seconds",
-                    retry_after=15,
-                    extra={"waking": True, "retry_after": 15},
-                )
-            raise ServiceUnavailable("workspace has no URL", extra={"status": str(self.status)})
-        self.nursery.start_soon(self._forward, self._target(), msg)
+        # No URL (a push with one went out in _push_now).
+        if self.status == S.HIBERNATED:
+            self.lifecycle.request_restart("wake on A2A", wake=True)  # D1: really wake it
+            raise ServiceUnavailable(
+                "workspace is waking from hibernation — retry in ~15 seconds",
+                retry_after=15,
+                extra={"waking": True, "retry_after": 15},
+            )
+        raise ServiceUnavailable("workspace has no URL", extra={"status": str(self.status)})
 
     def _target(self) -> Target:
         assert self.url is not None
@@ -488,6 +500,9 @@ class WorkspaceActor(Actor):
         except Exception:  # one bad dispatch must not take the workspace down
             log.exception("workspace %s: dispatch failed", self.workspace_id)
             msg.reply.fail(MoleculeError("internal error"))
+        finally:  # a no-op once answered; cancelled with this incarnation, the sender
+            # must not wait forever
+            msg.reply.fail(ActorStopped(self.workspace_id))
 
     def _url_recently_checked(self, url: str) -> bool:
         """The SSRF verdict for this URL is reused for a few seconds: a DNS lookup per
@@ -505,7 +520,11 @@ class WorkspaceActor(Actor):
 
     async def _mock_reply(self, msg: Dispatch) -> None:
         """runtime "mock": a canned JSON-RPC reply after 80 ms, logged as a success."""
-        await trio.sleep(0.08)
+        try:
+            await trio.sleep(0.08)
+        except trio.Cancelled:  # with this incarnation: the sender must not wait forever
+            msg.reply.fail(ActorStopped(self.workspace_id))
+            raise
         req = msg.request
         reply = {
             "jsonrpc": "2.0",

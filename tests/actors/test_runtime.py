@@ -567,3 +567,127 @@ async def test_timeout_can_stop_actor(sup: Supervisor, autojump_clock: Any) -> N
     assert ref.alive
     await trio.sleep(2)
     assert not ref.alive and log == ["stopping"]
+
+
+# --- handle_now: the sender's task handles what needs no await -------------------------
+
+
+@dataclass(frozen=True)
+class Quick:
+    """Handled by handle_now when the actor is free, else queued (then by handle)."""
+
+    reply: Reply[str] = field(default_factory=Reply)
+    refuse: bool = False
+    wake_in: float | None = None  # move the actor's timer
+
+
+class QuickCounter(Counter):
+    def __init__(self, log: list[str] | None = None) -> None:
+        super().__init__(log)
+        self.timer = float("inf")
+
+    def handle_now(self, msg: object) -> bool:
+        if not isinstance(msg, Quick):
+            return False
+        if msg.refuse:
+            raise Conflict("refused now")
+        if msg.wake_in is not None:
+            self.timer = trio.current_time() + msg.wake_in
+        self.log.append(f"now {self.count}")
+        msg.reply.set("now")
+        return True
+
+    async def handle(self, msg: object) -> None:
+        if isinstance(msg, Quick):
+            self.log.append(f"queued {self.count}")
+            msg.reply.set("queued")
+            return
+        await super().handle(msg)
+
+    def deadline(self) -> float:
+        return self.timer
+
+    async def timeout(self) -> None:
+        self.timer = float("inf")
+        self.log.append(f"timeout at {trio.current_time():g}")
+
+
+async def test_handle_now_runs_in_the_senders_task_when_the_actor_waits(
+    sup: Supervisor,
+) -> None:
+    log: list[str] = []
+    factory = Factory(lambda: QuickCounter(log))
+    ref = sup.start_child(ChildSpec("q", factory))
+    await settle()
+    msg = Quick()
+    assert await ref.ask(msg, timeout=1) == "now"
+    assert log[-1] == "now 0"
+    # Other messages still go through the mailbox.
+    ref.tell(Incr(2))
+    assert await ref.ask(Get(), timeout=1) == 2
+
+
+async def test_handle_now_waits_its_turn_behind_a_busy_actor(sup: Supervisor) -> None:
+    """While a handler is running (or messages are queued) the message is queued: it must
+    see the state every earlier message left."""
+    log: list[str] = []
+    factory = Factory(lambda: QuickCounter(log))
+    ref = sup.start_child(ChildSpec("q", factory))
+    gate = trio.Event()
+    slow = Slow(gate)
+    ref.tell(slow)
+    await settle()  # the actor is inside handle(Slow)
+    async with trio.open_nursery() as nursery:
+        answers: list[str] = []
+
+        async def ask_quick() -> None:
+            answers.append(await ref.ask(Quick(), timeout=1))
+
+        nursery.start_soon(ask_quick)
+        await settle()
+        assert answers == []
+        gate.set()
+    assert answers == ["queued"]
+    assert log[-1] == "queued 1"  # after Slow's increment
+
+
+async def test_handle_now_error_answers_the_message(sup: Supervisor) -> None:
+    log: list[str] = []
+    factory = Factory(lambda: QuickCounter(log))
+    ref = sup.start_child(ChildSpec("q", factory))
+    await settle()
+    with pytest.raises(Conflict, match="refused now"):
+        await ref.ask(Quick(refuse=True), timeout=1)
+    assert ref.alive and len(factory.instances) == 1  # an answer, not a crash
+
+
+async def test_handle_now_rereads_the_timer(sup: Supervisor, autojump_clock: Any) -> None:
+    log: list[str] = []
+    factory = Factory(lambda: QuickCounter(log))
+    ref = sup.start_child(ChildSpec("q", factory))
+    await settle()
+    start = trio.current_time()
+    assert await ref.ask(Quick(wake_in=5), timeout=1) == "now"
+    await trio.sleep(6)
+    assert log[-1] == f"timeout at {start + 5:g}"
+
+
+async def test_ask_without_deadline_fails_when_the_actor_stops(sup: Supervisor) -> None:
+    ref = sup.start_child(ChildSpec("c", Counter))
+    async with trio.open_nursery() as nursery:
+        errors: list[BaseException] = []
+
+        async def ask_forever() -> None:
+            try:
+                await ref.ask(Ignore(), timeout=None)
+            except ActorStopped as exc:
+                errors.append(exc)
+
+        gate = trio.Event()
+        ref.tell(Slow(gate))
+        await settle()
+        nursery.start_soon(ask_forever)  # queued behind Slow
+        await settle()
+        sup.stop_child("c")
+        gate.set()
+    assert len(errors) == 1

@@ -11,9 +11,11 @@ import trio
 import trio.testing
 
 from molecule.actors.directory import GAVE_UP_REASON
+from molecule.actors.dispatch import A2ARequest, Dispatcher, ProxyResult, Target
 from molecule.actors.messages import Heartbeat, Register, Snapshot
+from molecule.actors.proxy import send_a2a
 from molecule.actors.workspace import WorkspaceActor
-from molecule.errors import ActorError, BadRequest
+from molecule.errors import ActorError, ActorStopped, BadRequest
 from molecule.models import HeartbeatPayload, WorkspaceStatus
 from molecule.platform import running_platform
 from molecule.services import Services
@@ -177,3 +179,49 @@ async def test_liveness_expiry_does_not_fail_a_workspace_this_platform_cannot_ru
     snap = await ask(svc, wid, Snapshot())
     assert snap["status"] == "offline" and snap["restart_cycles"] == 0
     assert await status_row(svc, wid) == "offline"
+
+
+async def test_push_dispatch_skips_the_mailbox_and_answers_when_the_actor_dies(
+    svc: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A push to an idle actor is started from the sender's task (handle_now); when the
+    incarnation running it ends mid-flight, the sender gets an error, not an endless wait
+    (the A2A ask has no deadline of its own)."""
+    wid = await new_workspace(svc, "hung")
+    await ask(svc, wid, Register("http://localhost:9000", CARD, None))
+    handled: list[str] = []
+    original_handle = WorkspaceActor.handle
+
+    async def spy(self: WorkspaceActor, msg: object) -> None:
+        handled.append(type(msg).__name__)
+        await original_handle(self, msg)
+
+    async def hang(self: Dispatcher, target: Target, req: A2ARequest) -> ProxyResult:
+        await trio.sleep_forever()
+        raise AssertionError("unreachable")
+
+    async def broken(self: WorkspaceActor, *args: Any) -> None:
+        raise RuntimeError("crash while a dispatch is in flight")
+
+    monkeypatch.setattr(WorkspaceActor, "handle", spy)
+    monkeypatch.setattr(Dispatcher, "forward", hang)
+    envelope = {"jsonrpc": "2.0", "id": "1", "method": "message/send", "params": {}}
+    errors: list[BaseException] = []
+    with trio.fail_after(10):  # a lost reply would hang here
+        async with trio.open_nursery() as nursery:
+
+            async def call() -> None:
+                try:
+                    await send_a2a(
+                        svc.directory, svc.workspaces, wid, envelope, "message/send", None
+                    )
+                except ActorError as exc:
+                    errors.append(exc)
+
+            nursery.start_soon(call)
+            await settle()
+            assert handled == []  # the dispatch never went through the mailbox
+            monkeypatch.setattr(WorkspaceActor, "_evaluate_status", broken)
+            with pytest.raises(ActorError):
+                await ask(svc, wid, Heartbeat(HeartbeatPayload(workspace_id=wid)))
+    assert len(errors) == 1 and isinstance(errors[0], ActorStopped)
