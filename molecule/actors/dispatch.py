@@ -15,6 +15,7 @@ import json
 import logging
 import math
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -161,7 +162,7 @@ class Dispatcher:
         ceiling = req.timeout or (AGENT_CEILING if req.agent_caller else math.inf)
         response: AgentResponse | None = None
         error: BaseException | None = None
-        with trio.move_on_after(ceiling) as deadline:
+        with _bounded(ceiling) as deadline:
             try:
                 response = await self._call(target, req)
             except (httpx.HTTPError, ResponseHeaderTimeout, IdleTimeout, OSError) as exc:
@@ -173,7 +174,7 @@ class Dispatcher:
         if response.content_type.startswith("text/event-stream"):
             return self._stream(target, req, response, started)
         try:
-            with trio.move_on_after(ceiling) as reading:
+            with _bounded(ceiling) as reading:
                 body = await response.read()
         except (httpx.HTTPError, ResponseTooLarge) as exc:
             return await self._unreadable(target, req, response.status, exc, started)
@@ -373,6 +374,15 @@ class Dispatcher:
 
 class StillBusy(Exception):
     """A drained item found its target busy again: it goes back to the queue (D2)."""
+
+
+# Stands in for the scope of an unbounded wait: never cancelled, and entering it costs nothing
+# (a canvas call without X-Timeout has no ceiling, and an infinite scope still cost ~8 us).
+_NO_CEILING = trio.CancelScope()
+
+
+def _bounded(seconds: float) -> AbstractContextManager[trio.CancelScope]:
+    return nullcontext(_NO_CEILING) if seconds == math.inf else trio.move_on_after(seconds)
 
 
 def _ms(started: float) -> int:

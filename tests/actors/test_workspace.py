@@ -203,8 +203,12 @@ async def test_push_dispatch_skips_the_mailbox_and_answers_when_the_actor_dies(
     async def broken(self: WorkspaceActor, *args: Any) -> None:
         raise RuntimeError("crash while a dispatch is in flight")
 
+    async def routable(url: str, policy: object) -> None:
+        return None
+
     monkeypatch.setattr(WorkspaceActor, "handle", spy)
     monkeypatch.setattr(Dispatcher, "forward", hang)
+    monkeypatch.setattr("molecule.actors.workspace.check_outbound_url", routable)
     envelope = {"jsonrpc": "2.0", "id": "1", "method": "message/send", "params": {}}
     errors: list[BaseException] = []
     with trio.fail_after(10):  # a lost reply would hang here
@@ -218,6 +222,10 @@ async def test_push_dispatch_skips_the_mailbox_and_answers_when_the_actor_dies(
                 except ActorError as exc:
                     errors.append(exc)
 
+            # Once the actor answered this it waits on an empty mailbox (anything Register
+            # queued came first).
+            await ask(svc, wid, Snapshot())
+            handled.clear()
             nursery.start_soon(call)
             await settle()
             assert handled == []  # the dispatch never went through the mailbox
