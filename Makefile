@@ -34,6 +34,7 @@ bench: $(STAMP) postgres
 	$(PY) bench/a2a_proxy.py
 	$(PY) bench/provision.py
 	$(PY) bench/fanout.py
+	$(PY) bench/floor.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
