@@ -1,7 +1,7 @@
 """A2A proxy throughput and latency, against the same echo agent called directly, same run.
 
     .venv/bin/python bench/a2a_proxy.py [--concurrency 1,8,32] [--rounds 5] [--duration 3]
-                                        [--warmup 1] [--agent hypercorn|asyncio]
+                                        [--warmup 1] [--agent hypercorn|asyncio] [--floor]
 
 Starts an echo agent in its own process, then the platform (fresh MOLECULE_HOME, embedded
 Postgres, `MOLECULE_ENV=development` so the outbound SSRF check lets a loopback agent through,
@@ -20,6 +20,11 @@ The agent (`--agent`, default `hypercorn`) is a raw ASGI app on `hypercorn.trio.
 upstream of the stack notes' §8 measurement (a plain Quart+httpx proxy reached ~0.27x of it);
 `asyncio` is a hand-rolled asyncio.Protocol server, several times faster, which shows what the
 proxy costs against an agent that costs almost nothing.
+
+`--floor` adds a third side to every round: a bare forwarder (a raw ASGI app on hypercorn that
+passes the body to the agent with the platform's own agent client: no auth, actor, activity
+row or events). Its ratio is the ceiling of any proxy built on this stack at that moment, so
+the distance between it and the platform is what the platform itself costs.
 
 Targets: proxy req/s >= 0.6 x direct req/s at concurrency 32, and proxy p50 - direct p50
 <= 3 ms at concurrency 1. Loopback only; everything started here gets SIGTERM at the end.
@@ -136,6 +141,59 @@ def _serve_hypercorn(port: int) -> None:
     trio.run(main)
 
 
+def _serve_forwarder(port: int, agent_port: int) -> None:
+    """`--floor`: hypercorn and the platform's own agent client, nothing else (no auth, no
+    actor, no activity row): what any proxy on this stack pays per message."""
+    import trio
+    from hypercorn.config import Config
+    from hypercorn.trio import serve
+
+    from molecule.a2a.client import AgentClient
+
+    client = AgentClient()
+    url = f"http://localhost:{agent_port}/"
+
+    async def forward(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                else:
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        chunks, more = [], True
+        while more:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            more = message.get("more_body", False)
+        response = await client.post(url, b"".join(chunks), {})
+        try:
+            body = await response.read()
+        finally:
+            await response.aclose()
+        headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+        await send({"type": "http.response.start", "status": response.status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    async def main() -> None:
+        config = Config()
+        config.bind = [f"127.0.0.1:{port}"]
+        config.accesslog = None
+        config.errorlog = None
+        config.keep_alive_timeout = 75  # as molecule.platform
+
+        async def stop() -> None:
+            with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+                async for _ in signals:
+                    return
+
+        print(f"listening {port}", flush=True)
+        await serve(forward, config, shutdown_trigger=stop)  # type: ignore[arg-type]
+
+    trio.run(main)
+
+
 class _EchoProtocol(asyncio.Protocol):
     """HTTP/1.1 keep-alive with Content-Length request bodies: enough for the bench."""
 
@@ -198,11 +256,11 @@ def _serve_asyncio(port: int) -> None:
 class EchoAgent:
     """The agent subprocess; `stop()` sends SIGTERM (SIGKILL if it does not exit)."""
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, *extra: str) -> None:
         self.kind = kind
         self.port = free_port()
         self.proc = subprocess.Popen(
-            [sys.executable, str(THIS), "--agent-serve", kind, str(self.port)],
+            [sys.executable, str(THIS), "--agent-serve", kind, str(self.port), *extra],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             text=True,
@@ -367,10 +425,17 @@ class Round:
     direct: LoadResult
     proxied: LoadResult
     agent_cpu: float
+    floor: LoadResult | None = None  # --floor: the bare forwarder, same round
 
     @property
     def ratio(self) -> float:
         return self.proxied.rate / self.direct.rate if self.direct.rate else 0.0
+
+    @property
+    def floor_ratio(self) -> float:
+        if self.floor is None or not self.direct.rate:
+            return float("nan")
+        return self.floor.rate / self.direct.rate
 
     @property
     def added_p50(self) -> float:
@@ -402,14 +467,21 @@ def main() -> int:
     ap.add_argument("--warmup", type=float, default=1.0, help="warm-up seconds per phase (1)")
     ap.add_argument("--rounds", type=int, default=5, help="direct/proxy pairs per level (5)")
     ap.add_argument("--agent", choices=("hypercorn", "asyncio"), default="hypercorn")
+    ap.add_argument(
+        "--floor",
+        action="store_true",
+        help="each round also measures a bare forwarder (hypercorn + the platform's agent "
+        "client, nothing else): the ceiling of any proxy on this stack, same moment",
+    )
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = ap.parse_args()
     levels = [int(x) for x in args.concurrency.split(",") if x.strip()]
     if not levels or min(levels) < 1 or args.duration <= 0 or args.warmup < 0 or args.rounds < 1:
         ap.error("--concurrency must list ints >= 1, --duration > 0, --warmup >= 0, --rounds >= 1")
-    phases = 2 * len(levels) * args.rounds * (args.warmup + args.duration + 0.6)
-    if phases > 170:
-        ap.error(f"the load phases alone would take ~{phases:.0f} s; keep the run under 3 min")
+    sides = 3 if args.floor else 2
+    phases = sides * len(levels) * args.rounds * (args.warmup + args.duration + 0.6)
+    if phases > 170 * sides / 2:
+        ap.error(f"the load phases alone would take ~{phases:.0f} s; shorten the run")
 
     t_begin = time.perf_counter()
     one, five, fifteen = os.getloadavg()
@@ -417,6 +489,7 @@ def main() -> int:
     os.environ["MOLECULE_ENV"] = "development"  # the platform inherits it (Platform.start)
     _loadgen.THIS = THIS  # run_load spawns this file with --loadgen: the a2a mode lives here
     agent = EchoAgent(args.agent)
+    forwarder = EchoAgent("forwarder", str(agent.port)) if args.floor else None
     rounds: dict[int, list[Round]] = {c: [] for c in levels}
     try:
         with platform_root(args.keep) as p:
@@ -447,18 +520,33 @@ def main() -> int:
                         **common,
                     )
                     agent_cpu = 100 * (cpu_seconds(agent.pid) - a0) / (time.perf_counter() - t0)
-                    one = Round(direct, proxied, agent_cpu)
+                    floor = None
+                    if forwarder is not None:
+                        floor = run_load(
+                            port=forwarder.port,
+                            agents=[{"path": "/"}],
+                            server_pid=forwarder.pid,
+                            **common,
+                        )
+                    one = Round(direct, proxied, agent_cpu, floor)
                     rounds[c].append(one)
                     print(
                         f"  c={c:<3} round {r + 1}: direct {direct.rate:7.1f} req/s   proxy "
                         f"{proxied.rate:7.1f} req/s   ratio {one.ratio:.3f}   added p50 "
-                        f"{one.added_p50:+.2f} ms",
+                        f"{one.added_p50:+.2f} ms"
+                        + (
+                            f"   bare forwarder {floor.rate:7.1f} req/s ({one.floor_ratio:.3f})"
+                            if floor is not None
+                            else ""
+                        ),
                         flush=True,
                     )
             shutdown_s, code = p.stop()
             problems = p.log_problems()
     finally:
         agent_code = agent.stop()
+        if forwarder is not None:
+            forwarder.stop()
 
     print()
     print(
@@ -486,7 +574,14 @@ def main() -> int:
             f"  median throughput ratio proxy/direct {ratio:.3f} (rounds: {spread})   "
             f"median added p50 {added:+.2f} ms"
         )
+        if forwarder is not None:
+            floors = ", ".join(f"{one.floor_ratio:.3f}" for one in pairs)
+            print(
+                "  median throughput ratio bare forwarder/direct "
+                f"{statistics.median(one.floor_ratio for one in pairs):.3f} (rounds: {floors})"
+            )
         failures += sum(one.direct.failures + one.proxied.failures for one in pairs)
+        failures += sum(one.floor.failures for one in pairs if one.floor is not None)
     print()
     verdict = {True: "PASS", False: "FAIL"}
     if 32 in summary:
@@ -532,7 +627,10 @@ if __name__ == "__main__" and sys.argv[1:2] == ["--loadgen"]:
     _out = asyncio.run(_loadgen_main(json.loads(sys.stdin.read())))
     sys.stdout.write(json.dumps(_out))
 elif __name__ == "__main__" and sys.argv[1:2] == ["--agent-serve"]:
-    {"hypercorn": _serve_hypercorn, "asyncio": _serve_asyncio}[sys.argv[2]](int(sys.argv[3]))
+    if sys.argv[2] == "forwarder":
+        _serve_forwarder(int(sys.argv[3]), int(sys.argv[4]))
+    else:
+        {"hypercorn": _serve_hypercorn, "asyncio": _serve_asyncio}[sys.argv[2]](int(sys.argv[3]))
 elif __name__ == "__main__":
     try:
         sys.exit(main())
