@@ -154,12 +154,16 @@ class ActorRef:
 
     def tell(self, msg: object) -> None:
         """Enqueue without ever blocking: a full mailbox is MailboxFull (HTTP 503), not a wait."""
+        child = self._child
         try:
-            self._child.send.send_nowait(msg)
+            child.send.send_nowait(msg)
         except trio.WouldBlock:
             raise MailboxFull(self.name) from None
         except (trio.ClosedResourceError, trio.BrokenResourceError):
             raise ActorStopped(self.name) from None
+        # The message may be in the actor's hands before it runs again: from now on it is
+        # not waiting on an empty mailbox, and handle_now would overtake this message.
+        child.waiting = None
 
     async def ask(self, msg: object, timeout: float | None) -> Any:
         """Deliver `msg` and wait for `msg.reply`; a slow actor becomes AskTimeout.

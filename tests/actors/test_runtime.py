@@ -651,6 +651,17 @@ async def test_handle_now_waits_its_turn_behind_a_busy_actor(sup: Supervisor) ->
     assert log[-1] == "queued 1"  # after Slow's increment
 
 
+async def test_handle_now_never_overtakes_a_message_already_sent(sup: Supervisor) -> None:
+    """A tell() to a waiting actor hands it the message before the actor runs again; a
+    message sent right after, with no checkpoint between, must still come second."""
+    log: list[str] = []
+    ref = sup.start_child(ChildSpec("q", Factory(lambda: QuickCounter(log))))
+    await settle()
+    ref.tell(Incr(5))
+    assert await ref.ask(Quick(), timeout=1) == "queued"
+    assert log[-1] == "queued 5"
+
+
 async def test_handle_now_error_answers_the_message(sup: Supervisor) -> None:
     log: list[str] = []
     factory = Factory(lambda: QuickCounter(log))
