@@ -442,6 +442,74 @@ def rss_kb(pid: int) -> int:
 
 
 # --------------------------------------------------------------------------------------------
+# Bare ASGI servers (echo agent, reference forwarders): hypercorn's trio worker, no framework
+# --------------------------------------------------------------------------------------------
+
+
+async def asgi_lifespan(receive: Any, send: Any) -> None:
+    """Answer a `lifespan` scope (hypercorn requires it of a raw app, stack notes §4)."""
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+async def asgi_body(receive: Any) -> bytes:
+    chunks, more = [], True
+    while more:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        more = message.get("more_body", False)
+    return b"".join(chunks)
+
+
+async def asgi_reply(send: Any, status: int, body: bytes) -> None:
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def serve_bare(
+    app: Any,
+    port: int,
+    *,
+    keep_alive_timeout: float | None = None,
+    background: Callable[[], Any] | None = None,
+) -> None:
+    """Serve `app` on 127.0.0.1:port until SIGTERM/SIGINT, printing `listening <port>` first
+    (the bind follows at once; drivers poll the port). `background` runs alongside."""
+    import trio
+    from hypercorn.config import Config
+    from hypercorn.trio import serve
+
+    async def main() -> None:
+        config = Config()
+        config.bind = [f"127.0.0.1:{port}"]
+        config.accesslog = None
+        config.errorlog = None
+        config.graceful_timeout = 2
+        if keep_alive_timeout is not None:
+            config.keep_alive_timeout = keep_alive_timeout
+
+        async def stop() -> None:
+            with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+                async for _ in signals:
+                    return
+
+        async with trio.open_nursery() as nursery:
+            if background is not None:
+                nursery.start_soon(background)
+            print(f"listening {port}", flush=True)
+            await serve(app, config, shutdown_trigger=stop)
+            nursery.cancel_scope.cancel()
+
+    trio.run(main)
+
+
+# --------------------------------------------------------------------------------------------
 # The platform under test
 # --------------------------------------------------------------------------------------------
 

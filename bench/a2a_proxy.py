@@ -53,10 +53,14 @@ from _loadgen import (  # noqa: E402
     BenchError,
     LoadResult,
     Platform,
+    asgi_body,
+    asgi_lifespan,
+    asgi_reply,
     cpu_seconds,
     free_port,
     platform_root,
     run_load,
+    serve_bare,
 )
 
 THIS = Path(__file__).resolve()
@@ -97,57 +101,15 @@ def echo_reply(body: bytes) -> tuple[int, bytes]:
 
 async def _echo_asgi(scope: dict[str, Any], receive: Any, send: Any) -> None:
     if scope["type"] == "lifespan":
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await send({"type": "lifespan.shutdown.complete"})
-                return
+        return await asgi_lifespan(receive, send)
     if scope["type"] != "http":
         raise RuntimeError(f"unsupported scope {scope['type']}")
-    chunks = []
-    more = True
-    while more:
-        message = await receive()
-        chunks.append(message.get("body", b""))
-        more = message.get("more_body", False)
-    status, payload = echo_reply(b"".join(chunks))
-    headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(payload))]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": payload})
-
-
-def _serve_hypercorn(port: int) -> None:
-    import trio
-    from hypercorn.config import Config
-    from hypercorn.trio import serve
-
-    async def main() -> None:
-        config = Config()
-        config.bind = [f"127.0.0.1:{port}"]
-        config.accesslog = None
-        config.errorlog = None
-        config.graceful_timeout = 2
-
-        async def stop() -> None:
-            with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
-                async for _ in signals:
-                    return
-
-        print(f"listening {port}", flush=True)  # bind happens right after; the driver polls
-        await serve(_echo_asgi, config, shutdown_trigger=stop)  # type: ignore[arg-type]
-
-    trio.run(main)
+    await asgi_reply(send, *echo_reply(await asgi_body(receive)))
 
 
 def _serve_forwarder(port: int, agent_port: int) -> None:
     """`--floor`: hypercorn and the platform's own agent client, nothing else (no auth, no
     actor, no activity row): what any proxy on this stack pays per message."""
-    import trio
-    from hypercorn.config import Config
-    from hypercorn.trio import serve
-
     from molecule.a2a.client import AgentClient
 
     client = AgentClient()
@@ -155,43 +117,15 @@ def _serve_forwarder(port: int, agent_port: int) -> None:
 
     async def forward(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                else:
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
-        chunks, more = [], True
-        while more:
-            message = await receive()
-            chunks.append(message.get("body", b""))
-            more = message.get("more_body", False)
-        response = await client.post(url, b"".join(chunks), {})
+            return await asgi_lifespan(receive, send)
+        response = await client.post(url, await asgi_body(receive), {})
         try:
             body = await response.read()
         finally:
             await response.aclose()
-        headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
-        await send({"type": "http.response.start", "status": response.status, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        await asgi_reply(send, response.status, body)
 
-    async def main() -> None:
-        config = Config()
-        config.bind = [f"127.0.0.1:{port}"]
-        config.accesslog = None
-        config.errorlog = None
-        config.keep_alive_timeout = 75  # as molecule.platform
-
-        async def stop() -> None:
-            with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
-                async for _ in signals:
-                    return
-
-        print(f"listening {port}", flush=True)
-        await serve(forward, config, shutdown_trigger=stop)  # type: ignore[arg-type]
-
-    trio.run(main)
+    serve_bare(forward, port, keep_alive_timeout=75)  # as molecule.platform
 
 
 class _EchoProtocol(asyncio.Protocol):
@@ -629,8 +563,10 @@ if __name__ == "__main__" and sys.argv[1:2] == ["--loadgen"]:
 elif __name__ == "__main__" and sys.argv[1:2] == ["--agent-serve"]:
     if sys.argv[2] == "forwarder":
         _serve_forwarder(int(sys.argv[3]), int(sys.argv[4]))
+    elif sys.argv[2] == "hypercorn":
+        serve_bare(_echo_asgi, int(sys.argv[3]))
     else:
-        {"hypercorn": _serve_hypercorn, "asyncio": _serve_asyncio}[sys.argv[2]](int(sys.argv[3]))
+        _serve_asyncio(int(sys.argv[3]))
 elif __name__ == "__main__":
     try:
         sys.exit(main())

@@ -62,22 +62,14 @@ TICK_TEXT = json.dumps([_EVENT] * EVENTS_PER_TICK)
 
 def _serve(port: int) -> None:
     import trio
-    from hypercorn.config import Config
-    from hypercorn.trio import serve
+    from _loadgen import asgi_body, asgi_lifespan, asgi_reply, serve_bare
 
     sockets: set[Any] = set()  # the connected WebSockets' ASGI send callables
     ticking = {"on": False, "sent": 0}
-    body = b'{"status": "logged"}'
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                else:
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
+            return await asgi_lifespan(receive, send)
         if scope["type"] == "websocket":
             await receive()  # websocket.connect
             await send({"type": "websocket.accept"})
@@ -88,17 +80,13 @@ def _serve(port: int) -> None:
             finally:
                 sockets.discard(send)
             return
-        answer = body
+        answer = b'{"status": "logged"}'
         if scope["path"] == "/tick":  # the driver's controls: ticks on/off, messages sent
             if scope["method"] != "GET":
                 ticking["on"] = scope["method"] == "POST"
             answer = b"%d" % ticking["sent"]
-        more = True
-        while more:
-            more = (await receive()).get("more_body", False)
-        headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(answer))]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.body", "body": answer})
+        await asgi_body(receive)
+        await asgi_reply(send, 200, answer)
 
     async def ticker() -> None:
         while True:
@@ -114,25 +102,7 @@ def _serve(port: int) -> None:
                 if index % 8 == 0:  # as molecule.events.run_batches wakes feeds
                     await trio.lowlevel.checkpoint()
 
-    async def main() -> None:
-        config = Config()
-        config.bind = [f"127.0.0.1:{port}"]
-        config.accesslog = None
-        config.errorlog = None
-        config.keep_alive_timeout = 75  # as molecule.platform
-
-        async def stop() -> None:
-            with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
-                async for _ in signals:
-                    return
-
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(ticker)
-            print("listening", flush=True)
-            await serve(app, config, shutdown_trigger=stop)  # type: ignore[arg-type]
-            nursery.cancel_scope.cancel()
-
-    trio.run(main)
+    serve_bare(app, port, keep_alive_timeout=75, background=ticker)  # as molecule.platform
 
 
 # --------------------------------------------------------------------------------------------
@@ -189,7 +159,13 @@ def _ticks(port: int, method: str) -> int:
     return sent
 
 
-def _publisher(port: int, rate: float, start_ns: int, hi_ns: int) -> subprocess.Popen[str]:
+def _published_cpu(server: int, port: int, rate: float, seconds: float) -> float:
+    """The server's CPU (% of one core) over `seconds` while fanout.py's paced publisher
+    sends `rate` POST/s to it."""
+    from _loadgen import BenchError
+    from fanout import _spawn
+
+    start = time.time_ns() + int(1.5e9)
     job = {
         "host": "127.0.0.1",
         "port": port,
@@ -200,28 +176,17 @@ def _publisher(port: int, rate: float, start_ns: int, hi_ns: int) -> subprocess.
         ],
         "rate": rate,
         "connections": 64,
-        "start_ns": start_ns,
-        "window_ns": [start_ns, hi_ns],
+        "start_ns": start,
+        "window_ns": [start, start + int((seconds + 1) * 1e9)],
     }
-    child = subprocess.Popen(
-        [sys.executable, "-I", str(THIS.parent / "fanout.py"), "--role-publisher"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert child.stdin is not None
-    child.stdin.write(json.dumps(job))
-    child.stdin.close()
-    return child
-
-
-def _finish(publisher: subprocess.Popen[str]) -> None:
-    from _loadgen import BenchError
-
+    publisher = _spawn("--role-publisher", job)
+    time.sleep(max(0.0, (start - time.time_ns()) / 1e9) + 0.5)
+    cpu = _measure(server, seconds)
     assert publisher.stdout is not None
     result = json.loads(publisher.stdout.read() or "{}")
     if publisher.wait() != 0 or set(result.get("status", {})) != {"200"}:
         raise BenchError(f"publisher failed: {result.get('status')} {result.get('error_samples')}")
+    return cpu
 
 
 def _measure(pid: int, seconds: float) -> float:
@@ -249,7 +214,7 @@ def main() -> int:
         [sys.executable, str(THIS), "--role-server", str(port)], stdout=subprocess.PIPE, text=True
     )
     assert server.stdout is not None
-    if server.stdout.readline().strip() != "listening":
+    if not server.stdout.readline().startswith("listening"):
         raise BenchError("bare server did not start")
     time.sleep(0.5)
     sinks = subprocess.Popen(
@@ -272,23 +237,13 @@ def main() -> int:
         figures: dict[str, list[float]] = {"publish": [], "ticks": [], "both": []}
         rates: list[float] = []  # WebSocket messages/s actually sent in the ticks phase
         for number in range(1, args.rounds + 1):
-            start = time.time_ns() + int(1.5e9)
-            hi = start + int((args.duration + 1) * 1e9)
-            pub = _publisher(port, args.rate, start, hi)
-            time.sleep(max(0.0, (start - time.time_ns()) / 1e9) + 0.5)
-            figures["publish"].append(_measure(server.pid, args.duration))
-            _finish(pub)
+            figures["publish"].append(_published_cpu(server.pid, port, args.rate, args.duration))
             _ticks(port, "POST")
             time.sleep(0.5)
             sent = _ticks(port, "GET")
             figures["ticks"].append(_measure(server.pid, args.duration))
             rates.append((_ticks(port, "GET") - sent) / args.duration)
-            start = time.time_ns() + int(1.5e9)
-            hi = start + int((args.duration + 1) * 1e9)
-            pub = _publisher(port, args.rate, start, hi)
-            time.sleep(max(0.0, (start - time.time_ns()) / 1e9) + 0.5)
-            figures["both"].append(_measure(server.pid, args.duration))
-            _finish(pub)
+            figures["both"].append(_published_cpu(server.pid, port, args.rate, args.duration))
             _ticks(port, "DELETE")
             print(
                 f"  round {number}: server CPU  publish {figures['publish'][-1]:5.1f}%   "
