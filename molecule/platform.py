@@ -56,7 +56,7 @@ from molecule.store.activity import ActivityRows
 from molecule.store.heartbeats import HeartbeatBuffer
 from molecule.store.migrate import migrate
 from molecule.store.pending_uploads import GC_INTERVAL as PENDING_UPLOADS_GC_INTERVAL
-from molecule.store.pending_uploads import gc_pending_uploads
+from molecule.store.pending_uploads import gc_pending_uploads, unlink_orphaned_staging
 from molecule.store.pool import Store
 from molecule.store.queue import QueueRows
 from molecule.store.secrets import Secrets
@@ -115,6 +115,9 @@ async def running_platform(settings: Settings, dsn: str) -> AsyncIterator[Servic
         requeued = await queue.requeue_stuck_dispatched()
         if requeued:
             log.info("returned %d interrupted A2A queue items to the queue", requeued)
+        orphans = await unlink_orphaned_staging(store)
+        if orphans:
+            log.info("unlinked %d upload staging object(s) left by an interrupted run", orphans)
         client = AgentClient()
         dispatcher = Dispatcher(client, bus, activity, queue, workspaces)
         secrets = Secrets(store, SecretBox(settings.secrets_key))

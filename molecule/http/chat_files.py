@@ -259,6 +259,9 @@ async def _parse_into(req: RawRequest, pending: PendingUploads, staged: list[Sta
                 elif isinstance(event, PartEnd) and current is not None:
                     await pending.append(current, bytes(buf))
                     buf.clear()
+                    if current.size == 0:
+                        # The original let the table's size check fail: a 500 for bad input.
+                        raise _Refusal(400, {"error": "file is empty", "filename": current.name})
                     current = None
             if parser.done:
                 break

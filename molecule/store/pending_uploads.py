@@ -7,7 +7,8 @@ in, so the platform never holds a whole file: the bytes go into a PostgreSQL lar
 because the column's storage is EXTERNAL, uncompressed).
 
 Rows live 24 h unacked (`expires_at`), or 1 h after their ack; `gc_pending_uploads` deletes
-the rest and runs every 5 minutes.
+the rest and runs every 5 minutes. Large objects left by a process killed mid-upload are
+unlinked at the next boot (`unlink_orphaned_staging`).
 """
 
 from __future__ import annotations
@@ -120,6 +121,20 @@ class PendingUploads:
             file_id,
         )
         return affected(status) == 1
+
+
+async def unlink_orphaned_staging(store: Store) -> int:
+    """Unlink every large object of ours: call at boot only, when no upload is staging.
+
+    Large objects exist only while an upload streams in; a failed upload unlinks its own,
+    but a process killed mid-upload leaves them behind, invisible to the row GC. At boot
+    nothing can be in flight, so whatever exists is such a leftover. Returns the count.
+    """
+    count = await store.fetchval(
+        "SELECT count(lo_unlink(oid)) FROM pg_largeobject_metadata"
+        " WHERE lomowner = (SELECT oid FROM pg_roles WHERE rolname = current_user)"
+    )
+    return int(count or 0)
 
 
 async def gc_pending_uploads(store: Store) -> int:
