@@ -23,7 +23,6 @@ from pathlib import Path
 import trio
 import trio_asyncio
 from hypercorn.config import Config as HypercornConfig
-from hypercorn.trio import serve
 
 from molecule.a2a.client import AgentClient
 from molecule.activity import ActivityLog
@@ -45,6 +44,7 @@ from molecule.actors.workspace import WorkspaceDeps
 from molecule.config import Settings
 from molecule.events import EventBus
 from molecule.http.app import create_app
+from molecule.http.server import serve
 from molecule.provision.local import LocalProcessProvisioner
 from molecule.provision.pipeline import Pipeline
 from molecule.provision.templates import Templates

@@ -17,10 +17,10 @@ import httpx
 import pytest
 import trio
 import trio_asyncio
-from hypercorn.trio import serve
 
 from molecule.config import Settings
 from molecule.http.app import create_app
+from molecule.http.server import serve
 from molecule.platform import hypercorn_config, running_platform
 from molecule.services import Services
 from molecule.store.embedded import EmbeddedPostgres, find_pg_bindir

@@ -1,0 +1,151 @@
+"""The HTTP server: hypercorn's trio worker, with a leaner per-connection transport.
+
+Hypercorn's trio `TCPServer` pays, for every request on a keep-alive connection:
+- a new keep-alive timer task (`nursery.start`, several scheduler passes) when the response
+  ends, and a cancellation of it when the next request arrives, each behind a lock;
+- a lock acquisition (a scheduler pass) before every socket write;
+- a write for h11's end of a Content-Length body, which is empty: a lock and a checkpoint for
+  no bytes.
+
+For a small JSON request that was a third of the server's own CPU (measured with
+bench/a2a_proxy.py's echo app: about 1.3x the requests/s at 32 connections with the
+subclass below). `LeanTCPServer` keeps hypercorn's protocol handling and behaviour (the
+keep-alive timeout closes an idle connection; a graceful shutdown closes idle connections at
+once and busy ones when their response is done; WebSockets are never timed out) and changes
+only how it is paid for: one timer task per connection whose deadline moves, a lock taken
+without a scheduler pass when it is free, and no empty writes.
+
+`serve()` installs it in hypercorn's trio worker, which looks the class up by name when it
+starts listening; it then serves every hypercorn trio server of the process (only ours run
+in a molecule process). pyproject pins hypercorn's minor version for this reason, and
+tests/http/test_server.py checks the behaviour through real sockets. (The agent runtime, a
+separate program, keeps stock hypercorn.)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import hypercorn.trio.run as hypercorn_run
+import trio
+from hypercorn.config import Config
+from hypercorn.events import Closed, Event, RawData
+from hypercorn.trio import serve as hypercorn_serve
+from hypercorn.trio.tcp_server import TCPServer
+from hypercorn.typing import Framework
+
+
+class KeepAliveTimer:
+    """Hypercorn's keep-alive timer (`TrioSingleTask` running `TCPServer._idle_timeout`) as
+    one task per connection: idle means a deadline `keep_alive_timeout` ahead, busy means no
+    deadline. The timer closes the connection when the deadline passes, or when the server
+    terminates while the connection is idle (at once) or busy (once it is idle again)."""
+
+    def __init__(self, server: LeanTCPServer) -> None:
+        self._server = server
+        self._scope: trio.CancelScope | None = None
+        self._busy = False
+        self._closed = False
+        self._idle_again = trio.lowlevel.ParkingLot()
+
+    # The interface of hypercorn's SingleTask, as TCPServer calls it.
+
+    async def restart(self, task_group: Any, action: Callable[[], Awaitable[None]]) -> None:
+        """The connection went idle (`action` is always TCPServer._idle_timeout)."""
+        self._busy = False
+        deadline = trio.current_time() + self._server.config.keep_alive_timeout
+        if self._scope is None:
+            self._scope = trio.CancelScope(deadline=deadline)
+            task_group._nursery.start_soon(self._run)
+        else:
+            self._scope.deadline = deadline
+            self._idle_again.unpark_all()
+
+    async def stop(self) -> None:
+        """A request arrived: no timeout until its response is done."""
+        self._busy = True
+        if self._scope is not None:
+            self._scope.deadline = math.inf
+
+    def connection_closed(self) -> None:
+        """Whoever closed it, the timer has nothing left to do (hypercorn's timer task is
+        not running while a request is in flight; ours is, and must not outlive it)."""
+        self._closed = True
+        if self._scope is not None:
+            self._scope.cancel()
+
+    async def _run(self) -> None:
+        assert self._scope is not None
+        with self._scope:
+            await self._server.context.terminated.wait()
+            while self._busy:  # a graceful shutdown lets the response finish
+                await self._idle_again.park()
+        if self._closed:
+            return
+        with trio.CancelScope(shield=True):
+            await self._server._initiate_server_close()
+
+
+class LeanTCPServer(TCPServer):
+    """Hypercorn's TCPServer with the per-request costs above removed (see the module doc)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.keep_alive = KeepAliveTimer(self)
+        self.idle_task = self.keep_alive  # type: ignore[assignment]
+
+    async def _read_data(self) -> None:
+        """Reading ends when the connection is closed, by either side."""
+        try:
+            await super()._read_data()
+        finally:
+            self.keep_alive.connection_closed()
+
+    async def protocol_send(self, event: Event) -> None:
+        if type(event) is not RawData:
+            await super().protocol_send(event)
+            return
+        if not event.data:
+            return  # h11's end of a Content-Length body: nothing to write
+        # As hypercorn: writes are serialised and never interrupted halfway (a cancelled
+        # sender still raises Cancelled before writing), but a free lock costs no pass.
+        await trio.lowlevel.checkpoint_if_cancelled()
+        lock = self.send_lock
+        try:
+            lock.acquire_nowait()
+        except trio.WouldBlock:
+            await lock.acquire()
+        try:
+            with trio.CancelScope(shield=True):
+                await self.stream.send_all(event.data)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            await self.protocol.handle(Closed())
+        finally:
+            lock.release()
+
+
+def install() -> None:
+    """Make hypercorn's trio worker build LeanTCPServer connections (idempotent)."""
+    current = getattr(hypercorn_run, "TCPServer", None)
+    if current is LeanTCPServer:
+        return
+    if current is not TCPServer:
+        raise RuntimeError(
+            "hypercorn.trio.run no longer builds connections from TCPServer: "
+            "molecule.http.server needs updating for this hypercorn version"
+        )
+    setattr(hypercorn_run, "TCPServer", LeanTCPServer)  # noqa: B010 (not re-exported)
+
+
+async def serve(
+    app: Framework,
+    config: Config,
+    *,
+    shutdown_trigger: Callable[..., Awaitable[None]] | None = None,
+    task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """`hypercorn.trio.serve` on LeanTCPServer connections."""
+    install()
+    await hypercorn_serve(app, config, shutdown_trigger=shutdown_trigger, task_status=task_status)

@@ -1,0 +1,197 @@
+"""molecule.http.server: hypercorn's behaviour kept on the lean transport, over real sockets.
+
+A raw ASGI app is served by `molecule.http.server.serve` in the test's loop; the client is a
+bare trio socket, so every byte on the wire (Content-Length and chunked endings, the server's
+close) is seen as it is. Timeouts are short real ones: the keep-alive timer is what is tested,
+and a virtual clock would jump while the client waits on the network.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import struct
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from functools import partial
+from typing import Any
+
+import hypercorn.trio.run as hypercorn_run
+import trio
+from hypercorn.config import Config
+
+from molecule.http.server import LeanTCPServer, install, serve
+
+Message = dict[str, Any]
+
+SLOW = 1.0
+
+
+async def app(
+    scope: dict[str, Any],
+    receive: Callable[[], Awaitable[Message]],
+    send: Callable[[Message], Awaitable[None]],
+) -> None:
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            kind = message["type"].rsplit(".", 1)[1]
+            await send({"type": f"lifespan.{kind}.complete"})
+            if kind == "shutdown":
+                return
+    if scope["type"] == "websocket":
+        await receive()  # websocket.connect
+        await send({"type": "websocket.accept"})
+        while True:
+            message = await receive()
+            if message["type"] != "websocket.receive":
+                return
+            await send({"type": "websocket.send", "text": "echo: " + message["text"]})
+    path = scope["path"]
+    if path == "/slow":
+        await trio.sleep(SLOW)
+    headers = [(b"content-type", b"text/plain")]
+    if path == "/chunked":  # no length: hypercorn frames the body in chunks
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"ab", "more_body": True})
+        await send({"type": "http.response.body", "body": b"cd"})
+        return
+    body = b"hello " + path.encode()
+    headers.append((b"content-length", b"%d" % len(body)))
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+@asynccontextmanager
+async def server(keep_alive: float) -> AsyncIterator[tuple[int, trio.Event]]:
+    """The app on an ephemeral port; set the event for a graceful shutdown."""
+    config = Config()
+    config.bind = ["127.0.0.1:0"]
+    config.accesslog = None
+    config.keep_alive_timeout = keep_alive
+    config.graceful_timeout = 5
+    stop = trio.Event()
+    async with trio.open_nursery() as nursery:
+        binds = await nursery.start(partial(serve, app, config, shutdown_trigger=stop.wait))
+        yield int(binds[0].rsplit(":", 1)[1]), stop
+        stop.set()
+
+
+class Conn:
+    def __init__(self, stream: trio.SocketStream) -> None:
+        self.stream = stream
+        self.buf = b""
+
+    async def request(self, path: str) -> None:
+        await self.stream.send_all(f"GET {path} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
+
+    async def read_until(self, marker: bytes) -> bytes:
+        while marker not in self.buf:
+            data = await self.stream.receive_some()
+            assert data, f"closed before {marker!r}; got {self.buf!r}"
+            self.buf += data
+        head, _, self.buf = self.buf.partition(marker)
+        return head + marker
+
+    async def response(self) -> tuple[bytes, bytes]:
+        """(head, body) of one response, by Content-Length or chunked framing."""
+        head = await self.read_until(b"\r\n\r\n")
+        lower = head.lower()
+        if b"transfer-encoding: chunked" in lower:
+            return head, await self.read_until(b"0\r\n\r\n")
+        length = int(lower.split(b"content-length: ")[1].split(b"\r\n")[0])
+        while len(self.buf) < length:
+            self.buf += await self.stream.receive_some()
+        body, self.buf = self.buf[:length], self.buf[length:]
+        return head, body
+
+    async def closed_by_server(self) -> bool:
+        return self.buf == b"" and await self.stream.receive_some() == b""
+
+
+async def connect(port: int) -> Conn:
+    return Conn(await trio.open_tcp_stream("127.0.0.1", port))
+
+
+async def test_serve_installs_the_lean_transport_once() -> None:
+    async with server(keep_alive=5):
+        assert hypercorn_run.TCPServer is LeanTCPServer  # type: ignore[attr-defined]
+    install()  # idempotent
+    assert hypercorn_run.TCPServer is LeanTCPServer  # type: ignore[attr-defined]
+
+
+async def test_length_and_chunked_responses_on_one_kept_alive_connection() -> None:
+    async with server(keep_alive=5) as (port, _):
+        conn = await connect(port)
+        for path in ("/a", "/chunked", "/b", "/chunked", "/c"):
+            await conn.request(path)
+            head, body = await conn.response()
+            assert head.startswith(b"HTTP/1.1 200")
+            if path == "/chunked":
+                assert body == b"2\r\nab\r\n2\r\ncd\r\n0\r\n\r\n"
+            else:
+                assert b"content-length: %d" % len(body) in head.lower()
+                assert body == b"hello " + path.encode()
+        assert conn.buf == b""  # no stray bytes between responses
+
+
+async def test_keep_alive_timeout_closes_idle_connections_only() -> None:
+    async with server(keep_alive=0.3) as (port, _):
+        never_asked = await connect(port)
+        conn = await connect(port)
+        await conn.request("/slow")  # busy for longer than the keep-alive timeout
+        started = trio.current_time()
+        head, body = await conn.response()
+        assert head.startswith(b"HTTP/1.1 200") and body == b"hello /slow"
+        assert trio.current_time() - started >= SLOW
+        with trio.fail_after(3):
+            assert await never_asked.closed_by_server()
+        idle_from = trio.current_time()
+        with trio.fail_after(3):
+            assert await conn.closed_by_server()
+        assert trio.current_time() - idle_from >= 0.25
+
+
+async def test_graceful_shutdown_closes_idle_at_once_and_lets_a_response_finish() -> None:
+    """And nothing of the closed connections lingers until the graceful timeout (5 s)."""
+    with trio.fail_after(3):
+        await _graceful_shutdown()
+
+
+async def _graceful_shutdown() -> None:
+    async with server(keep_alive=60) as (port, stop):
+        idle = await connect(port)
+        await idle.request("/a")
+        await idle.response()
+        busy = await connect(port)
+        await busy.request("/slow")
+        await trio.sleep(0.2)  # the slow request is in the app
+        stop.set()
+        with trio.fail_after(0.5):
+            assert await idle.closed_by_server()
+        with trio.fail_after(3):
+            head, body = await busy.response()
+            assert head.startswith(b"HTTP/1.1 200") and body == b"hello /slow"
+            assert await busy.closed_by_server()
+
+
+async def test_a_websocket_outlives_the_keep_alive_timeout() -> None:
+    async with server(keep_alive=0.3) as (port, _):
+        conn = await connect(port)
+        key = base64.b64encode(os.urandom(16)).decode()
+        await conn.stream.send_all(
+            (
+                "GET /ws HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            ).encode()
+        )
+        assert (await conn.read_until(b"\r\n\r\n")).startswith(b"HTTP/1.1 101")
+        await trio.sleep(1.0)
+        text = b"still here"
+        mask = os.urandom(4)
+        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(text))
+        await conn.stream.send_all(struct.pack("!BB", 0x81, 0x80 | len(text)) + mask + masked)
+        with trio.fail_after(3):
+            frame = await conn.read_until(b"echo: still here")
+        assert frame == struct.pack("!BB", 0x81, len(b"echo: still here")) + b"echo: still here"
+        await conn.stream.aclose()
