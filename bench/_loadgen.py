@@ -478,12 +478,18 @@ def serve_bare(
     *,
     keep_alive_timeout: float | None = None,
     background: Callable[[], Any] | None = None,
+    lean: bool = False,
 ) -> None:
     """Serve `app` on 127.0.0.1:port until SIGTERM/SIGINT, printing `listening <port>` first
-    (the bind follows at once; drivers poll the port). `background` runs alongside."""
+    (the bind follows at once; drivers poll the port). `background` runs alongside. `lean`:
+    on the platform's own transport (molecule.http.server) instead of stock hypercorn."""
     import trio
     from hypercorn.config import Config
-    from hypercorn.trio import serve
+
+    if lean:
+        from molecule.http.server import serve
+    else:
+        from hypercorn.trio import serve
 
     async def main() -> None:
         config = Config()

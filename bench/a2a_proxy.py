@@ -21,10 +21,11 @@ upstream of the stack notes' §8 measurement (a plain Quart+httpx proxy reached 
 `asyncio` is a hand-rolled asyncio.Protocol server, several times faster, which shows what the
 proxy costs against an agent that costs almost nothing.
 
-`--floor` adds a third side to every round: a bare forwarder (a raw ASGI app on hypercorn that
-passes the body to the agent with the platform's own agent client: no auth, actor, activity
-row or events). Its ratio is the ceiling of any proxy built on this stack at that moment, so
-the distance between it and the platform is what the platform itself costs.
+`--floor` adds a third side to every round: a bare forwarder (a raw ASGI app on the platform's
+HTTP server, molecule.http.server, that passes the body to the agent with the platform's own
+agent client: no auth, actor, activity row or events). Its ratio is the ceiling of any proxy
+built on this stack at that moment, so the distance between it and the platform is what the
+platform itself costs.
 
 Targets: proxy req/s >= 0.6 x direct req/s at concurrency 32, and proxy p50 - direct p50
 <= 3 ms at concurrency 1. Loopback only; everything started here gets SIGTERM at the end.
@@ -108,7 +109,7 @@ async def _echo_asgi(scope: dict[str, Any], receive: Any, send: Any) -> None:
 
 
 def _serve_forwarder(port: int, agent_port: int) -> None:
-    """`--floor`: hypercorn and the platform's own agent client, nothing else (no auth, no
+    """`--floor`: the platform's HTTP server and agent client, nothing else (no auth, no
     actor, no activity row): what any proxy on this stack pays per message."""
     from molecule.a2a.client import AgentClient
 
@@ -125,7 +126,7 @@ def _serve_forwarder(port: int, agent_port: int) -> None:
             await response.aclose()
         await asgi_reply(send, response.status, body)
 
-    serve_bare(forward, port, keep_alive_timeout=75)  # as molecule.platform
+    serve_bare(forward, port, keep_alive_timeout=75, lean=True)  # as molecule.platform
 
 
 class _EchoProtocol(asyncio.Protocol):

@@ -2,12 +2,13 @@
 
     .venv/bin/python bench/floor.py [--clients 100] [--rate 500] [--duration 5] [--rounds 3]
 
-bench/fanout.py measures the platform. This script measures what the HTTP server the
-platform runs on (hypercorn's trio worker, configured as `molecule serve` configures it)
-costs for the same traffic when the application does nothing: a raw ASGI app answers every
-`POST /workspaces/:id/activity` with `{"status": "logged"}` and, every 20 ms (the platform's
-batch tick), sends one fixed JSON array of 10 activity events (500 events/s, the same size as
-the platform's) to every connected WebSocket client. No Quart, no database, no event bus.
+bench/fanout.py measures the platform. This script measures what the HTTP server the platform
+runs on (hypercorn's trio worker on the platform's transport, molecule.http.server, configured
+as `molecule serve` configures it) costs for the same traffic when the application does
+nothing: a raw ASGI app answers every `POST /workspaces/:id/activity` with `{"status":
+"logged"}` and, every 20 ms (the platform's batch tick), sends one fixed JSON array of 10
+activity events (500 events/s, the same size as the platform's) to every connected WebSocket
+client. No Quart, no database, no event bus.
 
 Per round, three phases of `--duration` seconds on one server process: the publisher alone
 (bench/fanout.py's paced publisher, 64 keep-alive connections), the WebSocket ticks alone to
@@ -102,7 +103,7 @@ def _serve(port: int) -> None:
                 if index % 8 == 0:  # as molecule.events.run_batches wakes feeds
                     await trio.lowlevel.checkpoint()
 
-    serve_bare(app, port, keep_alive_timeout=75, background=ticker)  # as molecule.platform
+    serve_bare(app, port, keep_alive_timeout=75, background=ticker, lean=True)  # as molecule serve
 
 
 # --------------------------------------------------------------------------------------------
@@ -229,7 +230,7 @@ def main() -> int:
             raise BenchError("WebSocket clients did not connect")
         sends = args.clients / TICK
         print(
-            f"bare hypercorn (trio worker), raw ASGI: {args.rate:g} POST/s from 64 keep-alive "
+            f"bare server (lean hypercorn), raw ASGI: {args.rate:g} POST/s from 64 keep-alive "
             f"connections; {len(TICK_TEXT)}-byte array every {TICK * 1000:g} ms to "
             f"{args.clients} WebSockets (up to {sends:.0f} messages/s); {args.duration:g} s per "
             "phase"
