@@ -4,6 +4,7 @@ once; every wait is bounded with `trio.fail_after` so a missing wake-up fails, n
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, nullcontext
@@ -14,7 +15,15 @@ import pytest
 import trio
 import trio.testing
 
-from molecule.events import BATCH_TICK, TASK_UPDATED, BatchFeed, Event, EventBus, Inbox
+from molecule.events import (
+    BATCH_PHASES,
+    BATCH_TICK,
+    TASK_UPDATED,
+    BatchFeed,
+    Event,
+    EventBus,
+    Inbox,
+)
 
 WAIT = 5.0
 EPSILON = 1e-9  # float slack when comparing sums of virtual times
@@ -110,10 +119,16 @@ async def test_parked_inbox_receive_is_woken_by_offer() -> None:
     assert ended.unwrap() is e
 
 
-async def test_parked_batch_feed_receive_is_woken_by_offer() -> None:
+async def test_parked_batch_feed_receive_is_woken_by_a_wake_after_an_offer() -> None:
     feed = BatchFeed(4)
     text = array_text(1, 2)
-    ended = await end_once_parked(feed.receive, lambda: feed.offer(text, 2))
+
+    def offer_and_wake() -> None:
+        feed.wake()  # nothing queued: no wake-up
+        feed.offer(text, 2)  # queued, still no wake-up
+        feed.wake()
+
+    ended = await end_once_parked(feed.receive, offer_and_wake)
     assert ended.unwrap() == text
 
 
@@ -147,6 +162,7 @@ async def test_batch_feed_returns_a_single_text_as_is() -> None:
     feed = BatchFeed(4)
     text = array_text(1, 2, 3)
     feed.offer(text, 3)
+    feed.wake()
     with trio.fail_after(WAIT):
         assert await feed.receive() == text
 
@@ -156,10 +172,26 @@ async def test_batch_feed_merges_queued_texts_into_one_array_in_order() -> None:
     parts = [[1, 2], [3], [4, 5, 6]]
     for part in parts:
         feed.offer(array_text(*part), len(part))
+    feed.wake()
     with trio.fail_after(WAIT):
         merged = await feed.receive()
     assert json.loads(merged) == [1, 2, 3, 4, 5, 6]
     assert feed.dropped == 0
+
+
+async def test_batch_feed_hands_over_texts_queued_after_a_wake_only_at_the_next_one() -> None:
+    feed = BatchFeed(4)
+    feed.offer(array_text(1), 1)
+    feed.wake()
+    with trio.fail_after(WAIT):
+        assert json.loads(await feed.receive()) == [1]
+    feed.offer(array_text(2), 1)  # queued while the connection was sending
+    with trio.move_on_after(WAIT) as waited:
+        await feed.receive()
+    assert waited.cancelled_caught
+    feed.wake()
+    with trio.fail_after(WAIT):
+        assert json.loads(await feed.receive()) == [2]
 
 
 async def test_batch_feed_over_its_limit_drops_the_oldest_text_and_counts_its_events() -> None:
@@ -168,6 +200,7 @@ async def test_batch_feed_over_its_limit_drops_the_oldest_text_and_counts_its_ev
     feed.offer(array_text(3), 1)
     feed.offer(array_text(4, 5, 6), 3)
     assert feed.dropped == 2
+    feed.wake()
     with trio.fail_after(WAIT):
         assert json.loads(await feed.receive()) == [3, 4, 5, 6]
 
@@ -194,6 +227,7 @@ async def test_run_batches_gives_every_feed_one_shared_text_per_tick(
     bus: EventBus, autojump_clock: trio.testing.MockClock
 ) -> None:
     count = 5
+    step = BATCH_TICK / BATCH_PHASES
     with bus.batch_feed() as first, bus.batch_feed() as second:
         async with batches_running(bus):
             start = trio.current_time()
@@ -201,8 +235,12 @@ async def test_run_batches_gives_every_feed_one_shared_text_per_tick(
                 bus.broadcast(TASK_UPDATED, WS, {"n": n})
             with trio.fail_after(WAIT):
                 text = await first.receive()
-                assert await second.receive() == text
-            assert trio.current_time() - start == pytest.approx(BATCH_TICK)
+                first_at = trio.current_time() - start
+                assert await second.receive() is text  # serialised once for both
+                second_at = trio.current_time() - start
+    # The feeds are in different phases of the tick: woken one step apart, each within a tick.
+    assert first_at == pytest.approx(step)
+    assert second_at == pytest.approx(2 * step)
     messages = json.loads(text)
     assert [m["payload"] for m in messages] == [{"n": n} for n in range(count)]
     assert all(m["event"] == TASK_UPDATED and m["workspace_id"] == WS for m in messages)
@@ -231,6 +269,39 @@ async def test_events_published_without_a_feed_are_not_kept(
     with bus.batch_feed() as feed:
         async with batches_running(bus):
             assert await receives_nothing(feed)
+
+
+async def test_run_batches_wakes_each_feed_once_per_tick_with_everything_since(
+    bus: EventBus, autojump_clock: trio.testing.MockClock
+) -> None:
+    """Events of every step reach a feed at its phase, one message per tick, in order."""
+    step = BATCH_TICK / BATCH_PHASES
+    with contextlib.ExitStack() as stack:
+        feeds = [stack.enter_context(bus.batch_feed()) for _ in range(BATCH_PHASES)]
+        last = feeds[-1]  # the phase woken last in each tick
+        received: list[tuple[float, list[Any]]] = []
+
+        async def collect() -> None:
+            while sum(len(m) for _, m in received) < 2 * BATCH_PHASES:
+                text = await last.receive()
+                received.append((trio.current_time() - start, json.loads(text)))
+
+        async with batches_running(bus), trio.open_nursery() as nursery:
+            start = trio.current_time()
+            nursery.start_soon(collect)
+            await trio.sleep(step / 2)  # publish between steps
+            for n in range(2 * BATCH_PHASES):
+                bus.broadcast(TASK_UPDATED, WS, {"n": n})
+                await trio.sleep(step)  # one event per step
+            with trio.fail_after(WAIT):
+                while len(received) < 2:
+                    await trio.sleep(step)
+    times = [t for t, _ in received]
+    assert times == pytest.approx([BATCH_TICK, 2 * BATCH_TICK])
+    assert [[m["payload"]["n"] for m in batch] for _, batch in received] == [
+        [0, 1, 2, 3],
+        [4, 5, 6, 7],
+    ]
 
 
 def test_listening_and_subscriber_count_include_batch_feeds(bus: EventBus) -> None:
