@@ -3,7 +3,8 @@
 Hypercorn's trio `TCPServer` pays, for every request on a keep-alive connection:
 - a new keep-alive timer task (`nursery.start`, several scheduler passes) when the response
   ends, and a cancellation of it when the next request arrives, each behind a lock;
-- a lock acquisition (a scheduler pass) before every socket write;
+- a lock acquisition (a scheduler pass) before every socket write, and a shielded cancel scope
+  and another scheduler pass around it;
 - a write for h11's end of a Content-Length body, which is empty: a lock and a checkpoint for
   no bytes.
 
@@ -13,7 +14,8 @@ subclass below). `LeanTCPServer` keeps hypercorn's protocol handling and behavio
 keep-alive timeout closes an idle connection; a graceful shutdown closes idle connections at
 once and busy ones when their response is done; WebSockets are never timed out) and changes
 only how it is paid for: one timer task per connection whose deadline moves, a lock taken
-without a scheduler pass when it is free, and no empty writes.
+without a scheduler pass when it is free, a write the socket takes at once done at once, and
+no empty writes.
 
 `serve()` installs it in hypercorn's trio worker, which looks the class up by name when it
 starts listening; it then serves every hypercorn trio server of the process (only ours run
@@ -25,6 +27,7 @@ separate program, keeps stock hypercorn.)
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -118,12 +121,31 @@ class LeanTCPServer(TCPServer):
         except trio.WouldBlock:
             await lock.acquire()
         try:
-            with trio.CancelScope(shield=True):
-                await self.stream.send_all(event.data)
+            data = event.data
+            written = self._write_now(data)
+            if written < len(data):
+                with trio.CancelScope(shield=True):
+                    await self.stream.send_all(memoryview(data)[written:])
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             await self.protocol.handle(Closed())
         finally:
             lock.release()
+
+    def _write_now(self, data: bytes) -> int:
+        """Write what the socket takes at once, as asyncio's transports do: the bytes
+        written. A write the kernel takes whole (nearly every one) then costs no shielded
+        scope and no scheduler pass; anything left, and every error (a closed or broken
+        connection included), goes through trio's send_all, which reports it as usual."""
+        stream: Any = self.stream  # typed as TLS; plain in our deployments
+        if type(stream) is not trio.SocketStream or stream.socket.did_shutdown_SHUT_WR:
+            return 0
+        fd = stream.socket.fileno()
+        if fd == -1:  # closed (and the number maybe reused): never write to it
+            return 0
+        try:
+            return os.write(fd, data)
+        except OSError:
+            return 0
 
 
 def install() -> None:

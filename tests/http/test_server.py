@@ -25,6 +25,8 @@ from molecule.http.server import LeanTCPServer, install, serve
 Message = dict[str, Any]
 
 SLOW = 1.0
+BIG = 16 * 1024 * 1024
+ENDLESS_ENDED: list[bool] = []
 
 
 async def app(
@@ -50,6 +52,28 @@ async def app(
     path = scope["path"]
     if path == "/slow":
         await trio.sleep(SLOW)
+    if path == "/big":  # more than the socket buffers hold: writes end partial
+        body = bytes(range(256)) * (BIG // 256)
+        headers = [(b"content-length", b"%d" % len(body))]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+        return
+    if path == "/endless":  # chunks until the client is gone (http.disconnect)
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        async with trio.open_nursery() as nursery:
+
+            async def chunks() -> None:
+                while True:
+                    chunk = {"type": "http.response.body", "body": b"x" * 65536, "more_body": True}
+                    await send(chunk)
+                    await trio.lowlevel.checkpoint()
+
+            nursery.start_soon(chunks)
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            ENDLESS_ENDED.append(True)
+            nursery.cancel_scope.cancel()
+        return
     headers = [(b"content-type", b"text/plain")]
     if path == "/chunked":  # no length: hypercorn frames the body in chunks
         await send({"type": "http.response.start", "status": 200, "headers": headers})
@@ -195,3 +219,31 @@ async def test_a_websocket_outlives_the_keep_alive_timeout() -> None:
             frame = await conn.read_until(b"echo: still here")
         assert frame == struct.pack("!BB", 0x81, len(b"echo: still here")) + b"echo: still here"
         await conn.stream.aclose()
+
+
+async def test_a_body_larger_than_the_socket_buffers_arrives_whole_to_a_slow_reader() -> None:
+    async with server(keep_alive=5) as (port, _):
+        conn = await connect(port)
+        await conn.request("/big")
+        await trio.sleep(0.5)  # the server's first write fills the buffers and ends partial
+        with trio.fail_after(10):
+            _, body = await conn.response()
+        assert body == bytes(range(256)) * (BIG // 256)
+        await conn.request("/after")  # and the connection is still in order
+        assert (await conn.response())[1] == b"hello /after"
+
+
+async def test_a_client_gone_mid_response_ends_it_and_the_server_goes_on() -> None:
+    ENDLESS_ENDED.clear()
+    async with server(keep_alive=5) as (port, _):
+        conn = await connect(port)
+        await conn.request("/endless")
+        await conn.read_until(b"xxxx")
+        await conn.stream.aclose()
+        with trio.fail_after(5):
+            while not ENDLESS_ENDED:
+                await trio.sleep(0.05)
+        other = await connect(port)
+        await other.request("/still")
+        with trio.fail_after(5):
+            assert (await other.response())[1] == b"hello /still"
