@@ -38,11 +38,11 @@ IDLE_RESET_SLACK = 1.0
 # at hundreds of events per second are only affordable as a few dozen messages each.
 BATCH_TICK = 0.02
 # The feeds are spread over the tick: every BATCH_TICK / BATCH_PHASES the bus serialises the
-# events since the last step, queues the text on every feed and wakes one phase's feeds. A
+# events since the last step and serves one phase's feeds everything since their last turn. A
 # hundred connections sending at the same instant made every HTTP request that arrived then
 # wait for the whole burst (measured: p99 of the publish path 14 ms instead of 2).
 BATCH_PHASES = 4
-BATCH_FEED_LIMIT = 64 * BATCH_PHASES  # queued texts (64 ticks) a slow connection may lag
+BATCH_FEED_LIMIT = 64  # ticks a slow connection may fall behind
 FEED_WAKE_GROUP = 8  # batch feeds woken per scheduler pass
 
 # The event catalogue (upstream-april §3); names are wire strings.
@@ -188,53 +188,48 @@ class Subscription:
 class BatchFeed:
     """A canvas connection in batch mode: its events arrive as one JSON array text per tick.
 
-    The bus serialises each step's events once and queues the same text on every feed; a
-    feed is woken once per tick (`wake`, on its phase's step) and then takes everything
-    queued as one array, so the per-connection cost is one queue append per step and one
-    WebSocket message per tick, whatever the event rate. A connection more than `limit`
-    texts behind loses the oldest (counted).
+    The bus builds each tick's text once per phase and hands the same text to every feed of
+    the phase, so the per-connection cost is one queue append and one WebSocket message per
+    tick, whatever the event rate. A connection that falls `limit` ticks behind loses the
+    oldest (counted).
     """
 
-    __slots__ = ("_queue", "_limit", "_lot", "_due", "_closed", "dropped")
+    __slots__ = ("_queue", "_limit", "_lot", "_closed", "dropped")
 
     def __init__(self, limit: int) -> None:
         self._queue: deque[tuple[str, int]] = deque()
         self._limit = limit
         self._lot = trio.lowlevel.ParkingLot()
-        self._due = False
         self._closed = False
         self.dropped = 0  # events
 
     def offer(self, text: str, count: int) -> None:
-        """Queue a text for the next wake."""
         if len(self._queue) >= self._limit:
             self.dropped += self._queue.popleft()[1]
         self._queue.append((text, count))
-
-    def wake(self) -> None:
-        """Hand over what is queued, if anything."""
-        if self._queue:
-            self._due = True
-            if self._lot:
-                self._lot.unpark()
+        if self._lot:
+            self._lot.unpark()
 
     def close(self) -> None:
         self._closed = True
         self._lot.unpark_all()
 
     async def receive(self) -> str:
-        """Everything queued at the last wake, as one JSON array text; EndOfChannel once
-        closed. Texts queued after that wait for the next one (one message per tick)."""
-        while not self._due:
+        """Everything waiting, as one JSON array text; EndOfChannel once closed."""
+        while not self._queue:
             if self._closed:
                 raise trio.EndOfChannel
             await self._lot.park()
-        self._due = False
-        if len(self._queue) == 1:
-            return self._queue.popleft()[0]
-        texts = [text[1:-1] for text, _ in self._queue]  # strip each array's brackets
-        self._queue.clear()
-        return "[" + ",".join(texts) + "]"
+        return _merged(self._queue)
+
+
+def _merged(texts: deque[tuple[str, int]] | list[tuple[str, int]]) -> str:
+    """JSON array texts (taken out of `texts`) as one array text, in order."""
+    if len(texts) == 1:
+        return texts.pop()[0]
+    inner = [text[1:-1] for text, _ in texts]  # strip each array's brackets
+    texts.clear()
+    return "[" + ",".join(inner) + "]"
 
 
 class _IdleTimer:
@@ -260,6 +255,8 @@ class EventBus:
         self._idle_settled: dict[str, float] = {}
         self.published = 0
         self._phases: list[set[BatchFeed]] = [set() for _ in range(BATCH_PHASES)]
+        # Per phase: the array texts of the steps since the phase's feeds were last served.
+        self._phase_texts: list[list[tuple[str, int]]] = [[] for _ in range(BATCH_PHASES)]
         self._feeds = 0
         self._tick: list[Event] = []  # this step's events, for the batch feeds
 
@@ -324,8 +321,8 @@ class EventBus:
             self._feeds -= 1
 
     async def run_batches(self) -> None:
-        """Every step (a phase of the tick): serialise the step's events once, queue the text
-        on every batch feed, and wake the feeds of this step's phase."""
+        """Every step (a phase of the tick): serialise the step's events once, and hand the
+        feeds of this step's phase one text of everything since their last turn."""
         step = 0
         period = BATCH_TICK / BATCH_PHASES
         step_at = trio.current_time()
@@ -340,19 +337,23 @@ class EventBus:
             await trio.sleep_until(step_at)
             if self._tick:
                 events, self._tick = self._tick, []
-                if self._feeds:
-                    text = "[" + ",".join(event.wire_json for event in events) + "]"
-                    for feeds in self._phases:
-                        for feed in feeds:
-                            feed.offer(text, len(events))
-            for index, feed in enumerate(list(self._phases[step]), 1):
-                feed.wake()
+                text = "[" + ",".join(event.wire_json for event in events) + "]"
+                for phase, members in enumerate(self._phases):
+                    if members:
+                        self._phase_texts[phase].append((text, len(events)))
+            texts, feeds = self._phase_texts[step], list(self._phases[step])
+            step = (step + 1) % BATCH_PHASES
+            if not texts:
+                continue
+            count = sum(n for _, n in texts)
+            merged = _merged(texts)
+            for index, feed in enumerate(feeds, 1):
+                feed.offer(merged, count)
                 if index % FEED_WAKE_GROUP == 0:
                     # Trio runs every runnable task once per scheduler pass, and an HTTP
                     # request needs several passes: many connections woken at once would
                     # stretch each pass, so each request, by the whole burst.
                     await trio.lowlevel.checkpoint()
-            step = (step + 1) % BATCH_PHASES
 
     @contextmanager
     def subscribe(

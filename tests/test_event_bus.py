@@ -119,16 +119,10 @@ async def test_parked_inbox_receive_is_woken_by_offer() -> None:
     assert ended.unwrap() is e
 
 
-async def test_parked_batch_feed_receive_is_woken_by_a_wake_after_an_offer() -> None:
+async def test_parked_batch_feed_receive_is_woken_by_offer() -> None:
     feed = BatchFeed(4)
     text = array_text(1, 2)
-
-    def offer_and_wake() -> None:
-        feed.wake()  # nothing queued: no wake-up
-        feed.offer(text, 2)  # queued, still no wake-up
-        feed.wake()
-
-    ended = await end_once_parked(feed.receive, offer_and_wake)
+    ended = await end_once_parked(feed.receive, lambda: feed.offer(text, 2))
     assert ended.unwrap() == text
 
 
@@ -162,7 +156,6 @@ async def test_batch_feed_returns_a_single_text_as_is() -> None:
     feed = BatchFeed(4)
     text = array_text(1, 2, 3)
     feed.offer(text, 3)
-    feed.wake()
     with trio.fail_after(WAIT):
         assert await feed.receive() == text
 
@@ -172,26 +165,10 @@ async def test_batch_feed_merges_queued_texts_into_one_array_in_order() -> None:
     parts = [[1, 2], [3], [4, 5, 6]]
     for part in parts:
         feed.offer(array_text(*part), len(part))
-    feed.wake()
     with trio.fail_after(WAIT):
         merged = await feed.receive()
     assert json.loads(merged) == [1, 2, 3, 4, 5, 6]
     assert feed.dropped == 0
-
-
-async def test_batch_feed_hands_over_texts_queued_after_a_wake_only_at_the_next_one() -> None:
-    feed = BatchFeed(4)
-    feed.offer(array_text(1), 1)
-    feed.wake()
-    with trio.fail_after(WAIT):
-        assert json.loads(await feed.receive()) == [1]
-    feed.offer(array_text(2), 1)  # queued while the connection was sending
-    with trio.move_on_after(WAIT) as waited:
-        await feed.receive()
-    assert waited.cancelled_caught
-    feed.wake()
-    with trio.fail_after(WAIT):
-        assert json.loads(await feed.receive()) == [2]
 
 
 async def test_batch_feed_over_its_limit_drops_the_oldest_text_and_counts_its_events() -> None:
@@ -200,7 +177,6 @@ async def test_batch_feed_over_its_limit_drops_the_oldest_text_and_counts_its_ev
     feed.offer(array_text(3), 1)
     feed.offer(array_text(4, 5, 6), 3)
     assert feed.dropped == 2
-    feed.wake()
     with trio.fail_after(WAIT):
         assert json.loads(await feed.receive()) == [3, 4, 5, 6]
 
@@ -302,6 +278,24 @@ async def test_run_batches_wakes_each_feed_once_per_tick_with_everything_since(
         [0, 1, 2, 3],
         [4, 5, 6, 7],
     ]
+
+
+async def test_feeds_of_one_phase_share_one_merged_text(
+    bus: EventBus, autojump_clock: trio.testing.MockClock
+) -> None:
+    step = BATCH_TICK / BATCH_PHASES
+    with contextlib.ExitStack() as stack:
+        feeds = [stack.enter_context(bus.batch_feed()) for _ in range(BATCH_PHASES + 1)]
+        first, same_phase = feeds[-1], feeds[0]  # the fifth joins the first phase
+        async with batches_running(bus):
+            await trio.sleep(step * 1.5)  # just after the first phase's turn
+            for n in range(3):  # over three steps: three texts merged at its next turn
+                bus.broadcast(TASK_UPDATED, WS, {"n": n})
+                await trio.sleep(step)
+            with trio.fail_after(WAIT):
+                merged = await first.receive()
+                assert await same_phase.receive() is merged
+    assert [m["payload"]["n"] for m in json.loads(merged)] == [0, 1, 2]
 
 
 def test_listening_and_subscriber_count_include_batch_feeds(bus: EventBus) -> None:
