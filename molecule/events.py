@@ -34,8 +34,9 @@ log = logging.getLogger("molecule.events")
 
 IDLE_RESET_SLACK = 1.0
 # Batch-mode canvas connections get one message per tick at most: a WebSocket message costs
-# the server ~0.1 ms of framing and socket bookkeeping per connection, so a hundred canvases
-# at hundreds of events per second are only affordable as a few dozen messages each.
+# the server 35-90 us of framing and socket bookkeeping per connection (bench/floor.py), so a
+# hundred canvases at hundreds of events per second are only affordable as a few dozen
+# messages each.
 BATCH_TICK = 0.02
 # The feeds are spread over the tick: every BATCH_TICK / BATCH_PHASES the bus serialises the
 # events since the last step and serves one phase's feeds everything since their last turn. A
