@@ -446,17 +446,6 @@ def rss_kb(pid: int) -> int:
 # --------------------------------------------------------------------------------------------
 
 
-async def asgi_lifespan(receive: Any, send: Any) -> None:
-    """Answer a `lifespan` scope (hypercorn requires it of a raw app, stack notes §4)."""
-    while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            await send({"type": "lifespan.shutdown.complete"})
-            return
-
-
 async def asgi_body(receive: Any) -> bytes:
     chunks, more = [], True
     while more:

@@ -55,7 +55,6 @@ from _loadgen import (  # noqa: E402
     LoadResult,
     Platform,
     asgi_body,
-    asgi_lifespan,
     asgi_reply,
     cpu_seconds,
     free_port,
@@ -102,7 +101,9 @@ def echo_reply(body: bytes) -> tuple[int, bytes]:
 
 async def _echo_asgi(scope: dict[str, Any], receive: Any, send: Any) -> None:
     if scope["type"] == "lifespan":
-        return await asgi_lifespan(receive, send)
+        from molecule.runtime.asgi import answer_lifespan  # server side only
+
+        return await answer_lifespan(receive, send)
     if scope["type"] != "http":
         raise RuntimeError(f"unsupported scope {scope['type']}")
     await asgi_reply(send, *echo_reply(await asgi_body(receive)))
@@ -112,13 +113,14 @@ def _serve_forwarder(port: int, agent_port: int) -> None:
     """`--floor`: the platform's HTTP server and agent client, nothing else (no auth, no
     actor, no activity row): what any proxy on this stack pays per message."""
     from molecule.a2a.client import AgentClient
+    from molecule.runtime.asgi import answer_lifespan
 
     client = AgentClient()
     url = f"http://localhost:{agent_port}/"
 
     async def forward(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
-            return await asgi_lifespan(receive, send)
+            return await answer_lifespan(receive, send)
         response = await client.post(url, await asgi_body(receive), {})
         try:
             body = await response.read()

@@ -63,14 +63,16 @@ TICK_TEXT = json.dumps([_EVENT] * EVENTS_PER_TICK)
 
 def _serve(port: int) -> None:
     import trio
-    from _loadgen import asgi_body, asgi_lifespan, asgi_reply, serve_bare
+    from _loadgen import asgi_body, asgi_reply, serve_bare
+
+    from molecule.runtime.asgi import answer_lifespan
 
     sockets: set[Any] = set()  # the connected WebSockets' ASGI send callables
     ticking = {"on": False, "sent": 0}
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
-            return await asgi_lifespan(receive, send)
+            return await answer_lifespan(receive, send)
         if scope["type"] == "websocket":
             await receive()  # websocket.connect
             await send({"type": "websocket.accept"})

@@ -23,6 +23,7 @@ from molecule.runtime.asgi import (
     Request,
     Scope,
     Send,
+    answer_lifespan,
     send_error,
     send_json,
     send_text,
@@ -46,7 +47,7 @@ class RuntimeApp:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            await self._lifespan(receive, send)
+            await answer_lifespan(receive, send)
             return
         if scope["type"] != "http":
             return  # websockets are not served; hypercorn closes the connection
@@ -59,16 +60,6 @@ class RuntimeApp:
                 await send_error(send, 500, "internal error")
             except Exception:  # response already started: nothing more we can say
                 pass
-
-    @staticmethod
-    async def _lifespan(receive: Receive, send: Send) -> None:
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await send({"type": "lifespan.shutdown.complete"})
-                return
 
     async def _route(self, request: Request, send: Send) -> None:
         path, method = request.path, request.method

@@ -24,6 +24,18 @@ class ClientDisconnected(Exception):
     pass
 
 
+async def answer_lifespan(receive: Receive, send: Send) -> None:
+    """Answer a `lifespan` scope until shutdown: hypercorn's trio worker crashes on a raw app
+    that silently returns from it (stack notes §4)."""
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
 class BodyTooLarge(Exception):
     pass
 

@@ -32,6 +32,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from molecule.runtime.asgi import answer_lifespan
+
 STEP_DELAY = 0.4
 ECHO_STARTUP_TIMEOUT = 30.0
 
@@ -76,13 +78,7 @@ class ScriptedAgent:
         import trio
 
         if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif message["type"] == "lifespan.shutdown":
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
+            return await answer_lifespan(receive, send)
         if scope["type"] != "http":
             return
         chunks: list[bytes] = []

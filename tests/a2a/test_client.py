@@ -32,6 +32,7 @@ from hypercorn.trio import serve
 
 from molecule.a2a.classify import is_busy
 from molecule.a2a.client import AgentClient, ResponseHeaderTimeout, ResponseTooLarge
+from molecule.runtime.asgi import answer_lifespan
 
 BODY = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "message/send", "params": {}}).encode()
 
@@ -56,14 +57,8 @@ class AsgiAgent:
     max_in_flight: int = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":  # stack notes §4: a raw app must answer lifespan
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif message["type"] == "lifespan.shutdown":
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
+        if scope["type"] == "lifespan":
+            return await answer_lifespan(receive, send)
         assert scope["type"] == "http"
         chunks = []
         more = True

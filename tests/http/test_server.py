@@ -21,6 +21,7 @@ import trio
 from hypercorn.config import Config
 
 from molecule.http.server import LeanTCPServer, install, serve
+from molecule.runtime.asgi import answer_lifespan
 
 Message = dict[str, Any]
 
@@ -35,12 +36,7 @@ async def app(
     send: Callable[[Message], Awaitable[None]],
 ) -> None:
     if scope["type"] == "lifespan":
-        while True:
-            message = await receive()
-            kind = message["type"].rsplit(".", 1)[1]
-            await send({"type": f"lifespan.{kind}.complete"})
-            if kind == "shutdown":
-                return
+        return await answer_lifespan(receive, send)
     if scope["type"] == "websocket":
         await receive()  # websocket.connect
         await send({"type": "websocket.accept"})

@@ -24,6 +24,8 @@ import trio
 from hypercorn.config import Config
 from hypercorn.trio import serve
 
+from molecule.runtime.asgi import answer_lifespan
+
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
@@ -68,16 +70,6 @@ async def _respond(send: Send, status: int, obj: Any, ctype: str = "application/
         }
     )
     await send({"type": "http.response.body", "body": body})
-
-
-async def _lifespan(receive: Receive, send: Send) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            await send({"type": "lifespan.shutdown.complete"})
-            return
 
 
 @dataclass
@@ -137,7 +129,7 @@ class FakePlatform(Recorder):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            await _lifespan(receive, send)
+            await answer_lifespan(receive, send)
             return
         headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
         body = await _read_body(receive)
@@ -220,7 +212,7 @@ class FakeLLM(Recorder):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            await _lifespan(receive, send)
+            await answer_lifespan(receive, send)
             return
         headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
         body = await _read_body(receive)
