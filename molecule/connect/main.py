@@ -80,9 +80,23 @@ def _backend(args: argparse.Namespace) -> Backend:
     return MockBackend()
 
 
+def _attach_values(argv: list[str], options: tuple[str, ...]) -> list[str]:
+    """`--token X` as `--token=X`: a token is base64url, so one in 64 starts with "-", and
+    argparse would take it for an option ("expected one argument")."""
+    out: list[str] = []
+    values = iter(argv)
+    for arg in values:
+        if arg in options:
+            value = next(values, None)
+            out.append(arg if value is None else f"{arg}={value}")
+        else:
+            out.append(arg)
+    return out
+
+
 def main(argv: list[str]) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_attach_values(argv, ("--token",)))
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     if not is_uuid(args.workspace_id):

@@ -19,6 +19,7 @@ import pytest
 
 from molecule.connect.backends import ExecBackend, MockBackend
 from molecule.connect.bridge import Bridge, BridgeConfig, message_text
+from molecule.connect.main import _attach_values, build_parser
 from molecule.connect.main import main as connect_main
 
 WS = "11111111-2222-3333-4444-555555555555"
@@ -263,6 +264,14 @@ def test_argv_errors(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         connect_main([WS, "--backend", "exec"])
     assert "--exec" in capsys.readouterr().err
+
+
+def test_a_token_starting_with_a_dash_is_taken_as_the_value() -> None:
+    """Tokens are base64url: one in 64 starts with "-" (this made an e2e test flaky)."""
+    parser = build_parser()
+    for argv in ([WS, "--token", "-Ab_c"], [WS, "--token=-Ab_c"]):
+        assert parser.parse_args(_attach_values(argv, ("--token",))).token == "-Ab_c"
+    assert _attach_values([WS, "--token"], ("--token",)) == [WS, "--token"]  # argparse's error
 
 
 def test_unreachable_platform_exits_1(tmp_path: Path) -> None:
