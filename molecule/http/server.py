@@ -18,7 +18,11 @@ only how it is paid for: one timer task per connection whose deadline moves, a l
 without a scheduler pass when it is free, a write the socket takes at once done at once, and
 no empty writes.
 
-`serve()` installs it in hypercorn's trio worker, which looks the class up by name when it
+It also carries one correction to hypercorn's HTTP/1.1 protocol (`AnnouncedCloseH11Protocol`):
+a response sent before its request's body is in is marked `Connection: close`, the close the
+server then makes anyway.
+
+`serve()` installs both in hypercorn's trio worker, which looks the class up by name when it
 starts listening; it then serves every hypercorn trio server of the process (only ours run
 in a molecule process). pyproject pins hypercorn's minor version for this reason, and
 tests/http/test_server.py checks the behaviour through real sockets. (The agent runtime, a
@@ -27,15 +31,21 @@ separate program, keeps stock hypercorn.)
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import h11
+import hypercorn.protocol as hypercorn_protocol
 import hypercorn.trio.run as hypercorn_run
 import trio
 from hypercorn.config import Config
 from hypercorn.events import Closed, Event, RawData
+from hypercorn.protocol.events import Event as StreamEvent
+from hypercorn.protocol.events import Response
+from hypercorn.protocol.h11 import H11Protocol
 from hypercorn.trio import serve as hypercorn_serve
 from hypercorn.trio.tcp_server import TCPServer
 from hypercorn.typing import Framework
@@ -149,17 +159,47 @@ class LeanTCPServer(TCPServer):
             return 0
 
 
+class AnnouncedCloseH11Protocol(H11Protocol):
+    """Hypercorn's HTTP/1.1 protocol, saying when a response ends its connection.
+
+    A handler may answer before its request's body has arrived (a 401 from an auth check, a
+    404). Hypercorn then closes the connection after the response, since it cannot tell
+    where the next request would start, but without saying so: a client that pools
+    connections (httpx) may send its next request on the one being closed and get no
+    response at all ("Server disconnected without sending a response"). Such a response now
+    carries `Connection: close` (RFC 9112 9.6), which also makes h11 close after it even if
+    the body arrives meanwhile: what is announced is what happens.
+    """
+
+    async def stream_send(self, event: StreamEvent) -> None:
+        if (
+            type(event) is Response
+            and event.status_code >= 200
+            and self.connection.their_state is h11.SEND_BODY
+        ):
+            headers = [*event.headers, (b"connection", b"close")]
+            event = dataclasses.replace(event, headers=headers)
+        await super().stream_send(event)
+
+
 def install() -> None:
-    """Make hypercorn's trio worker build LeanTCPServer connections (idempotent)."""
-    current = getattr(hypercorn_run, "TCPServer", None)
-    if current is LeanTCPServer:
+    """Make hypercorn's trio worker build LeanTCPServer connections speaking
+    AnnouncedCloseH11Protocol (idempotent)."""
+    _replace(hypercorn_run, "TCPServer", TCPServer, LeanTCPServer)
+    _replace(hypercorn_protocol, "H11Protocol", H11Protocol, AnnouncedCloseH11Protocol)
+
+
+def _replace(module: Any, name: str, stock: type, ours: type) -> None:
+    """Set `module.name` (a class the module builds by that name) from stock to ours."""
+    current = getattr(module, name, None)
+    if current is ours:
         return
-    if current is not TCPServer:
+    if current is not stock:
         raise RuntimeError(
-            "hypercorn.trio.run no longer builds connections from TCPServer: "
+            f"{module.__name__} no longer builds {name}: "
             "molecule.http.server needs updating for this hypercorn version"
         )
-    setattr(hypercorn_run, "TCPServer", LeanTCPServer)  # noqa: B010 (not re-exported)
+    setattr(module, name, ours)
 
 
 async def serve(

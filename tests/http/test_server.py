@@ -16,11 +16,12 @@ from contextlib import asynccontextmanager
 from functools import partial
 from typing import Any
 
+import hypercorn.protocol as hypercorn_protocol
 import hypercorn.trio.run as hypercorn_run
 import trio
 from hypercorn.config import Config
 
-from molecule.http.server import LeanTCPServer, install, serve
+from molecule.http.server import AnnouncedCloseH11Protocol, LeanTCPServer, install, serve
 from molecule.runtime.asgi import answer_lifespan
 
 Message = dict[str, Any]
@@ -71,6 +72,13 @@ async def app(
             nursery.cancel_scope.cancel()
         return
     headers = [(b"content-type", b"text/plain")]
+    if path == "/read":  # answers once the request body is in
+        received = b""
+        while (message := await receive())["type"] == "http.request":
+            received += message.get("body", b"")
+            if not message.get("more_body", False):
+                break
+        path += f" {len(received)}"
     if path == "/chunked":  # no length: hypercorn frames the body in chunks
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": b"ab", "more_body": True})
@@ -105,6 +113,11 @@ class Conn:
     async def request(self, path: str) -> None:
         await self.stream.send_all(f"GET {path} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
 
+    async def post_head(self, path: str, length: int) -> None:
+        """A POST's head only: its body is for the test to send (or not)."""
+        head = f"POST {path} HTTP/1.1\r\nHost: t\r\nContent-Length: {length}\r\n\r\n"
+        await self.stream.send_all(head.encode())
+
     async def read_until(self, marker: bytes) -> bytes:
         while marker not in self.buf:
             data = await self.stream.receive_some()
@@ -138,6 +151,7 @@ async def test_serve_installs_the_lean_transport_once() -> None:
         assert hypercorn_run.TCPServer is LeanTCPServer  # type: ignore[attr-defined]
     install()  # idempotent
     assert hypercorn_run.TCPServer is LeanTCPServer  # type: ignore[attr-defined]
+    assert hypercorn_protocol.H11Protocol is AnnouncedCloseH11Protocol
 
 
 async def test_length_and_chunked_responses_on_one_kept_alive_connection() -> None:
@@ -243,3 +257,34 @@ async def test_a_client_gone_mid_response_ends_it_and_the_server_goes_on() -> No
         await other.request("/still")
         with trio.fail_after(5):
             assert (await other.response())[1] == b"hello /still"
+
+
+async def test_an_answer_before_the_request_body_is_in_announces_the_close() -> None:
+    """A handler may answer before the body has arrived (a 401 from an auth check). The server
+    then closes the connection after the response, as it cannot tell where the next request
+    starts; it must say so (`Connection: close`), or a client pooling connections sends its
+    next request on one the server is closing and gets no response (httpx:
+    "Server disconnected without sending a response")."""
+    async with server(keep_alive=5) as (port, _):
+        conn = await connect(port)
+        await conn.post_head("/early", 10)
+        with trio.fail_after(3):
+            head, body = await conn.response()
+        assert head.startswith(b"HTTP/1.1 200") and body == b"hello /early"
+        assert b"connection: close" in head.lower()
+        await conn.stream.send_all(b"0123456789")  # the body, late: it changes nothing
+        with trio.fail_after(3):
+            assert await conn.closed_by_server()
+
+
+async def test_an_answer_after_the_request_body_keeps_the_connection() -> None:
+    async with server(keep_alive=5) as (port, _):
+        conn = await connect(port)
+        for _ in range(2):
+            await conn.post_head("/read", 10)
+            await trio.sleep(0.1)  # the handler waits for the body
+            await conn.stream.send_all(b"0123456789")
+            with trio.fail_after(3):
+                head, body = await conn.response()
+            assert body == b"hello /read 10"
+            assert b"connection: close" not in head.lower()
