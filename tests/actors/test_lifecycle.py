@@ -63,6 +63,17 @@ async def until(predicate: Any, timeout: float = 15) -> None:
             await trio.sleep(0.02)
 
 
+async def restart_settled(svc: Services, wid: str) -> None:
+    """Until the actor's restart cycle is over: the agent process runs before the cycle has
+    written its outcome (status, url), so a test writing the row must wait for this."""
+
+    async def settled() -> bool:
+        snap = await ask(svc, wid, Snapshot())
+        return not snap["restart_running"] and snap["restart_cycles"] > 0
+
+    await until(settled)
+
+
 async def test_a_burst_of_restarts_during_a_cycle_gives_exactly_one_more(svc: Services) -> None:
     provisioner = use_command(svc, SLEEPER)
     wid = await echo_workspace(svc)
@@ -71,11 +82,7 @@ async def test_a_burst_of_restarts_during_a_cycle_gives_exactly_one_more(svc: Se
     for _ in range(10):
         ref.tell(Restart("burst"))
 
-    async def settled() -> bool:
-        snap = await ask(svc, wid, Snapshot())
-        return not snap["restart_running"] and snap["restart_cycles"] > 0
-
-    await until(settled)
+    await restart_settled(svc, wid)
     snap = await ask(svc, wid, Snapshot())
     assert snap["restart_cycles"] == 2
     assert await provisioner.is_running(wid)
@@ -172,7 +179,8 @@ async def test_pause_resume_and_hibernate(svc: Services) -> None:
     assert await ask(svc, wid, Restart("ignored while paused")) is False
 
     assert await ask(svc, wid, Resume()) is True
-    await until(lambda: provisioner.is_running(wid))
+    await restart_settled(svc, wid)
+    assert await provisioner.is_running(wid)
 
     # Hibernate needs an online workspace: pretend its agent registered.
     await svc.store.execute("UPDATE workspaces SET status = 'online' WHERE id = $1", wid)
@@ -181,7 +189,8 @@ async def test_pause_resume_and_hibernate(svc: Services) -> None:
     assert ref is not None
     await ref.ask(Pause(), 10)
     await ref.ask(Resume(), 10)
-    await until(lambda: provisioner.is_running(wid))
+    await restart_settled(svc, wid)
+    assert await provisioner.is_running(wid)
     await svc.store.execute("UPDATE workspaces SET status = 'online' WHERE id = $1", wid)
     from molecule.actors.messages import Reload
 
@@ -225,7 +234,8 @@ async def test_idle_workspaces_hibernate_and_stuck_ones_time_out(svc: Services) 
     provisioner = use_command(svc, SLEEPER)
     idle = await echo_workspace(svc, "idle")
     await ask(svc, idle, Restart("create"))
-    await until(lambda: provisioner.is_running(idle))
+    await restart_settled(svc, idle)
+    assert await provisioner.is_running(idle)
     await svc.store.execute(
         "UPDATE workspaces SET status = 'online', hibernation_idle_minutes = 5,"
         " updated_at = now() - interval '10 minutes' WHERE id = $1",
