@@ -69,7 +69,7 @@ class PendingUploads:
         """Inside the caller's transaction: one row per staged file; returns the file ids.
 
         The large objects are unlinked in the same transaction. A file with no bytes has no
-        large object and fails the table's size check, like the original.
+        large object and fails the table's size check (the HTTP layer refuses it first).
         """
         ids: list[str] = []
         for f in files:

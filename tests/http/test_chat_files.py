@@ -458,10 +458,16 @@ async def test_poll_mode_refusals(
     )
 
 
-async def test_boot_unlinks_staging_objects_of_an_interrupted_upload(platform: Harness) -> None:
+async def test_boot_unlinks_staging_objects_of_an_interrupted_upload(
+    platform: Harness, poll_ws: tuple[str, str]
+) -> None:
     """A process killed mid-upload leaves its staged slices as large objects; the next boot
     (which runs this sweep before serving) removes them and keeps committed rows."""
     h = platform
+    wid, _ = poll_ws
+    r = await upload(h, wid, {"files": ("kept.txt", b"committed bytes")})
+    assert r.status_code == 200, r.text
+    kept = r.json()["files"][0]["uri"].rsplit("/", 1)[1]
     pending = PendingUploads(h.svc.store)
     for name in ("a.bin", "b.bin"):
         await pending.append(StagedFile(name, ""), os.urandom(1000))
@@ -469,6 +475,7 @@ async def test_boot_unlinks_staging_objects_of_an_interrupted_upload(platform: H
     assert await unlink_orphaned_staging(h.svc.store) == 2
     assert await large_objects(h) == 0
     assert await unlink_orphaned_staging(h.svc.store) == 0
+    assert await pending.read_slice(kept, 0, 100) == b"committed bytes"
 
 
 def test_mimetype_and_disposition_rules() -> None:
