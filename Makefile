@@ -5,7 +5,7 @@ STAMP  := $(VENV)/.installed-stamp
 HOST   ?= 127.0.0.1
 PORT   ?= 8080
 
-.PHONY: run test lint unit bench postgres clean
+.PHONY: run test lint unit bench soak postgres clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -35,6 +35,10 @@ bench: $(STAMP) postgres
 	$(PY) bench/provision.py
 	$(PY) bench/fanout.py
 	$(PY) bench/floor.py
+
+# Not part of `bench`: it runs 10 minutes (bench/README.md). SOAK_ARGS="--workspaces 10 --minutes 1"
+soak: $(STAMP) postgres
+	$(PY) bench/soak.py $(SOAK_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import trio
 
+from molecule.lifeline import Lifeline
 from molecule.provision.base import ExitCallback, ProvisionError, Started, StartSpec
-from molecule.store.embedded import pdeathsig_preexec
 
 log = logging.getLogger("molecule.provision.local")
 
@@ -52,6 +52,9 @@ class LocalProcessProvisioner:
         self.on_exit = on_exit
         self.command = list(command)
         self._procs: dict[str, trio.Process] = {}
+        # No orphan agents: if the platform dies, even by SIGKILL, they see the lifeline cut
+        # and shut down (see molecule.lifeline; PDEATHSIG would follow a thread, not us).
+        self.lifeline = Lifeline()
 
     def workspace_dir(self, workspace_id: str) -> Path:
         return self.root / workspace_id
@@ -95,6 +98,7 @@ class LocalProcessProvisioner:
         port = free_port()
         env = {k: os.environ[k] for k in _INHERITED if k in os.environ}
         env.update(spec.env)
+        env.update(self.lifeline.child_env())
         env.update(
             {
                 "WORKSPACE_CONFIG_PATH": str(base / "configs"),
@@ -115,8 +119,7 @@ class LocalProcessProvisioner:
                 stdout=logfile,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                # No orphan agents: if the platform dies, even by SIGKILL, they get SIGTERM.
-                preexec_fn=pdeathsig_preexec(signal.SIGTERM),
+                pass_fds=self.lifeline.pass_fds,
             )
         except OSError as exc:
             raise ProvisionError("workspace start failed", str(exc)) from exc
@@ -152,6 +155,7 @@ class LocalProcessProvisioner:
         async with trio.open_nursery() as nursery:
             for workspace_id in list(self._procs):
                 nursery.start_soon(self.stop, workspace_id)
+        self.lifeline.close()
 
     async def is_running(self, workspace_id: str) -> bool:
         proc = self._procs.get(workspace_id)

@@ -10,7 +10,9 @@ closed; the exit code is 0.
 Environment (see `settings.py`): `WORKSPACE_ID` (required), `PLATFORM_URL`,
 `WORKSPACE_CONFIG_PATH`, `CONFIGS_DIR`, `HOSTNAME` (advertised host, default `localhost`),
 `MOLECULE_WORKSPACE_TOKEN`, `MOLECULE_WORKSPACE_ROOT`, `MOLECULE_AGENT_PORT`,
-`MOLECULE_AGENT_HOST` (bind address), `MOLECULE_HEARTBEAT_INTERVAL_SECONDS`, `LOG_LEVEL`, and
+`MOLECULE_AGENT_HOST` (bind address), `MOLECULE_HEARTBEAT_INTERVAL_SECONDS`, `LOG_LEVEL`,
+`MOLECULE_LIFELINE_FD` (set by the local provisioner: shut down when the platform is gone,
+see `molecule.lifeline`), and
 the LLM adapter's `OPENAI_BASE_URL`, `OPENAI_API_KEY`, `MOLECULE_MODEL`/`MODEL`.
 """
 
@@ -30,6 +32,7 @@ from hypercorn.config import Config as HyperConfig
 from hypercorn.trio import serve
 from hypercorn.typing import ASGIFramework
 
+from molecule.lifeline import lifeline_fd, wait_until_cut
 from molecule.runtime.adapters import AdapterContext, UnknownAdapter, create_adapter
 from molecule.runtime.adapters import known as known_adapters
 from molecule.runtime.app import RuntimeApp
@@ -136,10 +139,19 @@ async def _wait_for_signal(shutdown: trio.Event) -> None:
             return
 
 
+async def _watch_lifeline(fd: int, shutdown: trio.Event) -> None:
+    await wait_until_cut(fd)
+    log.warning("the platform that started this agent is gone: shutting down")
+    shutdown.set()
+
+
 async def _serve_until_signal(settings: Settings) -> None:
     shutdown = trio.Event()
     async with trio.open_nursery() as nursery:
         nursery.start_soon(_wait_for_signal, shutdown)
+        fd = lifeline_fd(os.environ)
+        if fd is not None:
+            nursery.start_soon(_watch_lifeline, fd, shutdown)
         await run_runtime(settings, shutdown)
         nursery.cancel_scope.cancel()
 

@@ -7,7 +7,13 @@ import ast
 from pathlib import Path
 
 RUNTIME = Path(__file__).resolve().parents[2] / "molecule" / "runtime"
-ALLOWED = ("molecule.runtime", "molecule.models", "molecule.security.tokens")
+ALLOWED = (
+    "molecule.runtime",
+    "molecule.models",
+    "molecule.security.tokens",
+    "molecule.lifeline",
+    "molecule.jsontext",
+)
 
 
 def test_runtime_imports_only_shared_modules() -> None:
