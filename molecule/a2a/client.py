@@ -7,9 +7,10 @@ event for the target resets it) and the 30-minute agent ceiling bound it instead
 The transport is a small HTTP/1.1 client on trio with its own response parser
 (`molecule.a2a.http11`), built for the proxy's hot path (the stack notes §8: a shared
 httpx.AsyncClient cut a proxy to ~0.27x of direct throughput, mostly pool contention). Per
-agent origin (scheme, host, port) it keeps a stack of idle keep-alive connections; a request
-pops the most recently used one, checks with one non-blocking poll that the agent has not
-closed it meanwhile, writes the whole request with one `send_all` and parses the answer.
+agent origin (scheme, host, port, pinned address) it keeps a stack of idle keep-alive
+connections; a request pops the most recently used one, checks with one non-blocking poll
+that the agent has not closed it meanwhile, writes the whole request with one `send_all` and
+parses the answer.
 Connections that errored, were cut mid-body, were told `Connection: close` or sat idle past
 `KEEPALIVE_EXPIRY` are closed, never reused.
 
@@ -28,6 +29,11 @@ dial timeout -> `httpx.ConnectTimeout` (both "unreachable"); reset or broken con
 `httpx.ReadError` / `httpx.WriteError`, a disconnect or garbage from the agent ->
 `httpx.RemoteProtocolError`, no free connection in time -> `httpx.PoolTimeout` (all "busy").
 
+A pinned address (`post(..., address=)`, the one the SSRF guard vetted) is dialled instead of
+resolving the host, so a DNS answer that changed since the check is never followed; the Host
+header and the TLS server name stay the URL's hostname. It is part of the pool key: a
+connection opened to one address is never handed to a request pinned to another.
+
 No proxy environment variables are honoured and no `Accept-Encoding` is sent: the body is
 passed through byte for byte, so it must not come back compressed.
 """
@@ -38,6 +44,7 @@ import re
 import select
 import ssl
 from collections.abc import AsyncIterator
+from ipaddress import IPv4Address, IPv6Address
 from urllib.parse import urlsplit
 
 import httpx
@@ -62,6 +69,7 @@ _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _BAD_VALUE = re.compile(rb"[\x00\r\n]")
 
 Origin = tuple[str, str, int]  # scheme, host, port
+PoolKey = tuple[str, str, int, str]  # the origin and the pinned address ("": resolve the host)
 
 
 class ResponseHeaderTimeout(Exception):
@@ -121,7 +129,7 @@ class _Conn:
 class _HostPool:
     __slots__ = ("origin", "idle", "total", "lot")
 
-    def __init__(self, origin: Origin) -> None:
+    def __init__(self, origin: PoolKey) -> None:
         self.origin = origin
         self.idle: list[_Conn] = []  # a stack: the most recently used one is reused first
         self.total = 0  # open connections to this origin, in use or idle
@@ -293,7 +301,7 @@ class AgentClient:
         self.max_idle_per_host = max_idle_per_host
         self.max_idle = max_idle
         self._ssl_context = ssl_context
-        self._pools: dict[Origin, _HostPool] = {}
+        self._pools: dict[PoolKey, _HostPool] = {}
         self._idle: dict[_Conn, None] = {}  # every idle connection, oldest release first
         self._total = 0
         self._lot = trio.lowlevel.ParkingLot()  # requests waiting for room under max_connections
@@ -305,17 +313,28 @@ class AgentClient:
 
     # -- public -------------------------------------------------------------------------
 
-    async def post(self, url: str, body: bytes, headers: dict[str, str]) -> AgentResponse:
-        """Send the request and return once the response headers arrived (body unread)."""
+    async def post(
+        self,
+        url: str,
+        body: bytes,
+        headers: dict[str, str],
+        *,
+        address: IPv4Address | IPv6Address | None = None,
+    ) -> AgentResponse:
+        """Send the request and return once the response headers arrived (body unread).
+
+        `address`: connect to this IP (at the URL's port) instead of resolving the host.
+        """
         target = self._target(url)
         request = self._serialize(target, body, headers)
+        key = self._key(target, address)
         with trio.move_on_after(self.header_timeout):
             try:
-                return await self._exchange(target.origin, request, fresh=False)
+                return await self._exchange(key, request, fresh=False)
             except _Stale:
                 self.stale_retries += 1
                 try:
-                    return await self._exchange(target.origin, request, fresh=True)
+                    return await self._exchange(key, request, fresh=True)
                 except _Stale as again:  # a new connection is never "reused": cannot happen
                     raise again.error from None
         raise ResponseHeaderTimeout(f"no response headers within {self.header_timeout:g}s")
@@ -329,19 +348,27 @@ class AgentClient:
             pool.lot.unpark_all()
         await trio.lowlevel.checkpoint()
 
-    def idle_connections(self, url: str | None = None) -> int:
+    def idle_connections(
+        self, url: str | None = None, address: IPv4Address | IPv6Address | None = None
+    ) -> int:
         if url is None:
             return len(self._idle)
-        pool = self._pools.get(self._target(url).origin)
+        pool = self._pools.get(self._key(self._target(url), address))
         return len(pool.idle) if pool else 0
 
-    def open_connections(self, url: str | None = None) -> int:
+    def open_connections(
+        self, url: str | None = None, address: IPv4Address | IPv6Address | None = None
+    ) -> int:
         if url is None:
             return self._total
-        pool = self._pools.get(self._target(url).origin)
+        pool = self._pools.get(self._key(self._target(url), address))
         return pool.total if pool else 0
 
     # -- one request/response exchange ----------------------------------------------------
+
+    @staticmethod
+    def _key(target: _Target, address: IPv4Address | IPv6Address | None) -> PoolKey:
+        return (*target.origin, "" if address is None else str(address))
 
     def _target(self, url: str) -> _Target:
         target = self._targets.get(url)
@@ -378,7 +405,7 @@ class AgentClient:
         lines += (b"Content-Length: ", str(len(body)).encode(), b"\r\n\r\n", body)
         return b"".join(lines)
 
-    async def _exchange(self, origin: Origin, request: bytes, *, fresh: bool) -> AgentResponse:
+    async def _exchange(self, origin: PoolKey, request: bytes, *, fresh: bool) -> AgentResponse:
         conn = await self._acquire(origin, fresh=fresh)
         reused = conn.served > 0
         got_bytes = False
@@ -426,7 +453,7 @@ class AgentClient:
 
     # -- the pool -------------------------------------------------------------------------
 
-    async def _acquire(self, origin: Origin, *, fresh: bool) -> _Conn:
+    async def _acquire(self, origin: PoolKey, *, fresh: bool) -> _Conn:
         deadline = trio.current_time() + self.pool_timeout
         while True:
             if self._closed:
@@ -459,21 +486,26 @@ class AgentClient:
                     f"no free connection to {origin[1]}:{origin[2]} within {self.pool_timeout:g}s"
                 )
 
-    async def _open(self, origin: Origin, pool: _HostPool) -> _Conn:
+    async def _open(self, origin: PoolKey, pool: _HostPool) -> _Conn:
         pool.total += 1
         self._total += 1
-        scheme, host, port = origin
+        scheme, host, port, pinned = origin
         try:
             with trio.move_on_after(self.connect_timeout) as dial:
                 try:
+                    # A numeric address is never handed to the resolver (trio short-cuts it).
+                    tcp = await trio.open_tcp_stream(pinned or host, port)
+                    stream: trio.abc.Stream = tcp
                     if scheme == "https":
-                        ssl_stream = await trio.open_ssl_over_tcp_stream(
-                            host, port, ssl_context=self._ssl(), https_compatible=True
-                        )
-                        await ssl_stream.do_handshake()
-                        stream: trio.abc.Stream = ssl_stream
-                    else:
-                        stream = await trio.open_tcp_stream(host, port)
+                        try:  # what open_ssl_over_tcp_stream does, with the URL's name for TLS
+                            ssl_stream = trio.SSLStream(
+                                tcp, self._ssl(), server_hostname=host, https_compatible=True
+                            )
+                            await ssl_stream.do_handshake()
+                        except BaseException:
+                            tcp.socket.close()
+                            raise
+                        stream = ssl_stream
                 except (OSError, trio.BrokenResourceError) as exc:
                     raise httpx.ConnectError(str(exc) or type(exc).__name__) from exc
             if dial.cancelled_caught:

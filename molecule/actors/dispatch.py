@@ -17,6 +17,7 @@ import math
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
+from ipaddress import IPv4Address, IPv6Address
 from typing import Any, Protocol
 
 import httpx
@@ -36,6 +37,7 @@ from molecule.a2a.normalize import expires_in_seconds, extract_message_id
 from molecule.activity import ActivityLog
 from molecule.errors import MoleculeError
 from molecule.events import EventBus
+from molecule.jsontext import dumpb
 from molecule.models import EXTERNAL_RUNTIMES, SYSTEM_CALLER_PREFIXES
 from molecule.security.redact import truncate_bytes
 from molecule.store.activity import ABSENT, ActivityEntry
@@ -67,7 +69,7 @@ class A2ARequest:
     def body(self) -> bytes:
         if self.raw is not None:
             return self.raw
-        return json.dumps(self.envelope, ensure_ascii=False).encode()
+        return dumpb(self.envelope)
 
     @property
     def agent_caller(self) -> bool:
@@ -105,7 +107,7 @@ class ProxyResult:
 
 
 def json_result(status: int, body: Any, headers: dict[str, str] | None = None) -> ProxyResult:
-    return ProxyResult(status, json.dumps(body, ensure_ascii=False).encode(), headers=headers or {})
+    return ProxyResult(status, dumpb(body), headers=headers or {})
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,7 @@ class Target:
     session_capable: bool
     idle_timeout: float
     trusted: bool = False  # a URL the platform itself assigned (local provisioner)
+    address: IPv4Address | IPv6Address | None = None  # SSRF-vetted IP to dial instead of DNS
 
 
 class AgentLiveness(Protocol):
@@ -152,7 +155,7 @@ class Dispatcher:
         headers = {"A2A-Version": req.a2a_version} if req.a2a_version else {}
         response: AgentResponse | None = None
         with self.bus.idle_timer(target.workspace_id, target.idle_timeout):
-            response = await self.client.post(target.url, req.body, headers)
+            response = await self.client.post(target.url, req.body, headers, address=target.address)
         if response is None:
             raise IdleTimeout(f"no activity from the agent for {target.idle_timeout:g}s")
         return response

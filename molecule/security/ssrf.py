@@ -14,11 +14,15 @@ original (upstream-may §8.5, upstream-april §7.3), and they deliberately diffe
 
 Both take an explicit `URLPolicy` instead of reading the environment, so callers decide once
 (see `saas_mode` / `dev_mode`) and tests can state the mode they exercise. DNS goes through
-`trio.socket.getaddrinfo`, which honours trio's custom hostname resolver hook.
+`trio.socket.getaddrinfo`, which honours trio's custom hostname resolver hook. An IPv6
+address carrying an IPv4 one (NAT64, 6to4, Teredo, ...) is judged as that IPv4 address.
 
-Residual risk neither check can remove: the HTTP client resolves the name again when it
-connects, so a record with a very short TTL can still change in between. Pinning the vetted
-address in the client is the only full fix.
+Residual risk: `check_outbound_url` returns the address it vetted and the dispatcher connects
+to exactly that one (`AgentClient.post(..., address=)`; Host and TLS name stay the URL's), so
+a record changed after the check (DNS rebinding) is not followed. Left: a name is pinned to
+its first address, no fallback; NAT64 local-use is read with IPv4 in the last 32 bits only
+(RFC 6052 allows others); a caller connecting to a stored URL without this check and pin
+reopens both holes.
 """
 
 from __future__ import annotations
@@ -131,6 +135,9 @@ _AGENT_ALWAYS_BLOCKED: tuple[tuple[IPNetwork, str], ...] = (
     (ip_network("203.0.113.0/24"), "TEST-NET"),
     (ip_network("100.64.0.0/10"), "CGNAT"),
     (ip_network("224.0.0.0/4"), "multicast"),
+    (ip_network("198.18.0.0/15"), "benchmarking"),
+    (ip_network("240.0.0.0/4"), "reserved"),  # includes broadcast, 255.255.255.255
+    (ip_network("192.0.0.0/24"), "IETF protocol assignments"),
     (ip_network("fc00::/8"), "unique-local"),
     (ip_network("2001:db8::/32"), "documentation"),
 )
@@ -155,15 +162,40 @@ _UNSPECIFIED_OR_LINK_LOCAL = _nets(
     "ff02::/16",  # IPv6 link-local multicast
     "ff01::/16",  # IPv6 interface-local multicast
 )
-# Second class ("private/metadata").
+# Second class ("private/metadata"); the second line is stricter than the original.
 _ALWAYS_PRIVATE = _nets("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "100.64.0.0/10")
+_ALWAYS_PRIVATE += _nets("198.18.0.0/15", "240.0.0.0/4", "192.0.0.0/24")
 _RFC1918 = _nets("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
 _UNIQUE_LOCAL = ip_network("fc00::/7")
 _UNIQUE_LOCAL_RELAXABLE = ip_network("fd00::/8")
+# IPv6 prefixes whose last 32 bits are an IPv4 address: a gateway on the path delivers there.
+_LOW32_EMBEDDING: tuple[tuple[IPv6Network, str], ...] = (
+    (IPv6Network("64:ff9b::/96"), "NAT64"),
+    (IPv6Network("64:ff9b:1::/48"), "NAT64"),
+    (IPv6Network("::ffff:0:0:0/96"), "IPv4-translated"),
+    (IPv6Network("::/96"), "IPv4-compatible"),
+)
 
 
 def _in_any(ip: IPAddress, nets: Iterable[IPNetwork]) -> bool:
     return any(ip.version == net.version and ip in net for net in nets)
+
+
+def _embedded_ipv4(ip: IPAddress) -> tuple[IPv4Address, str] | None:
+    """The IPv4 address `ip` reaches through a transition mechanism, and that mechanism.
+
+    No such prefix overlaps a blocked IPv6 range, so the embedded address alone decides;
+    `::` and `::1` (in `::/96`) are left to the direct rules."""
+    if not isinstance(ip, IPv6Address) or int(ip) <= 1:
+        return None
+    if ip.sixtofour is not None:
+        return ip.sixtofour, "6to4"
+    if ip.teredo is not None:
+        return ip.teredo[1], "Teredo"  # the client, de-obfuscated: where the traffic ends up
+    for net, form in _LOW32_EMBEDDING:
+        if ip in net:
+            return IPv4Address(int(ip) & 0xFFFF_FFFF), form
+    return None
 
 
 def _normalize(ip: IPAddress) -> IPAddress:
@@ -252,6 +284,10 @@ async def _resolve(host: str, timeout: float) -> list[IPAddress]:
 
 
 def _agent_block_label(ip: IPAddress, policy: URLPolicy) -> str | None:
+    embedded = _embedded_ipv4(ip)
+    if embedded is not None:
+        label = _agent_block_label(embedded[0], policy)
+        return None if label is None else f"{label} via {embedded[1]}"
     for net, label in _AGENT_ALWAYS_BLOCKED:
         if ip.version == net.version and ip in net:
             return label
@@ -308,6 +344,9 @@ async def validate_agent_url(url: str, policy: URLPolicy) -> None:
 
 def _outbound_violation(ip: IPAddress, policy: URLPolicy) -> str | None:
     """The class of rule `ip` breaks for an outbound call, or None if it may be called."""
+    embedded = _embedded_ipv4(ip)
+    if embedded is not None:
+        return _outbound_violation(embedded[0], policy)
     relaxed = policy.saas or policy.dev
     if _in_any(ip, _LOOPBACK):
         return None if policy.dev else "forbidden loopback/unspecified/link-local IP"
@@ -324,12 +363,16 @@ def _outbound_violation(ip: IPAddress, policy: URLPolicy) -> str | None:
     return None
 
 
-async def check_outbound_url(url: str, policy: URLPolicy) -> None:
-    """Refuse an outbound call to an agent URL (the original's `isSafeURL`).
+async def check_outbound_url(url: str, policy: URLPolicy) -> IPAddress:
+    """Refuse an outbound call to an agent URL (`isSafeURL`), or return the address to call.
 
     Run before every dispatch, not only at register, because what a name resolves to can
-    change. Every resolved address is checked (one bad answer is enough to refuse, since the
-    client may pick any of them) and a failed lookup refuses too. Raises `UnsafeURL`.
+    change. Every resolved address is checked (one bad answer is enough to refuse: it shows
+    the name may point inward) and a failed lookup refuses too. Raises `UnsafeURL`.
+
+    Connect to the returned address rather than resolve the name again, which could answer
+    differently (DNS rebinding): the literal host itself (`::ffff:a.b.c.d` as `a.b.c.d`), or
+    for a name the first address of the lookup, in the resolver's order of preference.
     """
     try:
         scheme, host = _split(url)
@@ -345,7 +388,7 @@ async def check_outbound_url(url: str, policy: URLPolicy) -> None:
         violation = _outbound_violation(literal, policy)
         if violation is not None:
             raise UnsafeURL(f"{violation}: {literal}")
-        return
+        return literal
     try:
         addrs = await _resolve(host, policy.dns_timeout)
     except _DNSFailure:
@@ -353,3 +396,4 @@ async def check_outbound_url(url: str, policy: URLPolicy) -> None:
     for ip in addrs:
         if _outbound_violation(ip, policy) is not None:
             raise UnsafeURL(f"hostname {host} resolves to forbidden address {ip}")
+    return addrs[0]

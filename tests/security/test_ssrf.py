@@ -11,6 +11,7 @@ import logging
 import re
 import socket
 from collections.abc import AsyncIterator, Mapping
+from ipaddress import IPv4Address, IPv6Address, ip_address
 from typing import Any
 
 import pytest
@@ -42,6 +43,14 @@ _FAKE_ZONE: Mapping[str, list[str]] = {
     "doc6.test": ["2001:db8::1"],
     "mixed.test": ["93.184.216.34", "10.0.0.7"],
     "mixedmeta.test": ["93.184.216.34", "169.254.169.254"],
+    "v6first.test": ["2606:4700:4700::1111", "93.184.216.34"],
+    "nat64loop.test": ["64:ff9b::7f00:1"],
+    "nat64private.test": ["64:ff9b::a00:1"],
+    "nat64public.test": ["64:ff9b::808:808", "93.184.216.34"],
+    "sixtofourmeta.test": ["2002:a9fe:a9fe::1"],
+    "teredoloop.test": ["2001:0:4136:e378:8000:63bf:80ff:fffe"],
+    "bench.test": ["93.184.216.34", "198.18.0.1"],
+    "broadcast.test": ["255.255.255.255"],
     "empty.test": [],
 }
 
@@ -411,6 +420,162 @@ async def test_check_outbound_url_real_resolver_invalid_tld() -> None:
     assert await _outbound_error("http://no-such-agent.invalid/", DEV) == (
         "DNS resolution blocked for hostname: no-such-agent.invalid"
     )
+
+
+# --- ranges added after review: IPv4 inside IPv6, and IPv4 that is never an agent ----------
+
+_MODES = {"strict": STRICT, "saas": SAAS, "dev": DEV}
+
+# What the address (or the IPv4 address it carries) is, and so how each check and mode treats
+# it: the same as the direct form would be.
+_KINDS: dict[str, tuple[str | None, dict[str, str | None]]] = {
+    # kind: (validate_agent_url label, None = allowed; check_outbound_url class per mode)
+    "loopback": ("loopback", {"strict": _LL, "saas": _LL, "dev": None}),
+    "metadata": ("link-local/metadata", {"strict": _LL, "saas": _LL, "dev": _LL}),
+    "rfc1918": ("private (RFC1918)", {"strict": _PRIV, "saas": None, "dev": None}),
+    "public": (None, {"strict": None, "saas": None, "dev": None}),
+    "benchmarking": ("benchmarking", {"strict": _PRIV, "saas": _PRIV, "dev": _PRIV}),
+    "reserved": ("reserved", {"strict": _PRIV, "saas": _PRIV, "dev": _PRIV}),
+    "IETF": ("IETF protocol assignments", {"strict": _PRIV, "saas": _PRIV, "dev": _PRIV}),
+}
+
+# (host as Python spells it, kind, transition mechanism or None for a direct IPv4 address).
+# Teredo carries the client XOR 0xffffffff: 80ff:fffe is 127.0.0.1, 5601:5601 is
+# 169.254.169.254, f5ff:fffe is 10.0.0.1, f7f7:f7f7 is 8.8.8.8.
+_NEW_RANGES: list[tuple[str, str, str | None]] = [
+    ("64:ff9b::7f00:1", "loopback", "NAT64"),
+    ("64:ff9b::a9fe:a9fe", "metadata", "NAT64"),
+    ("64:ff9b::a00:1", "rfc1918", "NAT64"),
+    ("64:ff9b::c0a8:101", "rfc1918", "NAT64"),
+    ("64:ff9b::c612:1", "benchmarking", "NAT64"),
+    ("64:ff9b::808:808", "public", "NAT64"),
+    ("64:ff9b:1:2:3:4:7f00:1", "loopback", "NAT64"),
+    ("64:ff9b:1::a9fe:a9fe", "metadata", "NAT64"),
+    ("64:ff9b:1::ac10:1", "rfc1918", "NAT64"),
+    ("64:ff9b:1::808:808", "public", "NAT64"),
+    ("2002:7f00:1::", "loopback", "6to4"),
+    ("2002:a9fe:a9fe::1", "metadata", "6to4"),
+    ("2002:ac10:1::", "rfc1918", "6to4"),
+    ("2002:ffff:ffff::", "reserved", "6to4"),
+    ("2002:808:808::1", "public", "6to4"),
+    ("2001:0:4136:e378:8000:63bf:80ff:fffe", "loopback", "Teredo"),
+    ("2001:0:4136:e378:8000:63bf:5601:5601", "metadata", "Teredo"),
+    ("2001:0:4136:e378:8000:63bf:f5ff:fffe", "rfc1918", "Teredo"),
+    ("2001:0:4136:e378:8000:63bf:f7f7:f7f7", "public", "Teredo"),
+    ("::7f00:1", "loopback", "IPv4-compatible"),
+    ("::a9fe:a9fe", "metadata", "IPv4-compatible"),
+    ("::a00:1", "rfc1918", "IPv4-compatible"),
+    ("::808:808", "public", "IPv4-compatible"),
+    ("::ffff:0:7f00:1", "loopback", "IPv4-translated"),
+    ("::ffff:0:a9fe:a9fe", "metadata", "IPv4-translated"),
+    ("::ffff:0:808:808", "public", "IPv4-translated"),
+    ("198.18.0.1", "benchmarking", None),
+    ("198.19.255.255", "benchmarking", None),
+    ("255.255.255.255", "reserved", None),
+    ("240.0.0.1", "reserved", None),
+    ("250.1.2.3", "reserved", None),
+    ("192.0.0.1", "IETF", None),
+    ("192.0.0.170", "IETF", None),
+    ("::ffff:198.18.0.1", "benchmarking", None),
+    # neighbours just outside the new ranges
+    ("198.17.255.255", "public", None),
+    ("198.20.0.1", "public", None),
+    ("192.0.1.1", "public", None),
+    ("223.255.255.255", "public", None),
+    ("64:ff9b::1:808:808", "public", None),  # in 64:ff9b::/32 but outside the /96
+]
+_NEW_RANGE_CASES = [
+    pytest.param(host, kind, form, mode, id=f"{host}-{mode}")
+    for host, kind, form in _NEW_RANGES
+    for mode in _MODES
+]
+
+
+def _url(host: str) -> str:
+    return f"http://[{host}]:8000/a2a" if ":" in host else f"http://{host}:8000/a2a"
+
+
+@pytest.mark.parametrize(("host", "kind", "form", "mode"), _NEW_RANGE_CASES)
+async def test_validate_agent_url_new_ranges(
+    host: str, kind: str, form: str | None, mode: str, fake_dns: FakeResolver
+) -> None:
+    label, _ = _KINDS[kind]
+    if label == "private (RFC1918)" and mode == "saas":
+        label = None  # relaxed exactly where the direct form is
+    if label is not None and form is not None:
+        label = f"{label} via {form}"
+    expected = None if label is None else _BLOCKED + label
+    assert await _agent_error(_url(host), _MODES[mode]) == expected
+    assert fake_dns.lookups == []
+
+
+@pytest.mark.parametrize(("host", "kind", "form", "mode"), _NEW_RANGE_CASES)
+async def test_check_outbound_url_new_ranges(
+    host: str, kind: str, form: str | None, mode: str, fake_dns: FakeResolver
+) -> None:
+    violation = _KINDS[kind][1][mode]
+    shown = ip_address(host)
+    if isinstance(shown, IPv6Address) and shown.ipv4_mapped is not None:
+        shown = shown.ipv4_mapped
+    expected = None if violation is None else f"{violation}{shown}"
+    assert await _outbound_error(_url(host), _MODES[mode]) == expected
+    if expected is None:  # the address to dial is the literal itself
+        assert await check_outbound_url(_url(host), _MODES[mode]) == shown
+    assert fake_dns.lookups == []
+
+
+@pytest.mark.parametrize(
+    ("host", "policy", "agent_label", "outbound_ip"),
+    [
+        ("nat64loop.test", STRICT, "loopback via NAT64", "64:ff9b::7f00:1"),
+        ("nat64loop.test", DEV, "loopback via NAT64", None),
+        ("nat64private.test", STRICT, "private (RFC1918) via NAT64", "64:ff9b::a00:1"),
+        ("nat64private.test", SAAS, None, None),
+        ("nat64private.test", DEV, "private (RFC1918) via NAT64", None),
+        ("nat64public.test", STRICT, None, None),
+        ("sixtofourmeta.test", DEV, "link-local/metadata via 6to4", "2002:a9fe:a9fe::1"),
+        ("teredoloop.test", SAAS, "loopback via Teredo", "2001:0:4136:e378:8000:63bf:80ff:fffe"),
+        ("bench.test", DEV, "benchmarking", "198.18.0.1"),
+        ("broadcast.test", SAAS, "reserved", "255.255.255.255"),
+    ],
+)
+async def test_new_ranges_behind_a_hostname(
+    host: str,
+    policy: URLPolicy,
+    agent_label: str | None,
+    outbound_ip: str | None,
+    fake_dns: FakeResolver,
+) -> None:
+    url = f"http://{host}:8000/"
+    expected_agent = None if agent_label is None else _resolved_to(host, agent_label)
+    assert await _agent_error(url, policy) == expected_agent
+    expected_outbound = None if outbound_ip is None else _resolves(host, outbound_ip)
+    assert await _outbound_error(url, policy) == expected_outbound
+
+
+# --- check_outbound_url: the address to dial ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "policy", "expected"),
+    [
+        ("http://8.8.8.8:8000/", STRICT, IPv4Address("8.8.8.8")),
+        ("https://[2606:4700:4700::1111]/", STRICT, IPv6Address("2606:4700:4700::1111")),
+        ("http://[::ffff:10.0.0.1]/", SAAS, IPv4Address("10.0.0.1")),
+        ("http://[fd00::1%25eth0]/", SAAS, IPv6Address("fd00::1")),
+        ("http://127.0.0.1:8000/", DEV, IPv4Address("127.0.0.1")),
+        # a name: the first address of the answer, all of which passed
+        ("http://public.test:8000/", STRICT, IPv4Address("93.184.216.34")),
+        ("http://v6first.test/", STRICT, IPv6Address("2606:4700:4700::1111")),
+        ("http://mixed.test/", DEV, IPv4Address("93.184.216.34")),
+        ("http://mapped.test/", DEV, IPv4Address("127.0.0.1")),
+        ("http://nat64public.test/", STRICT, IPv6Address("64:ff9b::808:808")),
+    ],
+)
+async def test_check_outbound_url_returns_the_vetted_address(
+    url: str, policy: URLPolicy, expected: IPv4Address | IPv6Address, fake_dns: FakeResolver
+) -> None:
+    assert await check_outbound_url(url, policy) == expected
 
 
 # --- environment -------------------------------------------------------------------------
