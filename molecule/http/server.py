@@ -18,6 +18,12 @@ only how it is paid for: one timer task per connection whose deadline moves, a l
 without a scheduler pass when it is free, a write the socket takes at once done at once, and
 no empty writes.
 
+It adds a header read timeout (slowloris): from the first byte of a request on an idle
+connection, its head has `header_read_timeout` seconds (Go's ReadHeaderTimeout, which the
+original platform set) to arrive, or the connection is closed. Stock hypercorn holds such a
+connection until the keep-alive timeout, however slowly the head trickles in. The same timer
+task keeps both clocks, and a request's first byte costs it a clock reading, no deadline move.
+
 It also carries one correction to hypercorn's HTTP/1.1 protocol (`AnnouncedCloseH11Protocol`):
 a response sent before its request's body is in is marked `Connection: close`, the close the
 server then makes anyway.
@@ -47,21 +53,52 @@ from hypercorn.protocol.events import Event as StreamEvent
 from hypercorn.protocol.events import Response
 from hypercorn.protocol.h11 import H11Protocol
 from hypercorn.trio import serve as hypercorn_serve
-from hypercorn.trio.tcp_server import TCPServer
+from hypercorn.trio.tcp_server import MAX_RECV, TCPServer
 from hypercorn.typing import Framework
+
+HEADER_READ_TIMEOUT = 10.0
+"""Seconds a request's head may take from its first byte: far more than a real client over a
+slow link needs for a few kilobytes, short enough that a client trickling heads holds little."""
+
+
+class ServerConfig(Config):
+    """Hypercorn's settings and the one LeanTCPServer adds (a plain Config gets its default)."""
+
+    header_read_timeout: float | None = HEADER_READ_TIMEOUT  # None or 0: no limit
+
+
+def header_read_timeout(config: Config) -> float:
+    """The header read timeout `config` sets, in seconds (inf: none)."""
+    value: float | None = getattr(config, "header_read_timeout", HEADER_READ_TIMEOUT)
+    return value or math.inf
 
 
 class KeepAliveTimer:
     """Hypercorn's keep-alive timer (`TrioSingleTask` running `TCPServer._idle_timeout`) as
-    one task per connection: idle means a deadline `keep_alive_timeout` ahead, busy means no
-    deadline. The timer closes the connection when the deadline passes, or when the server
-    terminates while the connection is idle (at once) or busy (once it is idle again)."""
+    one task per connection, with the header read timeout added.
 
-    def __init__(self, server: LeanTCPServer) -> None:
+    Idle (new, or between requests): closed `keep_alive_timeout` after it went idle, unless
+    a request begins; from the request's first byte (`data_received`), closed
+    `header_read_timeout` after it unless the head is complete by then. Busy (from a complete
+    head to the end of its response; a WebSocket for good): no deadline. The timer also
+    closes the connection when the server terminates while it is idle (at once) or busy
+    (once it is idle again).
+
+    The scope's deadline is set when the connection goes idle, to the earliest either clock
+    can run out (the shorter timeout ahead); when it passes, the timer works out which clock
+    applies and closes the connection or sleeps on. So a request's first byte only reads the
+    clock, and a keep-alive connection reused within the shorter timeout never wakes it."""
+
+    def __init__(self, server: LeanTCPServer, keep_alive: float, header_read: float) -> None:
         self._server = server
+        self._keep_alive = keep_alive
+        self._header_read = header_read
+        self._first_check = min(keep_alive, header_read)
         self._scope: trio.CancelScope | None = None
         self._busy = False
         self._closed = False
+        self._idle_since = 0.0
+        self._head_since: float | None = None  # first byte of a request while idle
         self._idle_again = trio.lowlevel.ParkingLot()
 
     # The interface of hypercorn's SingleTask, as TCPServer calls it.
@@ -69,7 +106,9 @@ class KeepAliveTimer:
     async def restart(self, task_group: Any, action: Callable[[], Awaitable[None]]) -> None:
         """The connection went idle (`action` is always TCPServer._idle_timeout)."""
         self._busy = False
-        deadline = trio.current_time() + self._server.config.keep_alive_timeout
+        self._head_since = None
+        self._idle_since = now = trio.current_time()
+        deadline = now + self._first_check
         if self._scope is None:
             self._scope = trio.CancelScope(deadline=deadline)
             task_group._nursery.start_soon(self._run)
@@ -78,10 +117,19 @@ class KeepAliveTimer:
             self._idle_again.unpark_all()
 
     async def stop(self) -> None:
-        """A request arrived: no timeout until its response is done."""
+        """A request's head is in: no timeout until its response is done."""
         self._busy = True
         if self._scope is not None:
             self._scope.deadline = math.inf
+
+    def data_received(self) -> None:
+        """Bytes arrived. On an idle connection they begin a request, whose head is now
+        timed; HTTP/2 (h2c, which nothing here speaks) has no head, so it is left to the
+        keep-alive timeout as in hypercorn."""
+        if self._busy or self._head_since is not None:
+            return
+        if isinstance(self._server.protocol.protocol, H11Protocol):
+            self._head_since = trio.current_time()
 
     def connection_closed(self) -> None:
         """Whoever closed it, the timer has nothing left to do (hypercorn's timer task is
@@ -90,14 +138,31 @@ class KeepAliveTimer:
         if self._scope is not None:
             self._scope.cancel()
 
+    def _expiry(self) -> float:
+        """When the clock that applies now runs out."""
+        if self._busy:
+            return math.inf
+        if self._head_since is not None:
+            return self._head_since + self._header_read
+        return self._idle_since + self._keep_alive
+
     async def _run(self) -> None:
-        assert self._scope is not None
-        with self._scope:
-            await self._server.context.terminated.wait()
-            while self._busy:  # a graceful shutdown lets the response finish
-                await self._idle_again.park()
-        if self._closed:
-            return
+        terminated = self._server.context.terminated
+        while True:
+            assert self._scope is not None
+            with self._scope:
+                await terminated.wait()
+                while self._busy:  # a graceful shutdown lets the response finish
+                    await self._idle_again.park()
+            if self._closed:
+                return
+            # Terminated and idle, or the deadline passed. A passed deadline may not be the
+            # end: the head clock, or a request that arrived as it passed, may run further;
+            # a spent scope cannot be re-entered, so a new one carries the new deadline.
+            expiry = self._expiry()
+            if (terminated.is_set() and not self._busy) or expiry <= trio.current_time():
+                break
+            self._scope = trio.CancelScope(deadline=expiry)
         with trio.CancelScope(shield=True):
             await self._server._initiate_server_close()
 
@@ -107,15 +172,30 @@ class LeanTCPServer(TCPServer):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.keep_alive = KeepAliveTimer(self)
-        self.idle_task = self.keep_alive  # type: ignore[assignment]
+        config = self.config
+        timer = KeepAliveTimer(self, config.keep_alive_timeout, header_read_timeout(config))
+        self.keep_alive = timer
+        self.idle_task = timer  # type: ignore[assignment]
 
     async def _read_data(self) -> None:
-        """Reading ends when the connection is closed, by either side."""
+        """Hypercorn's read loop, telling the timer when bytes arrive. Reading ends when the
+        connection is closed, by either side."""
+        timer = self.keep_alive
         try:
-            await super()._read_data()
+            while True:
+                try:
+                    with trio.fail_after(self.config.read_timeout or math.inf):
+                        data = await self.stream.receive_some(MAX_RECV)
+                except (trio.ClosedResourceError, trio.BrokenResourceError, trio.TooSlowError):
+                    break
+                if not data:
+                    await self.protocol.handle(RawData(b""))
+                    break
+                timer.data_received()
+                await self.protocol.handle(RawData(bytes(data)))
+            await self.protocol.handle(Closed())
         finally:
-            self.keep_alive.connection_closed()
+            timer.connection_closed()
 
     async def protocol_send(self, event: Event) -> None:
         if type(event) is not RawData:

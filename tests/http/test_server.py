@@ -2,8 +2,8 @@
 
 A raw ASGI app is served by `molecule.http.server.serve` in the test's loop; the client is a
 bare trio socket, so every byte on the wire (Content-Length and chunked endings, the server's
-close) is seen as it is. Timeouts are short real ones: the keep-alive timer is what is tested,
-and a virtual clock would jump while the client waits on the network.
+close) is seen as it is. Timeouts are short real ones: the keep-alive and header timers are
+what is tested, and a virtual clock would jump while the client waits on the network.
 """
 
 from __future__ import annotations
@@ -14,14 +14,25 @@ import struct
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from functools import partial
+from pathlib import Path
 from typing import Any
 
+import httpx
 import hypercorn.protocol as hypercorn_protocol
 import hypercorn.trio.run as hypercorn_run
 import trio
-from hypercorn.config import Config
 
-from molecule.http.server import AnnouncedCloseH11Protocol, LeanTCPServer, install, serve
+from molecule.config import Settings
+from molecule.http.server import (
+    HEADER_READ_TIMEOUT,
+    AnnouncedCloseH11Protocol,
+    LeanTCPServer,
+    ServerConfig,
+    header_read_timeout,
+    install,
+    serve,
+)
+from molecule.platform import hypercorn_config
 from molecule.runtime.asgi import answer_lifespan
 
 Message = dict[str, Any]
@@ -91,12 +102,15 @@ async def app(
 
 
 @asynccontextmanager
-async def server(keep_alive: float) -> AsyncIterator[tuple[int, trio.Event]]:
+async def server(
+    keep_alive: float, header_read: float = HEADER_READ_TIMEOUT
+) -> AsyncIterator[tuple[int, trio.Event]]:
     """The app on an ephemeral port; set the event for a graceful shutdown."""
-    config = Config()
+    config = ServerConfig()
     config.bind = ["127.0.0.1:0"]
     config.accesslog = None
     config.keep_alive_timeout = keep_alive
+    config.header_read_timeout = header_read
     config.graceful_timeout = 5
     stop = trio.Event()
     async with trio.open_nursery() as nursery:
@@ -209,8 +223,8 @@ async def _graceful_shutdown() -> None:
             assert await busy.closed_by_server()
 
 
-async def test_a_websocket_outlives_the_keep_alive_timeout() -> None:
-    async with server(keep_alive=0.3) as (port, _):
+async def test_a_websocket_outlives_the_keep_alive_and_header_timeouts() -> None:
+    async with server(keep_alive=0.3, header_read=0.2) as (port, _):
         conn = await connect(port)
         key = base64.b64encode(os.urandom(16)).decode()
         await conn.stream.send_all(
@@ -288,3 +302,83 @@ async def test_an_answer_after_the_request_body_keeps_the_connection() -> None:
                 head, body = await conn.response()
             assert body == b"hello /read 10"
             assert b"connection: close" not in head.lower()
+
+
+async def test_partial_request_heads_are_closed_after_the_header_timeout() -> None:
+    """Slowloris: clients that begin requests and never finish their heads hold no socket
+    past the header timeout, however long the keep-alive timeout, and trickling more of the
+    head buys no time. The server goes on serving meanwhile."""
+    async with server(keep_alive=30, header_read=0.3) as (port, _):
+        loris = [await connect(port) for _ in range(100)]
+        first_byte = trio.current_time()
+        for conn in loris:
+            await conn.stream.send_all(b"GET /a HTTP/1.1\r\nHost: t\r\n")
+        await trio.sleep(0.15)
+        for conn in loris:
+            await conn.stream.send_all(b"X-More: 1\r\n")
+        other = await connect(port)
+        await other.request("/served")
+        with trio.fail_after(3):
+            assert (await other.response())[1] == b"hello /served"
+            for conn in loris:
+                assert await conn.closed_by_server()
+        assert trio.current_time() - first_byte >= 0.25
+
+
+async def test_a_connection_sending_nothing_is_closed_after_the_idle_timeout() -> None:
+    """The header clock starts at a request's first byte, so a silent connection (new, or
+    after a response) is idle: the keep-alive timeout closes it, the shorter header
+    timeout does not."""
+    async with server(keep_alive=0.5, header_read=0.1) as (port, _):
+        silent = await connect(port)
+        reused = await connect(port)
+        await reused.request("/a")
+        await reused.response()
+        opened = trio.current_time()
+        with trio.fail_after(3):
+            assert await silent.closed_by_server()
+            assert await reused.closed_by_server()
+        assert trio.current_time() - opened >= 0.45
+
+
+async def test_a_slow_complete_head_then_a_slow_body_is_served() -> None:
+    """A head arriving within the header timeout is served however long it took against the
+    keep-alive timeout (the connection stopped being idle at its first byte), and its body
+    is not timed here at all: the app times bodies."""
+    async with server(keep_alive=0.3, header_read=1.0) as (port, _):
+        conn = await connect(port)
+        head = b"POST /read HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n"
+        for start in range(0, len(head), 10):  # 6 pieces over 0.48 s
+            await conn.stream.send_all(head[start : start + 10])
+            await trio.sleep(0.08)
+        for byte in b"0123456789":  # 1 s: longer than both timeouts
+            await conn.stream.send_all(bytes([byte]))
+            await trio.sleep(0.1)
+        with trio.fail_after(3):
+            response, body = await conn.response()
+        assert response.startswith(b"HTTP/1.1 200") and body == b"hello /read 10"
+
+
+async def test_a_kept_alive_connection_is_reused_after_pauses_longer_than_the_header_timeout() -> (
+    None
+):
+    async with server(keep_alive=0.6, header_read=0.15) as (port, _):
+        conn = await connect(port)
+        for path in ("/a", "/b", "/c"):
+            await trio.sleep(0.3)  # idle: past the header timeout, within the keep-alive one
+            await conn.stream.send_all(f"GET {path} HTTP/1.1\r\n".encode())
+            await trio.sleep(0.05)  # and a head in two pieces, well within the header timeout
+            await conn.stream.send_all(b"Host: t\r\n\r\n")
+            with trio.fail_after(3):
+                assert (await conn.response())[1] == b"hello " + path.encode()
+
+
+def test_the_platform_closes_silent_and_slow_clients_within_seconds(tmp_path: Path) -> None:
+    """The platform's own timeouts: a silent client is gone within half a minute, a slow head
+    within 10 s of its first byte, while the pooled clients of the platform (the agent
+    runtime's and the connect bridge's httpx, which expires idle connections after 5 s)
+    give theirs up before the server closes them, so never race that close."""
+    cfg = hypercorn_config(Settings(home=tmp_path, database_url=None))
+    assert header_read_timeout(cfg) == HEADER_READ_TIMEOUT == 10
+    pool_expiry = httpx.Limits().keepalive_expiry
+    assert pool_expiry is not None and pool_expiry < cfg.keep_alive_timeout <= 30
