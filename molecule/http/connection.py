@@ -88,36 +88,47 @@ PYTHON_TEMPLATE = """\
 # Push mode: your agent serves A2A on a public HTTPS URL and the platform forwards to it.
 # pip install "git+https://github.com/Molecule-AI/molecule-sdk-python"
 import os
-import threading
-import time
 
+import requests
 from molecule_agent import A2AServer, RemoteAgentClient
 
 PLATFORM_URL = "{{PLATFORM_URL}}"
 WORKSPACE_ID = "{{WORKSPACE_ID}}"
 TOKEN = os.environ["MOLECULE_WORKSPACE_TOKEN"]  # the auth_token from this dialog
-INBOUND_URL = os.environ["INBOUND_URL"]  # public https URL that reaches port 8000 below
+# The public https URL that reaches port 8000 below; the SDK's server answers on /a2a/inbound.
+INBOUND_URL = os.environ["INBOUND_URL"]  # e.g. https://my-agent.example.com/a2a/inbound
 
 
-def handle(text: str) -> str:
-    return f"echo: {text}"  # call your model here
+def handle(request: dict) -> dict:
+    message = (request.get("params") or {}).get("message") or request
+    parts = message.get("parts") or []
+    text = "".join(p.get("text", "") for p in parts if (p.get("kind") or p.get("type")) == "text")
+    return {"parts": [{"kind": "text", "text": f"echo: {text}"}]}  # call your model here
 
 
-client = RemoteAgentClient(platform_url=PLATFORM_URL, workspace_id=WORKSPACE_ID, token=TOKEN)
-server = A2AServer(handler=handle, port=8000)
-threading.Thread(target=server.serve_forever, daemon=True).start()
-
-client.register(url=INBOUND_URL, agent_card={"name": "my-agent", "version": "1.0.0"})
-while True:  # a missed heartbeat for ~60 s marks the workspace awaiting_agent again
-    client.heartbeat()
-    time.sleep(20)
+session = requests.Session()  # every call, register included, carries the workspace token
+session.headers.update({"Authorization": f"Bearer {TOKEN}", "Origin": PLATFORM_URL})
+client = RemoteAgentClient(
+    workspace_id=WORKSPACE_ID,
+    platform_url=PLATFORM_URL,
+    agent_card={"name": "my-agent", "version": "1.0.0"},
+    reported_url=INBOUND_URL,
+    session=session,
+)
+client.save_token(TOKEN)
+server = A2AServer(
+    agent_id=WORKSPACE_ID, inbound_url=INBOUND_URL, message_handler=handle, port=8000
+)
+server.start_in_background()
+client.register()
+client.run_heartbeat_loop()  # heartbeats until the workspace is paused or removed
 """
 
 CLAUDE_CHANNEL_TEMPLATE = """\
 # Claude Code channel plugin (Molecule-AI/molecule-mcp-claude-channel): polls this workspace's
-# inbox, so no public URL is needed.
+# inbox, so no public URL is needed. Needs Bun (channel plugins are Bun scripts).
 claude plugin marketplace add Molecule-AI/molecule-mcp-claude-channel
-claude plugin install molecule@molecule-mcp-claude-channel
+claude plugin install molecule-channel@molecule-mcp-claude-channel
 
 mkdir -p ~/.claude/channels/molecule
 cat > ~/.claude/channels/molecule/.env <<'EOF'
@@ -128,20 +139,21 @@ EOF
 chmod 600 ~/.claude/channels/molecule/.env
 
 # Several workspaces: comma-separated ids and tokens, in the same order.
-# Launch Claude Code with the channel enabled (poll mode, no inbound URL):
-claude --channels plugin:molecule@molecule-mcp-claude-channel
+# Launch Claude Code with the channel enabled (poll mode, no inbound URL). The plugin is not
+# on Anthropic's channel allowlist, so it is loaded as a development channel:
+claude --dangerously-load-development-channels plugin:molecule-channel@molecule-mcp-claude-channel
 """
 
 UNIVERSAL_MCP_TEMPLATE = """\
-# Any MCP-capable client: the molecule-mcp server (inbox polling + send/reply tools).
+# Any MCP-capable client: the molecule-mcp server (register + heartbeat + send/reply tools).
 pip install molecule-ai-workspace-runtime
 
-# Claude Code:
-claude mcp add {{MCP_SERVER_NAME}} \\
-  -e WORKSPACE_ID={{WORKSPACE_ID}} \\
-  -e PLATFORM_URL={{PLATFORM_URL}} \\
-  -e MOLECULE_WORKSPACE_TOKEN=<auth_token> \\
-  -- molecule-mcp
+# Claude Code (-s user: available in every project):
+claude mcp add {{MCP_SERVER_NAME}} -s user -- env \\
+  WORKSPACE_ID={{WORKSPACE_ID}} \\
+  PLATFORM_URL={{PLATFORM_URL}} \\
+  MOLECULE_WORKSPACE_TOKEN="<auth_token>" \\
+  molecule-mcp
 
 # Other clients (JSON config):
 # {"mcpServers": {"{{MCP_SERVER_NAME}}": {"command": "molecule-mcp",
@@ -150,25 +162,32 @@ claude mcp add {{MCP_SERVER_NAME}} \\
 """
 
 HERMES_TEMPLATE = """\
-# Hermes: install the Molecule platform plugin, then add this workspace to the gateway.
+# Hermes: the molecule platform plugin (Molecule-AI/hermes-channel-molecule) delivers this
+# workspace's messages into the hermes gateway (long-poll, no public URL needed).
 pip install molecule-ai-workspace-runtime
-hermes plugins install molecule
+pip install "git+https://github.com/Molecule-AI/hermes-channel-molecule.git"
 
-# ~/.hermes/config.yaml
-gateway:
-  plugin_platforms:
-    {{MCP_SERVER_NAME}}:
-      plugin: molecule
-      platform_url: {{PLATFORM_URL}}
-      workspace_id: {{WORKSPACE_ID}}
-      token_env: MOLECULE_WORKSPACE_TOKEN
+# The plugin reads the workspace credentials from the environment of the gateway:
+export MOLECULE_WORKSPACE_ID={{WORKSPACE_ID}}
+export MOLECULE_PLATFORM_URL={{PLATFORM_URL}}
+export MOLECULE_WORKSPACE_TOKEN="<auth_token>"
 
-# export MOLECULE_WORKSPACE_TOKEN=<auth_token>   then: hermes gateway
+# ~/.hermes/config.yaml: under your existing (single) top-level gateway: block, add
+#   gateway:
+#     plugin_platforms:
+#       {{MCP_SERVER_NAME}}:
+#         enabled: true
+#         workspace_id: {{WORKSPACE_ID}}
+
+# Then restart the gateway:
+hermes gateway --replace
 """
 
 CODEX_TEMPLATE = """\
-# Codex: molecule-mcp as an MCP server, plus the channel bridge that wakes Codex on new messages.
-pip install molecule-ai-workspace-runtime
+# Codex: molecule-mcp as an MCP server (outbound tools), plus the channel bridge that wakes
+# Codex on new messages (inbound).
+npm install -g @openai/codex@latest
+pip install molecule-ai-workspace-runtime codex-channel-molecule
 
 # ~/.codex/config.toml
 [mcp_servers.{{MCP_SERVER_NAME}}]
@@ -178,36 +197,33 @@ MOLECULE_WORKSPACE_TOKEN = "<auth_token>" }
 
 # Inbound messages (polls the inbox and hands each one to `codex exec`):
 WORKSPACE_ID={{WORKSPACE_ID}} PLATFORM_URL={{PLATFORM_URL}} \\
-MOLECULE_WORKSPACE_TOKEN=<auth_token> codex-channel-molecule
+MOLECULE_WORKSPACE_TOKEN="<auth_token>" codex-channel-molecule
 """
 
 OPENCLAW_TEMPLATE = """\
 # OpenClaw: molecule-mcp as an MCP server. Outbound only: OpenClaw can message and delegate to
 # other workspaces, but nothing wakes it for inbound messages (use `molecule connect` for that).
+npm install -g openclaw@latest
 pip install molecule-ai-workspace-runtime
 
-# openclaw.json
-{
-  "mcp": {
-    "servers": {
-      "{{MCP_SERVER_NAME}}": {
-        "command": "molecule-mcp",
-        "env": {
-          "WORKSPACE_ID": "{{WORKSPACE_ID}}",
-          "PLATFORM_URL": "{{PLATFORM_URL}}",
-          "MOLECULE_WORKSPACE_TOKEN": "<auth_token>"
-        }
-      }
-    }
+# Saves the server under mcp.servers in ~/.openclaw/openclaw.json:
+openclaw mcp set {{MCP_SERVER_NAME}} '{
+  "command": "molecule-mcp",
+  "env": {
+    "WORKSPACE_ID": "{{WORKSPACE_ID}}",
+    "PLATFORM_URL": "{{PLATFORM_URL}}",
+    "MOLECULE_WORKSPACE_TOKEN": "<auth_token>"
   }
-}
+}'
 """
 
+# The `molecule connect` line is accepted by ours and by the original CLI (molecule-cli): both
+# take --api-url, --backend exec and --backend-opt cmd=..., and read MOLECULE_WORKSPACE_TOKEN.
 KIMI_TEMPLATE = """\
 # Kimi CLI bridge (poll mode, no public URL): register with url "" and delivery_mode "poll",
 # heartbeat every 20 s, poll the inbox every 5 s, run kimi on each message, reply via /notify.
-# The same loop ships as: molecule connect {{WORKSPACE_ID}} --platform {{PLATFORM_URL}} \\
-#   --backend exec --exec "kimi --print"
+# The same loop ships as: molecule connect {{WORKSPACE_ID}} --api-url {{PLATFORM_URL}} \\
+#   --backend exec --backend-opt cmd="kimi --print" --backend-opt timeout=10m
 import os, subprocess, threading, time
 import httpx
 
@@ -225,8 +241,10 @@ def beat():
 threading.Thread(target=beat, daemon=True).start()
 cursor = ""
 while True:
-    q = f"type=a2a_receive&since_secs=30&limit=50&since_id={cursor}"
-    r = http.get(f"/workspaces/{WS}/activity?{q}")
+    # No cursor yet: the last 30 s (newest first). Then since_id alone: the filters AND
+    # together, so a 30 s window would drop messages that waited through a long kimi run.
+    q = f"since_id={cursor}" if cursor else "since_secs=30&since_id="
+    r = http.get(f"/workspaces/{WS}/activity?type=a2a_receive&limit=50&{q}")
     if r.status_code == 410:
         cursor, rows = "", []
     else:
