@@ -15,7 +15,6 @@ are cancel scopes whose deadline every event for their workspace pushes back.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from collections import deque
@@ -28,6 +27,7 @@ from typing import Any
 
 import trio
 
+from molecule.jsontext import dumps, rfc3339
 from molecule.store.pool import Store
 
 log = logging.getLogger("molecule.events")
@@ -64,10 +64,6 @@ AGENT_CARD_UPDATED = "AGENT_CARD_UPDATED"
 AGENT_MESSAGE = "AGENT_MESSAGE"
 
 
-def _rfc3339(ts: datetime) -> str:
-    return ts.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
 @dataclass(frozen=True)
 class Event:
     type: str
@@ -79,14 +75,14 @@ class Event:
         return {
             "event": self.type,
             "workspace_id": self.workspace_id,
-            "timestamp": _rfc3339(self.timestamp),
+            "timestamp": rfc3339(self.timestamp),
             "payload": self.payload,
         }
 
     @cached_property
     def wire_json(self) -> str:
         """The WebSocket message, serialised once for all subscribers."""
-        return json.dumps(self.wire(), default=str)
+        return dumps(self.wire())
 
     @cached_property
     def sse_data(self) -> str:
@@ -96,7 +92,7 @@ class Event:
             "timestamp": int(self.timestamp.timestamp() * 1000),
             "data": self.payload,
         }
-        return json.dumps(body, default=str)
+        return dumps(body)
 
 
 EventFilter = Callable[[Event], bool]

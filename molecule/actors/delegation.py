@@ -31,7 +31,6 @@ The optional ledger (`DELEGATION_LEDGER_WRITE=1`, §5.4) is not implemented.
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from collections.abc import AsyncIterator
@@ -48,6 +47,7 @@ from molecule.actors.dispatch import DELEGATION_COMPLETE, ProxyResult
 from molecule.actors.proxy import send_a2a
 from molecule.errors import Conflict, MoleculeError
 from molecule.events import EventBus
+from molecule.jsontext import dumpb
 from molecule.security.redact import sanitize_error_detail, truncate_bytes
 from molecule.store.activity import ActivityEntry
 from molecule.store.delegations import DelegationRows, DuplicateIdempotencyKey
@@ -100,7 +100,7 @@ def delegation_envelope(delegation_id: str, task: str) -> dict[str, Any]:
             }
         },
     }
-    envelope, _ = normalize_a2a_payload(json.dumps(body, ensure_ascii=False).encode())
+    envelope, _ = normalize_a2a_payload(dumpb(body))
     return envelope
 
 

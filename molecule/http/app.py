@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import logging
 
-from quart import Blueprint, Response
+from quart import Blueprint, Response, request
 from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
-from molecule.errors import MoleculeError
+from molecule.errors import BadRequest, MoleculeError
 from molecule.http import (
     a2a,
     activity,
@@ -68,6 +68,15 @@ def create_app(svc: Services) -> QuartTrio:
         app.register_blueprint(bp)
     # Uploads and the A2A proxy are raw ASGI routes in front of Quart (see streaming.py).
     streaming.install(app)
+
+    @app.before_request
+    async def refuse_nul() -> None:
+        """A NUL in the path or query can reach no route usefully and PostgreSQL cannot
+        store or compare it (a secret key of `%00` was a 500): refused at the edge."""
+        if "\x00" in request.path or any(
+            "\x00" in k + v for k, v in request.args.items(multi=True)
+        ):
+            raise BadRequest("invalid request: NUL in path or query")
 
     @app.errorhandler(MoleculeError)
     async def molecule_error(exc: MoleculeError) -> Response:

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from quart import Response, current_app, request
 
 from molecule.errors import BadRequest, PayloadTooLarge
+from molecule.jsontext import JSONRejected, dumps, loads
 from molecule.models import is_uuid
 from molecule.services import Services
 
@@ -24,20 +23,7 @@ def services() -> Services:
     return svc
 
 
-def rfc3339(ts: datetime) -> str:
-    return ts.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def _default(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return rfc3339(value)
-    if isinstance(value, bytes):
-        return value.decode(errors="replace")
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
-
-
-def dumps(value: Any) -> str:
-    return json.dumps(value, default=_default, ensure_ascii=False)
+__all__ = ["dumps"]  # re-exported for the raw routes
 
 
 def json_response(
@@ -49,11 +35,13 @@ def json_response(
 
 
 def parse_json(raw: bytes | str, error: str) -> Any:
-    """A request body as JSON; malformed or empty -> 400 with the route's message."""
+    """A request body as JSON; malformed, empty, too deep, or holding text that cannot be
+    stored (molecule.jsontext) -> 400 with the route's message and the reason."""
     try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise BadRequest(error) from None
+        return loads(raw)
+    except JSONRejected as exc:
+        extra = {} if exc.malformed else {"detail": str(exc)}
+        raise BadRequest(error, extra=extra) from None
 
 
 def parse_object(raw: bytes, error: str) -> dict[str, Any]:
