@@ -7,15 +7,18 @@ Rows are written by group commit: entries that arrive while a write is in flight
 together by the next one, in one statement. Under load (the A2A proxy logs every message)
 that turns a database round trip per message into one per batch.
 
-Two ways in:
-- `log()` waits until its row is stored, then broadcasts (a poll-mode message must exist
-  before it is acknowledged);
+Three ways in:
+- `store()` waits until its row is stored and raises when it could not be (503 when the
+  database is unreachable): for rows that are what a request acknowledges (a poll-mode
+  message, an agent's activity report), since acknowledged means stored;
+- `log()` waits the same way but only logs a failure: bookkeeping around an operation that
+  already happened;
 - `stage()` broadcasts at once and leaves the row to the writer task (`run`), which gathers
   for a few milliseconds and stores what came in one statement. The original wrote its
-  `a2a_receive` rows asynchronously too, and answered agents' activity reports with 200 even
-  when the insert failed, so nobody could rely on more. Readers of the feed call `flush()`
-  first, so nothing staged before a read is missing from it; the platform flushes on
-  shutdown. A crash can lose the last few milliseconds of staged rows.
+  `a2a_receive` rows asynchronously too. Only receipts of work that already happened are
+  staged, never what a caller is told was stored. Readers of the feed call `flush()` first,
+  so nothing staged before a read is missing from it; the platform flushes on shutdown. A
+  crash can lose the last few milliseconds of staged receipts.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from typing import Any
 
 import trio
 
+from molecule.errors import DatastoreUnavailable, MoleculeError
 from molecule.events import EventBus
 from molecule.security.redact import sanitize_error_detail
 from molecule.store.activity import ABSENT, ActivityEntry, ActivityRows
@@ -61,12 +65,13 @@ STAGE_GATHER = 0.02  # the writer's wait for more staged rows before each write
 
 
 class _Batch:
-    __slots__ = ("entries", "announced", "rows", "written")
+    __slots__ = ("entries", "announced", "rows", "errors", "written")
 
     def __init__(self) -> None:
         self.entries: list[ActivityEntry] = []
         self.announced: set[int] = set()  # indexes of staged entries, broadcast already
         self.rows: list[dict[str, Any] | None] = []
+        self.errors: list[Exception | None] = []  # why a row is None
         self.written = False
 
 
@@ -84,11 +89,27 @@ class ActivityLog:
         A failed insert is logged, not raised: activity is bookkeeping around an operation
         that already happened, and must not turn that operation into an error.
         """
+        batch, index = await self._join(entry)
+        return batch.rows[index]
+
+    async def store(self, entry: ActivityEntry) -> dict[str, Any]:
+        """Insert and broadcast; raise if the row is not stored (DatastoreUnavailable, a
+        503, when the database is unreachable). The write still rides a group commit."""
+        batch, index = await self._join(entry)
+        row = batch.rows[index]
+        if row is None:
+            error = batch.errors[index]
+            if isinstance(error, MoleculeError):
+                raise error
+            raise MoleculeError("internal error")
+        return row
+
+    async def _join(self, entry: ActivityEntry) -> tuple[_Batch, int]:
         batch = self._open
         index = len(batch.entries)
         batch.entries.append(entry)
         await self._write_through(batch)
-        return batch.rows[index]
+        return batch, index
 
     def stage(self, entry: ActivityEntry) -> None:
         """Broadcast now, store moments later (see the module doc)."""
@@ -125,32 +146,42 @@ class ActivityLog:
                 await self._write(batch)
 
     async def _write(self, batch: _Batch) -> None:
+        count = len(batch.entries)
+        rows: list[dict[str, Any] | None]
+        errors: list[Exception | None] = [None] * count
         try:
             with trio.fail_after(WRITE_TIMEOUT):
-                rows: list[dict[str, Any] | None] = list(await self.rows.insert_many(batch.entries))
-        except Exception:
-            if len(batch.entries) == 1:
-                self._failed(batch.entries[0])
-                rows = [None]
+                rows = list(await self.rows.insert_many(batch.entries))
+        except Exception as exc:
+            if count == 1 or isinstance(exc, DatastoreUnavailable | trio.TooSlowError):
+                # Nothing to gain row by row when the database is out of reach.
+                for entry in batch.entries:
+                    self._failed(entry, exc)
+                rows, errors = [None] * count, [_as_error(exc)] * count
             else:  # one bad row must not lose the others: store them one by one
-                rows = [await self._insert_alone(entry) for entry in batch.entries]
-        batch.rows, batch.written = rows, True
+                rows = []
+                for index, entry in enumerate(batch.entries):
+                    row, errors[index] = await self._insert_alone(entry)
+                    rows.append(row)
+        batch.rows, batch.errors, batch.written = rows, errors, True
         for index, (entry, row) in enumerate(zip(batch.entries, rows, strict=True)):
             if row is not None and index not in batch.announced:
                 self.broadcast(entry)
 
-    async def _insert_alone(self, entry: ActivityEntry) -> dict[str, Any] | None:
+    async def _insert_alone(
+        self, entry: ActivityEntry
+    ) -> tuple[dict[str, Any] | None, Exception | None]:
         try:
             with trio.fail_after(WRITE_TIMEOUT):
-                return await self.rows.insert(entry)
-        except Exception:
-            self._failed(entry)
-            return None
+                return await self.rows.insert(entry), None
+        except Exception as exc:
+            self._failed(entry, exc)
+            return None, _as_error(exc)
 
     @staticmethod
-    def _failed(entry: ActivityEntry) -> None:
+    def _failed(entry: ActivityEntry, exc: Exception) -> None:
         wid, kind = entry.workspace_id, entry.activity_type
-        log.exception("workspace %s: recording %s activity failed", wid, kind)
+        log.error("workspace %s: recording %s activity failed", wid, kind, exc_info=exc)
 
     async def log_in(self, conn: Connection, entry: ActivityEntry) -> dict[str, Any]:
         """Insert inside the caller's transaction; call `broadcast` after it commits."""
@@ -162,3 +193,8 @@ class ActivityLog:
         else:
             payload = {}  # nobody would read it: the bus only counts it and resets idle timers
         self.bus.broadcast(ACTIVITY_LOGGED, entry.workspace_id, payload)
+
+
+def _as_error(exc: Exception) -> Exception:
+    """What a caller of `store()` is told: the outage as is, a timeout as an outage."""
+    return DatastoreUnavailable() if isinstance(exc, trio.TooSlowError) else exc

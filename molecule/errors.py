@@ -108,11 +108,17 @@ class ServiceUnavailable(MoleculeError):
 
 
 class DatastoreUnavailable(ServiceUnavailable):
-    """The auth lookup could not reach Postgres (contract: 503 platform_unavailable)."""
+    """PostgreSQL cannot be reached (down, restarting, out of connections): every such
+    failure, on any route, is this 503 with Retry-After (the contract's auth-lookup body),
+    never a 500. Raised by the store layer, which alone knows a connection failure from a
+    query error."""
+
+    RETRY_AFTER = 5
 
     def __init__(self) -> None:
         super().__init__(
             "platform datastore unavailable — retry shortly",
+            retry_after=self.RETRY_AFTER,
             extra={"code": "platform_unavailable"},
         )
 

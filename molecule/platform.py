@@ -28,7 +28,8 @@ from molecule.a2a.client import AgentClient
 from molecule.activity import ActivityLog
 from molecule.actors.directory import Directory
 from molecule.actors.dispatch import Dispatcher
-from molecule.actors.messages import ProcessExited
+from molecule.actors.messages import AgentDown, ProcessExited
+from molecule.actors.removal import Detached, Removal
 from molecule.actors.runtime import Supervisor
 from molecule.actors.sweepers import (
     HIBERNATION_SWEEP_INTERVAL,
@@ -191,6 +192,7 @@ async def running_platform(settings: Settings, dsn: str) -> AsyncIterator[Servic
                 lambda: gc_pending_uploads(store),
                 "pending-uploads GC",
             )
+            removal = Removal(directory, tokens, heartbeats, pipeline, bus, Detached(nursery))
             svc = Services(
                 settings=settings,
                 store=store,
@@ -206,6 +208,7 @@ async def running_platform(settings: Settings, dsn: str) -> AsyncIterator[Servic
                 queue=queue,
                 secrets=secrets,
                 pipeline=pipeline,
+                removal=removal,
             )
             try:
                 yield svc
@@ -239,7 +242,13 @@ def hypercorn_config(settings: Settings) -> HypercornConfig:
     cfg.bind = [f"{settings.host}:{settings.port}"]
     cfg.accesslog = None
     cfg.graceful_timeout = 5
-    cfg.keep_alive_timeout = 75
+    # A connection that sends nothing (new, or after a response) is closed after 20 s: long
+    # enough that pooled clients drop idle connections first (httpx, which the agent runtime
+    # and the connect bridge use, after 5 s; aiohttp after 15 s) and so never send a request
+    # on one the server is closing; and a quarter of the 75 s a silent client held a socket.
+    # From a request's first byte its head has 10 s instead (HEADER_READ_TIMEOUT in
+    # molecule.http.server, which applies to any Config).
+    cfg.keep_alive_timeout = 20
     return cfg
 
 
@@ -269,10 +278,11 @@ async def serve_platform(
 
 
 async def _notify_dead(directory_box: list[Directory], workspace_id: str) -> None:
-    """The dispatcher found the agent's process gone: the actor restarts it."""
+    """The dispatcher found the agent not running: its actor decides (a restart cycle in
+    flight is the reason, and needs no other)."""
     ref = directory_box[0].running(workspace_id) if directory_box else None
     if ref is not None:
-        ref.tell(ProcessExited(None))
+        ref.tell(AgentDown())
 
 
 def tune_gc_for_serving() -> None:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from molecule.activity import ActivityLog
 from molecule.actors.directory import Directory
+from molecule.actors.removal import Removal
 from molecule.config import Settings
 from molecule.events import EventBus
 from molecule.provision.pipeline import Pipeline
@@ -34,3 +35,4 @@ class Services:
     queue: QueueRows
     secrets: Secrets
     pipeline: Pipeline
+    removal: Removal

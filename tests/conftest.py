@@ -170,3 +170,15 @@ async def platform(aio_loop: object, dsn: str, tmp_path: Path) -> AsyncIterator[
         async with httpx.AsyncClient(base_url=base, timeout=10) as client:
             yield Harness(svc, base, client)
         stop.set()
+
+
+@pytest.fixture
+async def dev_platform(aio_loop: object, dsn: str, tmp_path: Path) -> AsyncIterator[Harness]:
+    """The platform in development mode (MOLECULE_ENV=development), ADMIN_TOKEN still set:
+    the original's registry bootstrap and loopback agent URLs."""
+    settings = make_settings(tmp_path, dsn, dev_mode=True)
+    async with trio.open_nursery() as nursery:
+        svc, base, stop = await start_platform(settings, dsn, nursery)
+        async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+            yield Harness(svc, base, client)
+        stop.set()

@@ -60,40 +60,77 @@ class Lifecycle:
         self.auto_restarts: deque[float] = deque()
 
     def managed(self) -> bool:
-        """Does the platform run this workspace's agent (not external, not mock)?"""
+        """Is the platform responsible for running this workspace's agent (not an external
+        or mock one)? It may still lack the backend to do so: see `startable`."""
         return not self.actor.external and self.actor.runtime != "mock"
 
-    def request_restart(self, reason: str, *, wake: bool = False) -> bool:
-        """Start a cycle, or coalesce into the running one. False when not restartable."""
-        if not self.managed():
+    def startable(self) -> bool:
+        """Does this platform run this workspace's agent, so it may start, stop and restart
+        it? Never an external or mock workspace, nor one whose runtime needs a backend that
+        is not here (an agent that registered itself): those are never driven to `failed`."""
+        return self.actor.deps.pipeline.can_start(self.actor.runtime)
+
+    async def request_restart(
+        self, reason: str, *, wake: bool = False, explicit: bool = False
+    ) -> bool:
+        """Start a cycle, or coalesce into the running one. False when not restartable.
+
+        Restarts the platform decides on (secrets, crashes, silence, wakes) are for agents it
+        can start only. An explicit start (create, resume, expand) of a workspace it is
+        responsible for is attempted even without a backend for its runtime, and fails with
+        the reason, so the user learns why it does not run.
+
+        A new cycle's first step happens before this returns (as the original's restart
+        handler does it before answering): the row is `provisioning` with no URL and
+        WORKSPACE_PROVISIONING is recorded, so a read or an A2A call right after the
+        request sees a restarting workspace, not the old agent's `online`.
+        """
+        actor = self.actor
+        if not (self.startable() or (explicit and self.managed())):
             return False
-        if self.actor.status in NOT_RESTARTABLE or (self.actor.status == S.HIBERNATED and not wake):
+        if actor.status in NOT_RESTARTABLE or (actor.status == S.HIBERNATED and not wake):
             return False
         if self.restart_running:
             self.restart_pending = True
             return True
+        if not await self._enter_provisioning():
+            return False
         self.restart_running = True
-        self.actor.nursery.start_soon(self._restart_loop, reason)
+        actor.nursery.start_soon(self._restart_loop, reason)
         return True
 
-    def request_auto_restart(self, reason: str) -> None:
-        """A restart the platform decided on by itself, bounded by the crash-loop window.
-
-        Only for agents this platform can start: a workspace whose runtime needs a backend
-        that is not here (e.g. a Docker image) is left offline, not driven into `failed`."""
-        if not self.managed() or self.actor.status in (*NOT_RESTARTABLE, S.HIBERNATED, S.FAILED):
-            return
-        if not self.actor.deps.pipeline.can_start(self.actor.runtime):
+    async def request_auto_restart(self, reason: str) -> None:
+        """A restart the platform decided on by itself (the agent died, or went silent),
+        bounded by the crash-loop window: past it the workspace is `failed` with a reason."""
+        if not self.startable() or self.actor.status in (*NOT_RESTARTABLE, S.HIBERNATED, S.FAILED):
             return
         now = trio.current_time()
         while self.auto_restarts and self.auto_restarts[0] <= now - AUTO_RESTART_WINDOW:
             self.auto_restarts.popleft()
         if len(self.auto_restarts) >= AUTO_RESTART_LIMIT:
-            self.actor.nursery.start_soon(self._give_up_restarting)
+            await self._give_up_restarting()
             return
         self.auto_restarts.append(now)
         log.info("workspace %s: auto-restart (%s)", self.actor.workspace_id, reason)
-        self.request_restart(reason)
+        await self.request_restart(reason)
+
+    async def _enter_provisioning(self) -> bool:
+        """`provisioning`, URL cleared, WORKSPACE_PROVISIONING: the start of every cycle."""
+        actor = self.actor
+        expected = [s for s in S if s not in (S.REMOVED, S.PAUSED)]
+        if not await actor.deps.workspaces.transition(
+            actor.workspace_id, S.PROVISIONING, expected, clear_url=True
+        ):
+            await actor._reload()
+            return False
+        actor.status, actor.url = S.PROVISIONING, None
+        actor.liveness_deadline = float("inf")
+        await actor.deps.bus.record(
+            WORKSPACE_PROVISIONING,
+            actor.workspace_id,
+            {"name": actor.name, "tier": actor.tier, "runtime": actor.runtime},
+        )
+        return True
 
     async def provision_timed_out(self, timeout: float) -> None:
         if self.actor.status != S.PROVISIONING or self.restart_running:
@@ -118,7 +155,7 @@ class Lifecycle:
 
     async def _stop_agent(self) -> None:
         provisioner = self.actor.deps.pipeline.provisioner
-        if provisioner is not None and self.managed():
+        if provisioner is not None and self.startable():
             await provisioner.stop(self.actor.workspace_id)
 
     async def pause(self) -> bool:
@@ -143,7 +180,10 @@ class Lifecycle:
         if actor.status != S.PAUSED:
             return False
         if not self.managed():  # nothing to start: back to waiting for the agent
-            target = S.AWAITING_AGENT if actor.external else S.ONLINE
+            if actor.runtime == "mock":
+                target = S.ONLINE  # the platform itself answers for it
+            else:  # its next heartbeat brings it online
+                target = S.AWAITING_AGENT if actor.external else S.OFFLINE
             if await actor.deps.workspaces.transition(actor.workspace_id, target, (S.PAUSED,)):
                 actor.status = target
             return True
@@ -153,7 +193,7 @@ class Lifecycle:
             await actor._reload()
             return False
         actor.status = S.PROVISIONING
-        self.request_restart("resume")
+        await self.request_restart("resume", explicit=True)
         return True
 
     async def hibernate(self, force: bool) -> None:
@@ -189,10 +229,16 @@ class Lifecycle:
         self.actor.status = S.FAILED
 
     async def _restart_loop(self, reason: str) -> None:
+        """Cycles until no restart is pending; the first cycle's `provisioning` step was
+        taken by request_restart."""
         try:
+            first = True
             while True:
                 self.restart_pending = False
                 self.restart_cycles += 1
+                if not first and not await self._enter_provisioning():
+                    return
+                first = False
                 await self._restart_cycle(reason)
                 if not self.restart_pending:
                     return
@@ -202,37 +248,21 @@ class Lifecycle:
 
     async def _restart_cycle(self, reason: str) -> None:
         started_at = datetime.now(UTC)
-        pipeline = self.actor.deps.pipeline
-        if pipeline.provisioner is not None:
-            await pipeline.provisioner.stop(self.actor.workspace_id)
-        expected = [s for s in S if s not in (S.REMOVED, S.PAUSED)]
-        if not await self.actor.deps.workspaces.transition(
-            self.actor.workspace_id, S.PROVISIONING, expected, clear_url=True
-        ):
-            await self.actor._reload()
-            return
-        self.actor.status, self.actor.url = S.PROVISIONING, None
-        self.actor.liveness_deadline = float("inf")
-        row = await self.actor.deps.workspaces.get(self.actor.workspace_id) or {}
-        await self.actor.deps.bus.record(
-            WORKSPACE_PROVISIONING,
-            self.actor.workspace_id,
-            {"name": self.actor.name, "tier": row.get("tier"), "runtime": self.actor.runtime},
-        )
+        actor = self.actor
+        pipeline = actor.deps.pipeline
         log.info(
-            "workspace %s: restart cycle %d (%s)",
-            self.actor.workspace_id,
-            self.restart_cycles,
-            reason,
+            "workspace %s: restart cycle %d (%s)", actor.workspace_id, self.restart_cycles, reason
         )
+        if pipeline.provisioner is not None:
+            await pipeline.provisioner.stop(actor.workspace_id)
         try:
-            self.actor.url = await pipeline.start(self.actor.workspace_id)
+            actor.url = await pipeline.start(actor.workspace_id)
         except ProvisionFailed as failure:
-            log.warning("workspace %s: start failed: %s", self.actor.workspace_id, failure.message)
-            self.actor.status = S.FAILED
+            log.warning("workspace %s: start failed: %s", actor.workspace_id, failure.message)
+            actor.status = S.FAILED
             return
-        await self.actor._reload()
-        self.actor.nursery.start_soon(self._send_restart_context, started_at)
+        await actor._reload()
+        actor.nursery.start_soon(self._send_restart_context, started_at)
 
     async def _send_restart_context(self, started_at: datetime) -> None:
         """Tell the fresh agent what happened (upstream-may §6.3), once it is online."""

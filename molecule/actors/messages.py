@@ -68,6 +68,7 @@ class Restart:
     Requests during a running cycle coalesce into exactly one more cycle."""
 
     reason: str
+    explicit: bool = False  # a user asked for this start (create, expand): see Lifecycle
     reply: Reply[bool] = field(default_factory=Reply)
 
 
@@ -76,6 +77,11 @@ class ProcessExited:
     """The provisioner saw the agent process exit without being asked to."""
 
     code: int | None
+
+
+@dataclass(frozen=True)
+class AgentDown:
+    """A dispatch found the agent not running (its provisioner said so)."""
 
 
 @dataclass(frozen=True)

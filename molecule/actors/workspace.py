@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,6 +21,7 @@ from molecule.activity import ActivityLog
 from molecule.actors.dispatch import A2ARequest, Dispatcher, StillBusy, Target, json_result
 from molecule.actors.lifecycle import Lifecycle
 from molecule.actors.messages import (
+    AgentDown,
     Dispatch,
     DrainQueue,
     Heartbeat,
@@ -63,8 +64,13 @@ from molecule.models import (
     HeartbeatPayload,
     WorkspaceStatus,
 )
-from molecule.provision.pipeline import LOCAL_ADAPTERS, Pipeline
-from molecule.security.ssrf import UnsafeURL, URLPolicy, check_outbound_url, validate_agent_url
+from molecule.provision.pipeline import Pipeline
+from molecule.security.ssrf import (
+    IPAddress,
+    UnsafeURL,
+    URLPolicy,
+    check_outbound_url,
+)
 from molecule.security.tokens import new_inbound_secret
 from molecule.store.heartbeats import HeartbeatBuffer
 from molecule.store.queue import QueueRows
@@ -78,6 +84,7 @@ MAX_SAMPLE_ERROR = 4096
 MAX_CURRENT_TASK = 4096
 DEGRADE_ERROR_RATE = 0.5
 URL_CHECK_TTL = 5.0
+RESTART_RETRY_AFTER = 15  # seconds a caller is told to wait for a (re)starting agent
 RECOVER_ERROR_RATE = 0.1
 
 
@@ -151,7 +158,7 @@ class WorkspaceActor(Actor):
         self.inbound_secret: str | None = None
         self.lifecycle = Lifecycle(self)
         self.draining = False
-        self._checked_url: tuple[str, float] | None = None
+        self._checked_url: tuple[str, IPAddress, float] | None = None  # url, vetted IP, expiry
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -173,17 +180,18 @@ class WorkspaceActor(Actor):
     async def _resume_local_process(self) -> None:
         """After a platform restart a local agent process is gone: start it again."""
         provisioner = self.deps.pipeline.provisioner
-        if provisioner is None or self.runtime not in LOCAL_ADAPTERS:
+        if provisioner is None or not self.lifecycle.startable():
             return
         if self.status not in (S.ONLINE, S.DEGRADED, S.PROVISIONING, S.OFFLINE):
             return
         if not await provisioner.is_running(self.workspace_id):
-            self.lifecycle.request_restart("platform restarted")
+            await self.lifecycle.request_restart("platform restarted")
 
     def _load(self, row: dict[str, Any]) -> None:
         self.status = S(row["status"])
         self.name: str = row["name"]
         self.role: str | None = row.get("role")
+        self.tier: int | None = row.get("tier")
         self.runtime: str = row.get("runtime") or "langgraph"
         self.url: str | None = row.get("url")
         self.delivery_mode: str = row.get("delivery_mode") or DeliveryMode.PUSH
@@ -219,6 +227,10 @@ class WorkspaceActor(Actor):
             )
             payload: dict[str, Any] = {"status": str(target)} if self.external else {}
             await self.deps.bus.record(WORKSPACE_OFFLINE, self.workspace_id, payload)
+            # An agent the platform runs, alive but silent, is restarted (within the
+            # crash-loop bound); one that runs elsewhere is waited for.
+            ttl = self.deps.settings.liveness_ttl
+            await self.lifecycle.request_auto_restart(f"no heartbeat for {ttl:g} s")
 
     async def _transition(self, to: WorkspaceStatus, expected: tuple[WorkspaceStatus, ...]) -> bool:
         changed = await self.deps.workspaces.transition(self.workspace_id, to, expected)
@@ -253,7 +265,9 @@ class WorkspaceActor(Actor):
             case DrainQueue():
                 self._maybe_drain()
             case Restart():
-                msg.reply.set(self.lifecycle.request_restart(msg.reason))
+                msg.reply.set(
+                    await self.lifecycle.request_restart(msg.reason, explicit=msg.explicit)
+                )
             case Pause():
                 msg.reply.set(await self.lifecycle.pause())
             case Resume():
@@ -264,8 +278,16 @@ class WorkspaceActor(Actor):
             case ProvisionTimedOut():
                 await self.lifecycle.provision_timed_out(msg.timeout)
             case ProcessExited():
+                # The provisioner reports only exits of the current agent that nobody asked
+                # for; one during a cycle (a crash at start) earns one more cycle.
                 self.url = None
-                self.lifecycle.request_auto_restart(f"agent process exited (code {msg.code})")
+                await self.lifecycle.request_auto_restart(f"agent process exited (code {msg.code})")
+            case AgentDown():
+                # A dispatch found the agent not running. During a cycle that is the cycle's
+                # own stop: never a reason for another one.
+                if not self.lifecycle.restart_running:
+                    self.url = None
+                    await self.lifecycle.request_auto_restart("agent found not running")
             case Reload():
                 await self._reload()
             case Removed():
@@ -309,13 +331,10 @@ class WorkspaceActor(Actor):
 
     async def _register(self, msg: Register) -> dict[str, Any]:
         mode = msg.delivery_mode or self.delivery_mode or DeliveryMode.PUSH
-        if mode == DeliveryMode.PUSH:
-            if not msg.url:
-                raise BadRequest("url is required for push-mode workspaces")
-            try:
-                await validate_agent_url(msg.url, self.deps.url_policy)
-            except UnsafeURL as exc:
-                raise BadRequest(exc.message) from None
+        # The URL itself was vetted at the edge (validate_agent_url), before anything was
+        # written; whether one is needed depends on the mode this actor knows.
+        if mode == DeliveryMode.PUSH and not msg.url:
+            raise BadRequest("url is required for push-mode workspaces")
         card = reconcile_card(msg.agent_card, self.name, self.role, self.workspace_id)
         url = msg.url if mode == DeliveryMode.PUSH else (msg.url or None)
         row = await self.deps.workspaces.register(self.workspace_id, url, card, mode)
@@ -461,11 +480,22 @@ class WorkspaceActor(Actor):
             return
         # No URL (a push with one went out in _push_now).
         if self.status == S.HIBERNATED:
-            self.lifecycle.request_restart("wake on A2A", wake=True)  # D1: really wake it
+            await self.lifecycle.request_restart("wake on A2A", wake=True)  # D1: really wake it
             raise ServiceUnavailable(
                 "workspace is waking from hibernation — retry in ~15 seconds",
                 retry_after=15,
                 extra={"waking": True, "retry_after": 15},
+            )
+        if self.status == S.PROVISIONING:
+            # Starting or restarting: retry once it is up (never another restart cycle).
+            raise ServiceUnavailable(
+                "workspace has no URL",
+                retry_after=RESTART_RETRY_AFTER,
+                extra={
+                    "status": str(self.status),
+                    "restarting": True,
+                    "retry_after": RESTART_RETRY_AFTER,
+                },
             )
         raise ServiceUnavailable("workspace has no URL", extra={"status": str(self.status)})
 
@@ -480,20 +510,25 @@ class WorkspaceActor(Actor):
             session_capable=self.capabilities.get("session", False),
             idle_timeout=idle,
             # Only the local provisioner writes 127.0.0.1 URLs (agents may not register one).
-            trusted=self.lifecycle.managed() and self.url.startswith("http://127.0.0.1:"),
+            trusted=self.lifecycle.startable() and self.url.startswith("http://127.0.0.1:"),
         )
 
     async def _forward(self, target: Target, msg: Dispatch) -> None:
         """One push dispatch, in this actor's nursery: the actor keeps serving meanwhile."""
         try:
-            if not target.trusted and not self._url_recently_checked(target.url):
-                try:
-                    await check_outbound_url(target.url, self.deps.url_policy)
-                except UnsafeURL:
-                    raise MoleculeError(
-                        "workspace URL is not publicly routable", status=502
-                    ) from None
-                self._checked_url = (target.url, trio.current_time() + URL_CHECK_TTL)
+            if not target.trusted:
+                address = self._url_recently_checked(target.url)
+                if address is None:
+                    try:
+                        address = await check_outbound_url(target.url, self.deps.url_policy)
+                    except UnsafeURL:
+                        raise MoleculeError(
+                            "workspace URL is not publicly routable", status=502
+                        ) from None
+                    expiry = trio.current_time() + URL_CHECK_TTL
+                    self._checked_url = (target.url, address, expiry)
+                # Dial the vetted address: resolving the name again could land elsewhere.
+                target = replace(target, address=address)
             msg.reply.set(await self.deps.dispatcher.forward(target, msg.request))
         except MoleculeError as exc:
             msg.reply.fail(exc)
@@ -504,16 +539,20 @@ class WorkspaceActor(Actor):
             # must not wait forever
             msg.reply.fail(ActorStopped(self.workspace_id))
 
-    def _url_recently_checked(self, url: str) -> bool:
-        """The SSRF verdict for this URL is reused for a few seconds: a DNS lookup per
-        message was a visible share of the proxy's cost. A changed URL is checked anew."""
+    def _url_recently_checked(self, url: str) -> IPAddress | None:
+        """The address this URL was vetted to, if that was less than URL_CHECK_TTL ago: a DNS
+        lookup per message was a visible share of the proxy's cost. A changed URL is checked
+        anew; dispatches meanwhile keep dialling the vetted address."""
         checked = self._checked_url
-        return checked is not None and checked[0] == url and checked[1] > trio.current_time()
+        if checked is None or checked[0] != url or checked[2] <= trio.current_time():
+            return None
+        return checked[1]
 
     async def _record_for_poll(self, req: A2ARequest) -> Any:
-        """Poll mode: the message waits in the activity feed; nothing is dispatched."""
+        """Poll mode: the message waits in the activity feed; nothing is dispatched. It is
+        acknowledged only once its row is stored (a 503 when the database is down)."""
         if req.log_activity:
-            await self.deps.activity.log(
+            await self.deps.activity.store(
                 req.receipt(self.workspace_id, f"{req.method} → {self.name} (queued for poll)")
             )
         return json_result(200, {"status": "queued", "delivery_mode": "poll", "method": req.method})

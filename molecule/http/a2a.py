@@ -17,7 +17,7 @@ from quart import Blueprint, Response, request
 from molecule.a2a.normalize import normalize_a2a_request
 from molecule.actors.proxy import send_a2a
 from molecule.errors import BadRequest, Forbidden, NotFound, Unauthorized
-from molecule.http.auth import admin_auth, current_credentials, lazy_bootstrap, privileged
+from molecule.http.auth import admin_auth, agent_auth, current_credentials, privileged
 from molecule.http.common import json_response, require_uuid, services
 from molecule.http.streaming import RawRequest, Send, raw_route, send_bytes
 from molecule.models import SYSTEM_CALLER_PREFIXES, is_uuid
@@ -26,6 +26,8 @@ from molecule.security.tokens import constant_time_equal
 bp = Blueprint("a2a", __name__)
 
 MAX_A2A_BODY = 1024 * 1024
+MAX_AGE_MINUTES = 366 * 24 * 60  # a year: older items are long expired anyway
+MAX_AGE_INVALID = f"max_age_minutes must be an integer between 1 and {MAX_AGE_MINUTES}"
 
 
 async def _caller(req: RawRequest) -> str | None:
@@ -46,7 +48,7 @@ async def _caller(req: RawRequest) -> str | None:
         if not is_uuid(header):
             raise BadRequest("X-Workspace-ID must be a workspace UUID")
         caller = header.lower()
-        await lazy_bootstrap(
+        await agent_auth(
             svc,
             caller,
             creds=creds,
@@ -171,9 +173,9 @@ async def drop_stale() -> Response:
     try:
         max_age = int(raw)
     except ValueError:
-        raise BadRequest("max_age_minutes must be an integer >= 1") from None
-    if max_age < 1:
-        raise BadRequest("max_age_minutes must be an integer >= 1")
+        raise BadRequest(MAX_AGE_INVALID) from None
+    if not 1 <= max_age <= MAX_AGE_MINUTES:
+        raise BadRequest(MAX_AGE_INVALID)
     workspace = request.args.get("workspace_id") or None
     if workspace is not None:
         workspace = require_uuid(workspace)

@@ -183,7 +183,7 @@ async def report_activity(req: RawRequest, send: Send) -> None:
     target = _optional(body, "target_id", str)
     duration = _optional(body, "duration_ms", int)
     if kind not in ACTIVITY_TYPES:
-        raise BadRequest(f"activity_type must be one of: {', '.join(ACTIVITY_TYPES)}")
+        raise BadRequest(f"invalid activity_type, must be one of: {', '.join(ACTIVITY_TYPES)}")
     if source and source.lower() != wid:
         raise Forbidden("source_id must match authenticated workspace")
     if target and not is_uuid(target):
@@ -192,9 +192,9 @@ async def report_activity(req: RawRequest, send: Send) -> None:
     if request_body is None:
         request_body = body.get("metadata")
     response_body = body.get("response_body")
-    # The original answered 200 even when its insert failed; the row is staged (stored
-    # within milliseconds, in a batch) and ACTIVITY_LOGGED goes out now.
-    svc.activity.stage(
+    # Acknowledged means stored: the answer waits for the row's group commit (the original
+    # answered 200 even when its insert failed), and an outage is a 503.
+    await svc.activity.store(
         ActivityEntry(
             workspace_id=wid,
             activity_type=kind,
@@ -274,23 +274,22 @@ async def notify(workspace_id: str) -> Response:
         raise NotFound("workspace not found")
     if not row["talk_to_user_enabled"]:
         raise Forbidden("talk_to_user_disabled", extra={"hint": TALK_TO_USER_HINT})
+    response: dict[str, Any] = {"result": message}
+    if attachments:
+        response["parts"] = [{"kind": "file", "file": dict(a)} for a in attachments]
+    # Stored before it is shown or acknowledged: a message the user saw live must still be
+    # in the chat after a reload, and an outage is a 503 the agent retries.
+    await svc.activity.rows.insert(
+        ActivityEntry(
+            workspace_id=wid,
+            activity_type="a2a_receive",
+            method="notify",
+            summary=notify_summary(message),
+            response_body=response,
+        )
+    )
     payload: dict[str, Any] = {"message": message, "workspace_id": wid, "name": row["name"]}
     if attachments:
         payload["attachments"] = attachments
     svc.bus.broadcast(AGENT_MESSAGE, wid, payload)
-    response: dict[str, Any] = {"result": message}
-    if attachments:
-        response["parts"] = [{"kind": "file", "file": dict(a)} for a in attachments]
-    try:
-        await svc.activity.rows.insert(
-            ActivityEntry(
-                workspace_id=wid,
-                activity_type="a2a_receive",
-                method="notify",
-                summary=notify_summary(message),
-                response_body=response,
-            )
-        )
-    except Exception:  # the message was delivered live; the row is for reloads only
-        log.exception("workspace %s: recording the notify row failed", wid)
     return json_response({"status": "sent"})

@@ -4,8 +4,9 @@
   cookie, or (development only) nothing.
 - AdminAuth: admin token, org token, session cookie, or development fail-open. Unlike the
   original there is no fresh-install fail-open (D5): the platform always has an admin token.
-- Registry routes use the lazy bootstrap: a bearer is required only once the workspace has a
-  live token. A datastore error there fails *closed* (503), where the original failed open.
+- AgentAuth (registry routes, a workspace acting as itself): its own valid bearer, always;
+  development mode keeps the original's lazy bootstrap (a bearer only once the workspace has
+  a live token). A datastore error fails *closed* (503), where the original failed open.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from http.cookies import CookieError, SimpleCookie
 from quart import has_websocket_context, request, websocket
 from quart.wrappers import Request, Websocket
 
-from molecule.errors import DatastoreUnavailable, Unauthorized
+from molecule.errors import Unauthorized
 from molecule.security.tokens import bearer_from_header, constant_time_equal
 from molecule.services import Services
 
@@ -102,10 +103,7 @@ def session_valid(admin_token: str, value: str | None, now: float | None = None)
 
 
 async def _org(svc: Services, bearer: str) -> Principal | None:
-    try:
-        hit = await svc.org_tokens.validate(bearer)
-    except OSError as exc:
-        raise DatastoreUnavailable() from exc
+    hit = await svc.org_tokens.validate(bearer)  # an outage: the store's 503
     if hit is None:
         return None
     return Principal("org", org_token_id=hit["id"], org_token_prefix=hit["prefix"])
@@ -169,7 +167,7 @@ async def any_auth(svc: Services) -> Principal:
     raise Unauthorized("auth required")
 
 
-async def lazy_bootstrap(
+async def agent_auth(
     svc: Services,
     workspace_id: str,
     *,
@@ -177,12 +175,17 @@ async def lazy_bootstrap(
     missing: str = "missing workspace auth token",
     invalid: str = "invalid workspace auth token",
 ) -> None:
-    """Registry gate: enforce the workspace's token only once it has a live one."""
-    try:
-        if not await svc.tokens.has_live(workspace_id):
-            return
-    except OSError as exc:
-        raise DatastoreUnavailable() from exc
+    """The workspace proves it is itself (register, heartbeat, update-card, A2A and `/ws` as
+    that workspace, discovery).
+
+    Outside development (D13): its own valid bearer, always. An unknown id, a workspace whose
+    tokens were revoked, one created with a `url` or a mock one are refused like any wrong
+    token, so nobody can mint a token or act as a workspace without holding its token.
+    In development, the original's lazy bootstrap: a bearer only once the workspace has a
+    live token. A datastore error fails closed (503), where the original failed open.
+    """
+    if svc.settings.dev_mode and not await svc.tokens.has_live(workspace_id):
+        return
     bearer = (creds or current_credentials()).bearer
     if bearer is None:
         raise Unauthorized(missing)

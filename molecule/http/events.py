@@ -21,7 +21,7 @@ from quart import Blueprint, Response, websocket
 from molecule.access import can_communicate
 from molecule.errors import Forbidden, Gone, MoleculeError, NotFound, Unauthorized
 from molecule.events import Event, EventBus
-from molecule.http.auth import current_credentials, lazy_bootstrap, privileged, workspace_auth
+from molecule.http.auth import agent_auth, current_credentials, privileged, workspace_auth
 from molecule.http.common import json_response, require_uuid, services
 from molecule.models import WorkspaceStatus
 
@@ -70,7 +70,7 @@ async def _ws_client() -> str | None:
     agent = websocket.headers.get("X-Workspace-ID", "").strip()
     if agent:
         agent_id = require_uuid(agent, "X-Workspace-ID must be a workspace UUID")
-        await lazy_bootstrap(svc, agent_id)
+        await agent_auth(svc, agent_id)
         # A removed workspace's tokens are revoked, which would reopen the lazy-bootstrap
         # door: its id must not become a credential-free subscription.
         status = await svc.workspaces.status_of(agent_id)

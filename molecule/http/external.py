@@ -55,12 +55,16 @@ async def rotate(workspace_id: str) -> Response:
     row = await _external_row(wid, ROTATE_ONLY_EXTERNAL)
     try:
         await svc.tokens.revoke_all(wid)
-    except OSError as exc:
+    except MoleculeError:
+        raise  # an outage is a 503, not the original's 500
+    except Exception as exc:
         log.error("rotate %s: revoke failed: %s", wid, exc)
         raise MoleculeError("revoke failed") from None
     try:
         token = await svc.tokens.mint(wid)
-    except OSError as exc:
+    except MoleculeError:
+        raise  # an outage is a 503, not the original's 500
+    except Exception as exc:
         log.error("rotate %s: mint failed: %s", wid, exc)
         raise MoleculeError("mint failed") from None
     await svc.bus.record(EXTERNAL_CREDENTIALS_ROTATED, wid, {"workspace_id": wid})

@@ -7,17 +7,15 @@ from typing import Any
 from quart import Blueprint, Response
 
 from molecule.actors.messages import Hibernate, Pause, Restart, Resume
-from molecule.errors import BadRequest, Conflict, NotFound
+from molecule.errors import BadRequest, Conflict, NotFound, ServiceUnavailable
 from molecule.events import (
     WORKSPACE_COLLAPSED,
     WORKSPACE_EXPANDED,
     WORKSPACE_PROVISIONING,
-    WORKSPACE_REMOVED,
 )
 from molecule.http.auth import admin_auth, workspace_auth
 from molecule.http.common import json_response, query_flag, require_uuid, services
 from molecule.http.validation import check_name, check_role
-from molecule.http.workspaces import retire
 from molecule.models import EXTERNAL_RUNTIMES, WorkspaceStatus
 from molecule.provision.base import NoBackend
 from molecule.store.workspaces import NewWorkspace
@@ -56,9 +54,15 @@ async def restart(workspace_id: str) -> Response:
         raise Conflict("parent workspace is paused — resume the parent first")
     if svc.pipeline.provisioner is None:
         raise NoBackend()
+    if not svc.pipeline.can_start(runtime):
+        # An agent that registered itself with a runtime this platform cannot run: nothing
+        # here can restart it (and it must never be driven into `failed` for it).
+        raise ServiceUnavailable(svc.pipeline.cannot_start_message(runtime))
     ref = await svc.directory.get(wid)
     if ref is None:
         raise NotFound("workspace not found")
+    # Answered once the workspace is `provisioning` with no URL and WORKSPACE_PROVISIONING
+    # is recorded, as the original's handler does.
     await ref.ask(Restart("manual restart"), ASK_TIMEOUT)
     template = svc.pipeline.templates.for_workspace(row.get("template"), runtime)
     return json_response(
@@ -181,7 +185,7 @@ async def expand(workspace_id: str) -> Response:
         )
         ref = await svc.directory.get(child["id"])
         if ref is not None:
-            ref.tell(Restart("expand"))
+            ref.tell(Restart("expand", explicit=True))
     await svc.bus.record(WORKSPACE_EXPANDED, wid, {"children": children})
     return json_response({"status": "expanded", "children": children})
 
@@ -195,10 +199,7 @@ async def collapse(workspace_id: str) -> Response:
     await _live_row(wid)
     removed_names = []
     for child in await svc.workspaces.children(wid):
-        ids = await svc.workspaces.cascade_remove(child["id"])
-        await retire(ids)
-        for removed in ids:
-            await svc.bus.record(WORKSPACE_REMOVED, removed, {})
+        await svc.removal.cascade(child["id"])
         removed_names.append(child["name"])
     await svc.bus.record(WORKSPACE_COLLAPSED, wid, {"removed_children": removed_names})
     return json_response({"status": "collapsed", "removed": removed_names})

@@ -12,8 +12,9 @@ from quart import Blueprint, Response, request
 
 from molecule.access import can_communicate
 from molecule.actors.messages import Heartbeat, Register, UpdateCard
-from molecule.errors import BadRequest, Forbidden, NotFound, ServiceUnavailable
-from molecule.http.auth import current_credentials, lazy_bootstrap, privileged
+from molecule.actors.workspace import workspace_gone
+from molecule.errors import BadRequest, Forbidden, NotFound, ServiceUnavailable, Unauthorized
+from molecule.http.auth import agent_auth, any_auth, current_credentials, privileged
 from molecule.http.common import json_response, read_model, require_uuid, services
 from molecule.models import (
     EXTERNAL_RUNTIMES,
@@ -24,6 +25,8 @@ from molecule.models import (
     WorkspaceStatus,
     is_uuid,
 )
+from molecule.security.ssrf import UnsafeURL, validate_agent_url
+from molecule.services import Services
 
 bp = Blueprint("registry", __name__)
 S = WorkspaceStatus
@@ -38,6 +41,19 @@ def _body_uuid(value: str) -> str:
     return value.lower()
 
 
+async def _agent_or_gone(svc: Services, workspace_id: str) -> None:
+    """AgentAuth, except that a removed workspace answers its 410 (D10, D14) to whoever names
+    it: its agent's token was revoked with it, and the agent stops on the 410. The row is
+    read only when the credential was refused, never on the heartbeat's hot path."""
+    try:
+        await agent_auth(svc, workspace_id)
+    except Unauthorized:
+        row = await svc.workspaces.get(workspace_id)
+        if row is not None and row["status"] == S.REMOVED:
+            raise workspace_gone(row) from None
+        raise
+
+
 @bp.post("/registry/register")
 async def register() -> Response:
     svc = services()
@@ -45,9 +61,19 @@ async def register() -> Response:
     wid = _body_uuid(p.id)
     if p.delivery_mode and p.delivery_mode not in ("push", "poll"):
         raise BadRequest("delivery_mode must be 'push' or 'poll'")
-    await lazy_bootstrap(svc, wid)  # before any row read: no existence probing
+    await _agent_or_gone(svc, wid)  # before any row read: no existence probing
+    if p.url and p.delivery_mode != "poll":  # refused before anything is written
+        # (a poll-mode agent is never called at its URL: the original ignores it there)
+        try:
+            await validate_agent_url(p.url, svc.url_policy)
+        except UnsafeURL as exc:
+            raise BadRequest(exc.message) from None
     ref = await svc.directory.get(wid)
     if ref is None:
+        # Only reachable in development (elsewhere an unknown id has no valid token): the
+        # original's bootstrap creates the row. Its agent runs outside the platform.
+        if (p.delivery_mode or "push") == "push" and not p.url:
+            raise BadRequest("url is required for push-mode workspaces")
         await svc.workspaces.insert_registered(wid)
         ref = await svc.directory.get(wid)
         if ref is None:
@@ -61,10 +87,10 @@ async def heartbeat() -> Response:
     svc = services()
     p = await read_model(HeartbeatPayload, INVALID_BODY)
     wid = _body_uuid(p.workspace_id)
-    await lazy_bootstrap(svc, wid)
+    await _agent_or_gone(svc, wid)
     ref = await svc.directory.get(wid)
-    if ref is None:
-        return json_response({"status": "ok"})  # unknown id: nothing to update, as upstream
+    if ref is None:  # (development only) unknown id: nothing to update, as upstream
+        return json_response({"status": "ok"})
     return json_response(await ref.ask(Heartbeat(p), ASK_TIMEOUT))
 
 
@@ -73,7 +99,7 @@ async def update_card() -> Response:
     svc = services()
     p = await read_model(UpdateCardPayload, INVALID_BODY)
     wid = _body_uuid(p.workspace_id)
-    await lazy_bootstrap(svc, wid)
+    await _agent_or_gone(svc, wid)
     ref = await svc.directory.get(wid)
     if ref is None:
         raise NotFound("workspace not found")
@@ -82,17 +108,24 @@ async def update_card() -> Response:
 
 
 async def _discovery_caller(workspace_id: str | None = None) -> str | None:
-    """The calling workspace (X-Workspace-ID, token-checked), or None for admin/org/session."""
+    """The calling workspace (X-Workspace-ID, token-checked), or None for admin/org/session.
+
+    In development without ADMIN_TOKEN a caller without a bearer is let through, as the
+    original's discovery did (its CLI's `agent peers` sends none).
+    """
     svc = services()
+    creds = current_credentials()
     header = request.headers.get("X-Workspace-ID", "").strip()
     if not header:
-        if await privileged(svc, current_credentials()) is not None:
+        if await privileged(svc, creds) is not None:
             return None
         if workspace_id is None:
-            raise BadRequest("X-Workspace-ID header required")
+            raise BadRequest("X-Workspace-ID header is required")
         header = workspace_id
     caller = require_uuid(header, "X-Workspace-ID must be a workspace UUID")
-    await lazy_bootstrap(svc, caller)
+    if creds.bearer is None and svc.settings.dev_fail_open:
+        return caller
+    await agent_auth(svc, caller)
     return caller
 
 
@@ -134,8 +167,12 @@ async def peers(workspace_id: str) -> Response:
 
 @bp.post("/registry/check-access")
 async def check_access() -> Response:
+    """Any credential (the original answered anyone); a workspace asks only about itself."""
     svc = services()
+    who = await any_auth(svc)
     p = await read_model(CheckAccessPayload, INVALID_BODY)
     caller, target = _body_uuid(p.caller_id), _body_uuid(p.target_id)
+    if who.kind == "workspace" and who.workspace_id != caller:
+        raise Forbidden("a workspace token may only check its own access (caller_id)")
     allowed: Any = await can_communicate(svc.workspaces, caller, target)
     return json_response({"allowed": allowed})

@@ -17,7 +17,7 @@ from molecule.actors.messages import Restart
 from molecule.errors import BadRequest, MoleculeError, NotFound
 from molecule.http.auth import admin_auth, workspace_auth
 from molecule.http.common import json_response, read_object, require_uuid, services
-from molecule.models import EXTERNAL_RUNTIMES, WorkspaceStatus
+from molecule.models import WorkspaceStatus
 
 log = logging.getLogger("molecule.http.secrets")
 bp = Blueprint("secrets", __name__)
@@ -111,7 +111,9 @@ async def _global_fan_out(key: str) -> None:
         "   WHERE s.workspace_id = w.id AND s.key = $1)",
         key,
     )
-    ids = [r["id"] for r in rows if r["runtime"] not in EXTERNAL_RUNTIMES | {"mock"}]
+    # Only agents this platform runs: an agent running elsewhere reads its secrets itself,
+    # and a restart it cannot get must never mark it failed.
+    ids = [r["id"] for r in rows if services().pipeline.can_start(r["runtime"])]
     await _restart(ids, f"global secret {key} changed")
 
 

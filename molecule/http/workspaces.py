@@ -7,17 +7,16 @@ from typing import Any
 
 from quart import Blueprint, Response
 
-from molecule.actors.messages import Reload, Removed, Restart
+from molecule.actors.messages import Reload, Restart
 from molecule.actors.workspace import workspace_gone
-from molecule.errors import BadRequest, Conflict, MailboxFull, NotFound
+from molecule.errors import BadRequest, Conflict, Forbidden, MailboxFull, NotFound
 from molecule.events import (
     WORKSPACE_AWAITING_AGENT,
     WORKSPACE_ONLINE,
     WORKSPACE_PROVISIONING,
-    WORKSPACE_REMOVED,
 )
 from molecule.http import validation as v
-from molecule.http.auth import admin_auth, any_auth, workspace_auth
+from molecule.http.auth import Principal, admin_auth, any_auth, workspace_auth
 from molecule.http.common import (
     json_response,
     query_flag,
@@ -40,7 +39,7 @@ _LIST_FIELDS = (
     "max_concurrent_tasks", "last_error_rate", "last_sample_error", "uptime_seconds",
     "current_task", "runtime", "workspace_dir", "monthly_spend", "budget_limit", "x", "y",
     "collapsed", "delivery_mode", "broadcast_enabled", "talk_to_user_enabled",
-    "last_heartbeat_at", "created_at", "updated_at",
+    "last_heartbeat_at", "created_at", "updated_at", "hibernation_idle_minutes",
 )  # fmt: skip
 _HIDDEN_ON_GET = {
     "budget_limit",
@@ -136,12 +135,20 @@ async def create_workspace() -> Response:
     await svc.bus.record(
         WORKSPACE_PROVISIONING, wid, {"name": name, "tier": tier, "runtime": new.runtime}
     )
+    # Every workspace has its token from creation (D13): nobody can register as it, or act
+    # as it, without holding one. Platform-run agents get a fresh one at every start.
+    token = await svc.tokens.mint(wid)
     if external and url:
         await svc.bus.record(WORKSPACE_ONLINE, wid, {"name": name, "external": True})
         await _activate(wid)
-        return json_response({"id": wid, "external": True, "status": "online"}, 201)
+        body = {
+            "id": wid,
+            "external": True,
+            "status": "online",
+            "connection": connection_block(svc, wid, name, token),
+        }
+        return json_response(body, 201)
     if external:
-        token = await svc.tokens.mint(wid)
         await svc.bus.record(WORKSPACE_AWAITING_AGENT, wid, {"name": name, "external": True})
         await _activate(wid)
         body = {
@@ -159,7 +166,7 @@ async def create_workspace() -> Response:
     else:
         ref = await svc.directory.get(wid)
         if ref is not None:
-            ref.tell(Restart("created"))  # the shared start pipeline, in the actor
+            ref.tell(Restart("created", explicit=True))  # the shared start pipeline, in the actor
     return json_response(
         {
             "id": wid,
@@ -187,33 +194,37 @@ async def list_workspaces() -> Response:
 async def get_workspace(workspace_id: str) -> Response:
     svc = services()
     wid = require_uuid(workspace_id)
-    await any_auth(svc)
     await svc.heartbeats.flush()
     row = await svc.workspaces.get(wid)
+    if row is not None and row["status"] == S.REMOVED and not query_flag("include_removed"):
+        # D14: to anyone who names it, its revoked token included: its agents and clients
+        # watch for this 410 to stop.
+        raise workspace_gone(row)
+    await any_auth(svc)
     if row is None:
         raise NotFound("workspace not found")
-    if row["status"] == S.REMOVED and not query_flag("include_removed"):
-        raise workspace_gone(row)
     return json_response(workspace_detail(row))
 
 
-_PATCHABLE = {
-    "name",
-    "role",
-    "tier",
-    "parent_id",
-    "runtime",
-    "workspace_dir",
-    "collapsed",
-    "x",
-    "y",
-}
+# What a workspace may change about itself with its own token: how it is called and shown.
+SELF_PATCHABLE = frozenset({"name", "role", "collapsed", "x", "y"})
+# Where it sits and what it runs (its peers follow from parent_id): admin, org or canvas only.
+ADMIN_PATCHABLE = frozenset(
+    {"tier", "parent_id", "runtime", "workspace_dir", "hibernation_idle_minutes"}
+)
 
 
-async def _patch_fields(wid: str, body: dict[str, Any]) -> dict[str, Any]:
+async def _patch_fields(wid: str, body: dict[str, Any], who: Principal) -> dict[str, Any]:
+    if who.kind == "workspace":
+        denied = sorted(ADMIN_PATCHABLE & body.keys())
+        if denied:
+            raise Forbidden(
+                f"only an admin may change {', '.join(denied)}; a workspace token may change "
+                f"{', '.join(sorted(SELF_PATCHABLE))}"
+            )
     fields: dict[str, Any] = {}
     for key, value in body.items():
-        if key not in _PATCHABLE:
+        if key not in SELF_PATCHABLE | ADMIN_PATCHABLE:
             continue
         if key == "name":
             if not isinstance(value, str):
@@ -270,9 +281,9 @@ async def _new_parent(wid: str, value: Any) -> str | None:
 async def patch_workspace(workspace_id: str) -> Response:
     svc = services()
     wid = require_uuid(workspace_id)
-    await workspace_auth(svc, wid)
+    who = await workspace_auth(svc, wid)
     body = await read_object("invalid request body")
-    fields = await _patch_fields(wid, body)
+    fields = await _patch_fields(wid, body, who)
     needs_restart = "workspace_dir" in fields
     try:
         updated = await svc.workspaces.patch(wid, fields)
@@ -317,12 +328,8 @@ async def delete_workspace(workspace_id: str) -> Response:
             },
             409,
         )
-    ids = await svc.workspaces.cascade_remove(wid)
-    failures = await retire(ids)
+    ids, failures = await svc.removal.cascade(wid)
     descendants = [i for i in ids if i != wid]
-    for removed_id in descendants:
-        await svc.bus.record(WORKSPACE_REMOVED, removed_id, {})
-    await svc.bus.record(WORKSPACE_REMOVED, wid, {"cascade_deleted": len(descendants)})
     log.info("workspace %s removed with %d descendants", wid, len(descendants))
     if failures:
         joined = "\n".join(failures)
@@ -339,37 +346,6 @@ async def delete_workspace(workspace_id: str) -> Response:
         await _purge(ids)
         return json_response({"status": "purged", "cascade_deleted": len(descendants)})
     return json_response({"status": "removed", "cascade_deleted": len(descendants)})
-
-
-async def retire(ids: list[str]) -> list[str]:
-    """After rows were marked removed: drop cached credentials and state, stop the actors,
-    stop every agent process (descendants first) and remove its files; collect stop errors."""
-    svc = services()
-    for removed_id in ids:
-        svc.tokens.invalidate(removed_id)
-        svc.heartbeats.discard(removed_id)
-        ref = svc.directory.running(removed_id)
-        if ref is not None:
-            try:
-                ref.tell(Removed())
-            except MailboxFull:
-                svc.directory.deactivate(removed_id)
-    provisioner = svc.pipeline.provisioner
-    failures: list[str] = []
-    if provisioner is None:
-        return failures
-    for removed_id in ids:
-        try:
-            await provisioner.stop(removed_id)
-        except Exception as exc:
-            log.error("workspace %s: stop failed: %r", removed_id, exc)
-            failures.append(f"stop {removed_id}: {type(exc).__name__}")
-            continue
-        try:
-            await provisioner.remove_volume(removed_id)
-        except Exception as exc:
-            log.error("workspace %s: removing its files failed: %r", removed_id, exc)
-    return failures
 
 
 async def _purge(ids: list[str]) -> None:

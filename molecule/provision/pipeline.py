@@ -99,6 +99,15 @@ class Pipeline:
         """Can this platform start an agent of `runtime` by itself?"""
         return self.provisioner is not None and runtime in LOCAL_ADAPTERS
 
+    def cannot_start_message(self, runtime: str) -> str:
+        """Why `can_start(runtime)` is False, in words for the user."""
+        if self.provisioner is None:
+            return NO_BACKEND_MESSAGE
+        return (
+            f'runtime "{runtime}" cannot run as a local process (available: '
+            f"{', '.join(sorted(LOCAL_ADAPTERS))}); it needs a Docker engine"
+        )
+
     async def mint_workspace_secrets(self, workspace_id: str) -> dict[str, bytes]:
         """Every start path calls this (a test enforces it): fresh token, fresh inbound
         secret, both handed to the runtime as files in its config directory."""
@@ -145,11 +154,7 @@ class Pipeline:
         runtime = row.get("runtime") or ""
         adapter = LOCAL_ADAPTERS.get(runtime)
         if adapter is None:
-            raise ProvisionFailed(
-                f'runtime "{runtime}" cannot run as a local process (available: '
-                f"{', '.join(sorted(LOCAL_ADAPTERS))}); it needs a Docker engine",
-                {},
-            )
+            raise ProvisionFailed(self.cannot_start_message(runtime), {})
         template = self.templates.for_workspace(row.get("template"), runtime)
         if template is not None:
             return str(template.path), {}, template.required_env

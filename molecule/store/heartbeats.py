@@ -13,6 +13,7 @@ import logging
 
 import trio
 
+from molecule.store.pool import is_outage
 from molecule.store.workspaces import HeartbeatColumns, Workspaces
 
 log = logging.getLogger("molecule.store.heartbeats")
@@ -42,11 +43,32 @@ class HeartbeatBuffer:
                 return
             try:
                 await self.workspaces.write_heartbeats(batch)
-            except BaseException:
-                # Put back what is not superseded, so a transient failure loses nothing.
-                for wid, cols in batch.items():
-                    self._pending.setdefault(wid, cols)
+            except Exception as exc:
+                if not is_outage(exc) and len(batch) > 1:
+                    await self._one_by_one(batch)
+                    return
+                self._put_back(batch)
                 raise
+            except BaseException:
+                self._put_back(batch)
+                raise
+
+    def _put_back(self, batch: dict[str, HeartbeatColumns]) -> None:
+        """What is not superseded goes back, so a transient failure loses nothing."""
+        for wid, cols in batch.items():
+            self._pending.setdefault(wid, cols)
+
+    async def _one_by_one(self, batch: dict[str, HeartbeatColumns]) -> None:
+        """A row the database refuses must not block the others (a poisoned batch would
+        otherwise be retried, and refused, forever): it is dropped and logged."""
+        for wid, cols in batch.items():
+            try:
+                await self.workspaces.write_heartbeats({wid: cols})
+            except Exception as exc:
+                if is_outage(exc):
+                    self._put_back({wid: cols})
+                else:
+                    log.error("workspace %s: heartbeat columns refused, dropped: %r", wid, exc)
 
     async def run(self) -> None:
         while True:

@@ -9,6 +9,13 @@ Two rules from the stack notes shape this module:
 
 Codecs: uuid columns come back as `str` and jsonb/json as Python values, so the rest of the
 code never sees `uuid.UUID` or raw JSON text.
+
+Outages: a failure to reach PostgreSQL at all (refused, socket gone, server shutting down or
+restarting, out of connections, a connection that died mid-query) is raised as the typed
+`DatastoreUnavailable` (HTTP 503 with Retry-After), so no caller has to tell driver and socket
+errors apart and no route answers an outage with a 500. Query errors stay what they are. The
+pool replaces a dead connection on its next acquire, so service resumes by itself when the
+server is back (a restarted embedded cluster, or a `DATABASE_URL` server).
 """
 
 from __future__ import annotations
@@ -19,10 +26,31 @@ from typing import Any, TypeVar
 
 import asyncpg
 from asyncpg import Connection, Record
+from asyncpg import exceptions as pg
 from trio_asyncio import aio_as_trio
 
+from molecule.errors import DatastoreUnavailable
+
 T = TypeVar("T")
-__all__ = ["Connection", "Record", "Store", "affected"]
+__all__ = ["Connection", "Record", "Store", "affected", "is_outage"]
+
+_OUTAGE = (
+    OSError,  # refused, no socket file, reset, connect timeout
+    pg.PostgresConnectionError,  # class 08, including a connection lost mid-query
+    pg.CannotConnectNowError,  # starting up or shutting down
+    pg.AdminShutdownError,
+    pg.CrashShutdownError,
+    pg.TooManyConnectionsError,
+)
+
+
+def is_outage(exc: BaseException) -> bool:
+    """Is this a failure to reach the database, as opposed to an error of the query?"""
+    if isinstance(exc, (DatastoreUnavailable, *_OUTAGE)):
+        return True
+    # asyncpg says "connection is closed" / "pool is closing" with its bare InterfaceError;
+    # its subclasses (DataError ...) are errors of the query.
+    return type(exc) is pg.InterfaceError and "clos" in str(exc)
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
@@ -62,21 +90,41 @@ class Store:
         await aio_as_trio(self.pool.close)()
 
     async def fetch(self, sql: str, *args: Any) -> list[Record]:
-        return list(await aio_as_trio(self.pool.fetch)(sql, *args))
+        try:
+            return list(await aio_as_trio(self.pool.fetch)(sql, *args))
+        except Exception as exc:
+            _raise_outage(exc)
+            raise
 
     async def fetchrow(self, sql: str, *args: Any) -> Record | None:
-        row: Record | None = await aio_as_trio(self.pool.fetchrow)(sql, *args)
+        try:
+            row: Record | None = await aio_as_trio(self.pool.fetchrow)(sql, *args)
+        except Exception as exc:
+            _raise_outage(exc)
+            raise
         return row
 
     async def fetchval(self, sql: str, *args: Any) -> Any:
-        return await aio_as_trio(self.pool.fetchval)(sql, *args)
+        try:
+            return await aio_as_trio(self.pool.fetchval)(sql, *args)
+        except Exception as exc:
+            _raise_outage(exc)
+            raise
 
     async def execute(self, sql: str, *args: Any) -> str:
-        status: str = await aio_as_trio(self.pool.execute)(sql, *args)
+        try:
+            status: str = await aio_as_trio(self.pool.execute)(sql, *args)
+        except Exception as exc:
+            _raise_outage(exc)
+            raise
         return status
 
     async def executemany(self, sql: str, args: Sequence[Sequence[Any]]) -> None:
-        await aio_as_trio(self.pool.executemany)(sql, args)
+        try:
+            await aio_as_trio(self.pool.executemany)(sql, args)
+        except Exception as exc:
+            _raise_outage(exc)
+            raise
 
     async def unit(self, work: Callable[[Connection], Awaitable[T]], *, tx: bool = True) -> T:
         """Run `work(conn)` as one asyncio coroutine: acquire, (transaction), release.
@@ -93,8 +141,17 @@ class Store:
                 async with conn.transaction():
                     return await work(conn)
 
-        result: T = await aio_as_trio(run)()
+        try:
+            result: T = await aio_as_trio(run)()
+        except Exception as exc:
+            _raise_outage(exc)
+            raise
         return result
+
+
+def _raise_outage(exc: Exception) -> None:
+    if is_outage(exc):
+        raise DatastoreUnavailable() from exc
 
 
 def affected(status: str) -> int:

@@ -27,7 +27,7 @@ _COLUMNS = """
     w.workspace_access, w.monthly_spend, w.budget_limit, w.delivery_mode,
     w.last_heartbeat_at, w.last_outbound_at, w.awareness_namespace, w.broadcast_enabled,
     w.talk_to_user_enabled, w.removed_at, w.created_at, w.updated_at,
-    w.platform_inbound_secret,
+    w.platform_inbound_secret, w.hibernation_idle_minutes,
     COALESCE(l.x, 0) AS x, COALESCE(l.y, 0) AS y, COALESCE(l.collapsed, false) AS collapsed
 """
 _FROM = "FROM workspaces w LEFT JOIN canvas_layouts l ON l.workspace_id = w.id"
@@ -228,9 +228,12 @@ class Workspaces:
         return await self.store.unit(work, tx=False)
 
     async def insert_registered(self, workspace_id: str) -> None:
-        """A register for an unknown id creates the row (name = id), as the original does."""
+        """A register for an unknown id creates the row (name = id), as the original does
+        (development mode only). Its agent runs outside the platform, so its runtime is
+        `external`: the platform never tries to start, restart or fail it."""
         await self.store.execute(
-            "INSERT INTO workspaces (id, name, status) VALUES ($1::uuid, $2, 'provisioning')"
+            "INSERT INTO workspaces (id, name, status, runtime)"
+            " VALUES ($1::uuid, $2, 'provisioning', 'external')"
             " ON CONFLICT (id) DO NOTHING",
             workspace_id,
             workspace_id,

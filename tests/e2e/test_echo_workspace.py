@@ -162,7 +162,7 @@ async def test_team_expand_and_collapse(platform: Harness) -> None:
     # Children may talk to their lead through the proxy, as siblings of each other.
     r = await h.client.post("/registry/check-access", json={
         "caller_id": body["children"][0]["id"], "target_id": body["children"][1]["id"]
-    })  # fmt: skip
+    }, headers=h.admin)  # fmt: skip
     assert r.json() == {"allowed": True}
 
     r = await h.client.post(f"/workspaces/{lead}/collapse", headers=h.admin)

@@ -21,7 +21,7 @@ CURSOR_GONE = (
     "workspace); omit since_id to reset"
 )
 TYPES_MESSAGE = (
-    "activity_type must be one of: a2a_send, a2a_receive, task_update, agent_log, "
+    "invalid activity_type, must be one of: a2a_send, a2a_receive, task_update, agent_log, "
     "skill_promotion, memory_write, error"
 )
 

@@ -58,6 +58,9 @@ async def poll_target(h: Harness) -> str:
     return wid
 
 
+PUSH_TOKENS: dict[str, str] = {}  # workspace id -> the token its create answered with
+
+
 async def push_target(h: Harness, url: str) -> str:
     r = await h.client.post(
         "/workspaces",
@@ -65,6 +68,7 @@ async def push_target(h: Harness, url: str) -> str:
         headers=h.admin,
     )
     assert r.status_code == 201, r.text
+    PUSH_TOKENS[r.json()["id"]] = r.json()["connection"]["auth_token"]
     return str(r.json()["id"])
 
 
@@ -504,7 +508,9 @@ async def test_busy_target_queues_then_the_drain_completes(
 
         # The target reports spare capacity: the queue drains and the stitch completes it.
         r = await h.client.post(
-            "/registry/heartbeat", json={"workspace_id": tgt, "active_tasks": 0}
+            "/registry/heartbeat",
+            json={"workspace_id": tgt, "active_tasks": 0},
+            headers=auth(PUSH_TOKENS[tgt]),
         )
         assert r.status_code == 200, r.text
         events = await events_until(sub, "DELEGATION_COMPLETE")

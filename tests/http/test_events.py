@@ -252,22 +252,29 @@ async def test_ws_development_fail_open_accepts_the_canvas(
 # --- /ws: an agent sees only workspaces it may talk to -------------------------------------
 
 
-@pytest.mark.parametrize(
-    "with_bearer",
-    [
-        pytest.param(True, id="bearer"),
-        pytest.param(False, id="lazy-bootstrap"),
-    ],
-)  # fmt: skip
-async def test_agent_ws_sees_only_reachable_workspaces(
-    platform: Harness, with_bearer: bool
-) -> None:
-    """root -> a, b; a -> a1; b -> b1. a1 may talk to a (parent) and root (ancestor), not to
-    b (uncle) nor b1 (cousin).
+async def test_agent_ws_sees_only_reachable_workspaces(platform: Harness) -> None:
+    await _reachable_only(platform, with_bearer=True)
 
-    `lazy-bootstrap` connects a1 with no live token (so no bearer is needed), which exercises
-    the same filter while the bearer path is broken."""
+
+async def test_agent_ws_lazy_bootstrap_in_development(dev_platform: Harness) -> None:
+    """Development mode keeps the original's bootstrap: a workspace with no live token
+    connects without a bearer, and sees the same filtered events."""
+    await _reachable_only(dev_platform, with_bearer=False)
+
+
+async def test_agent_ws_without_its_token_is_refused(platform: Harness) -> None:
+    """D13: outside development a workspace with no live token is no open door."""
     h = platform
+    made = await h.create_external("tokenless")
+    await h.svc.tokens.revoke_all(made["id"])
+    exc = await rejection(h.base_url, [("X-Workspace-ID", made["id"])])
+    assert exc.status_code == 401
+
+
+async def _reachable_only(h: Harness, *, with_bearer: bool) -> None:
+    """root -> a, b; a -> a1; b -> b1. a1 may talk to a (parent) and root (ancestor), not to
+    b (uncle) nor b1 (cousin). Without a bearer, a1's tokens are revoked first (the
+    development bootstrap)."""
     made: dict[str, dict[str, Any]] = {}
     for name, parent in [("root", None), ("a", "root"), ("b", "root"), ("a1", "a"), ("b1", "b")]:
         extra = {"parent_id": made[parent]["id"]} if parent else {}

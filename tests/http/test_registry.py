@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -25,9 +26,11 @@ async def register(h: Harness, wid: str, token: str | None = None, **body: Any) 
     )
 
 
-async def heartbeat(h: Harness, wid: str, token: str, **body: Any) -> Any:
+async def heartbeat(h: Harness, wid: str, token: str | None, **body: Any) -> Any:
     return await h.client.post(
-        "/registry/heartbeat", json={"workspace_id": wid, **body}, headers=auth(token)
+        "/registry/heartbeat",
+        json={"workspace_id": wid, **body},
+        headers=auth(token) if token else {},
     )
 
 
@@ -46,8 +49,43 @@ async def online_external(h: Harness) -> tuple[str, str]:
     return wid, token
 
 
-async def test_first_register_of_unknown_id_bootstraps_token_and_secret(platform: Harness) -> None:
+async def test_unknown_or_tokenless_workspaces_cannot_be_registered(platform: Harness) -> None:
+    """D13: outside development, register and heartbeat always need the workspace's own
+    valid bearer. Nobody mints a token for an unknown id, for a workspace whose tokens were
+    revoked, or for one created with a url or as a mock."""
     h = platform
+    wid = str(uuid.uuid4())
+    for token in (None, "not-a-token", h.admin["Authorization"].split()[1]):
+        r = await register(h, wid, token)
+        assert r.status_code == 401, r.text
+        r = await heartbeat(h, wid, token)
+        assert r.status_code == 401, r.text
+    assert await h.svc.workspaces.get(wid) is None
+    assert await token_count(h, wid) == 0
+
+    revoked, _ = await online_external(h)
+    await h.svc.tokens.revoke_all(revoked)
+    with_url = await h.client.post(
+        "/workspaces",
+        json={"name": "has url", "runtime": "external", "url": "https://8.8.8.8:9443"},
+        headers=h.admin,
+    )
+    mock = await h.client.post("/workspaces", json={"name": "m", "runtime": "mock"}, headers=h.admin)
+    for target in (revoked, with_url.json()["id"], mock.json()["id"]):
+        before = await token_count(h, target)
+        r = await register(h, target)
+        assert (r.status_code, r.json()) == (401, {"error": "missing workspace auth token"})
+        r = await heartbeat(h, target, None)
+        assert r.status_code == 401
+        assert await token_count(h, target) == before
+    # A workspace created with a url got its token at creation, in its connection block.
+    token = with_url.json()["connection"]["auth_token"]
+    r = await register(h, with_url.json()["id"], token, url="https://8.8.8.8:9443")
+    assert r.status_code == 200, r.text
+
+
+async def test_development_mode_keeps_the_registry_bootstrap(dev_platform: Harness) -> None:
+    h = dev_platform
     wid = str(uuid.uuid4())
     r = await register(h, wid)
     assert r.status_code == 200, r.text
@@ -58,6 +96,7 @@ async def test_first_register_of_unknown_id_bootstraps_token_and_secret(platform
     row = await h.row(wid)
     assert row is not None and row["status"] == "online" and row["name"] == wid
     assert row["url"] == "http://localhost:9000"
+    assert row["runtime"] == "external"  # its agent runs elsewhere: never restarted or failed
 
     # Now the workspace has a live token: the bootstrap door is closed.
     r = await register(h, wid)
@@ -70,6 +109,27 @@ async def test_first_register_of_unknown_id_bootstraps_token_and_secret(platform
     assert "auth_token" not in again  # only minted when there was none
     assert again["platform_inbound_secret"] == body["platform_inbound_secret"]
     assert await token_count(h, wid) == 1
+
+
+async def test_a_refused_bootstrap_register_leaves_no_row(dev_platform: Harness) -> None:
+    h = dev_platform
+    for body in (
+        {"url": "remote://agent:1"},
+        {"url": "http://169.254.169.254/"},
+        {"url": ""},
+        {"agent_card": {"name": "bad\x00card"}},  # sent as \u0000
+        {"agent_card": {"name": "bad\ud800card"}},  # an unpaired surrogate
+    ):
+        wid = str(uuid.uuid4())
+        payload = {"id": wid, "url": "http://localhost:9000", "agent_card": CARD, **body}
+        r = await h.client.post(
+            "/registry/register",
+            content=json.dumps(payload),
+            headers={"Content-Type": "application/json"},
+        )
+        assert r.status_code == 400, (body, r.text)
+        assert await h.svc.workspaces.get(wid) is None, body
+        assert await token_count(h, wid) == 0
 
 
 async def test_register_refusals_write_nothing(platform: Harness) -> None:
@@ -127,10 +187,14 @@ async def test_register_on_removed_workspace_is_gone_and_mints_nothing(platform:
     r = await h.client.delete(f"/workspaces/{wid}", headers=h.admin)
     assert r.status_code == 200
     before = await token_count(h, wid)
+    token = created["connection"]["auth_token"]  # revoked with the workspace
     with h.svc.bus.subscribe() as sub:
-        r = await register(h, wid)
-        assert r.status_code == 410
-        assert r.json()["error"] == "workspace removed" and r.json()["id"] == wid
+        for presented in (None, token):
+            r = await register(h, wid, presented)
+            assert r.status_code == 410
+            assert r.json()["error"] == "workspace removed" and r.json()["id"] == wid
+            r = await heartbeat(h, wid, presented)
+            assert r.status_code == 410
         assert len(sub.receive) == 0
     assert await token_count(h, wid) == before
 
@@ -235,7 +299,9 @@ async def test_discovery_peers_and_check_access_follow_hierarchy(platform: Harne
 
     async def allowed(caller: str, target: str) -> bool:
         r = await h.client.post(
-            "/registry/check-access", json={"caller_id": caller, "target_id": target}
+            "/registry/check-access",
+            json={"caller_id": caller, "target_id": target},
+            headers=h.admin,
         )
         assert r.status_code == 200
         return bool(r.json()["allowed"])
@@ -246,12 +312,24 @@ async def test_discovery_peers_and_check_access_follow_hierarchy(platform: Harne
     assert not await allowed(a1, b1)  # cousins
     assert not await allowed(a1, b)  # nephew -> uncle
     assert not await allowed(a, str(uuid.uuid4()))  # unknown
-    r = await h.client.post("/registry/check-access", json={"caller_id": "x", "target_id": a})
+    body = {"caller_id": "x", "target_id": a}
+    r = await h.client.post("/registry/check-access", json=body, headers=h.admin)
     assert r.status_code == 400
+    # Anyone was answered before; now a credential is needed, and a workspace token asks
+    # only about itself.
+    body = {"caller_id": a, "target_id": b}
+    r = await h.client.post("/registry/check-access", json=body)
+    assert r.status_code == 401
+    r = await h.client.post("/registry/check-access", json=body, headers=auth("nope"))
+    assert r.status_code == 401
+    r = await h.client.post("/registry/check-access", json=body, headers=auth(tok["b"]))
+    assert r.status_code == 403
+    r = await h.client.post("/registry/check-access", json=body, headers=auth(tok["a"]))
+    assert r.json() == {"allowed": True}
 
     # Discovery needs the caller header and honours the same rules.
     r = await h.client.get(f"/registry/discover/{b}")
-    assert r.status_code == 400 and r.json()["error"] == "X-Workspace-ID header required"
+    assert r.status_code == 400 and r.json()["error"] == "X-Workspace-ID header is required"
     r = await h.client.get(f"/registry/discover/{b1}", headers={"X-Workspace-ID": a1})
     assert r.status_code == 401  # a1 has a live token: the bearer is required
     as_a1 = {"X-Workspace-ID": a1, **auth(tok["a1"])}

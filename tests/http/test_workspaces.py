@@ -45,9 +45,12 @@ async def test_create_external_with_url_is_online(platform: Harness) -> None:
     )
     assert r.status_code == 201
     body = r.json()
+    connection = body.pop("connection")
     assert body == {"id": body["id"], "external": True, "status": "online"}
     row = await h.row(body["id"])
     assert row is not None and row["url"] == "http://localhost:7000"
+    # D13: its token exists from creation, shown once here; nobody can register without it.
+    assert await h.svc.tokens.validate_for(connection["auth_token"], body["id"])
 
 
 async def test_create_managed_runs_the_start_pipeline(platform: Harness) -> None:
