@@ -181,7 +181,10 @@ class ActivityLog:
     @staticmethod
     def _failed(entry: ActivityEntry, exc: Exception) -> None:
         wid, kind = entry.workspace_id, entry.activity_type
-        log.error("workspace %s: recording %s activity failed", wid, kind, exc_info=exc)
+        if isinstance(exc, DatastoreUnavailable):  # the outage is logged where it is seen
+            log.warning("workspace %s: %s activity not recorded: database unreachable", wid, kind)
+        else:
+            log.error("workspace %s: recording %s activity failed", wid, kind, exc_info=exc)
 
     async def log_in(self, conn: Connection, entry: ActivityEntry) -> dict[str, Any]:
         """Insert inside the caller's transaction; call `broadcast` after it commits."""

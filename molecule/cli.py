@@ -6,12 +6,16 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import trio
 import trio_asyncio
 
 from molecule.config import ConfigError, Settings
 from molecule.services import Services
+
+if TYPE_CHECKING:
+    from molecule.store.embedded import EmbeddedPostgres
 
 
 def _setup_logging(level: str) -> None:
@@ -21,7 +25,7 @@ def _setup_logging(level: str) -> None:
     )
 
 
-def _database(settings: Settings) -> tuple[str, object | None]:
+def _database(settings: Settings) -> tuple[str, EmbeddedPostgres | None]:
     """The DSN to use, starting the embedded cluster when no DATABASE_URL is set."""
     if settings.database_url:
         return settings.database_url, None
@@ -37,6 +41,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = Settings.from_env(host=args.host, port=args.port)
     data_dir_ready(settings.home)
     dsn, pg = _database(settings)
+    if pg is not None:
+        pg.keep()  # restarted if it dies while we serve
 
     def ready(svc: Services, binds: list[str]) -> None:
         print(f"Molecule is serving on {', '.join(binds)}", flush=True)
@@ -48,7 +54,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         pass
     finally:
         if pg is not None:
-            pg.stop()  # type: ignore[attr-defined]
+            pg.stop()
     return 0
 
 
@@ -73,7 +79,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
         applied = trio.run(run)
     finally:
         if pg is not None:
-            pg.stop()  # type: ignore[attr-defined]
+            pg.stop()
     print(f"applied {len(applied)} migration(s)" + (": " + ", ".join(applied) if applied else ""))
     return 0
 

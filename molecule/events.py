@@ -27,6 +27,7 @@ from typing import Any
 
 import trio
 
+from molecule.errors import DatastoreUnavailable
 from molecule.jsontext import dumps, rfc3339
 from molecule.store.pool import Store
 
@@ -414,6 +415,11 @@ class EventBus:
                 payload,
                 event.timestamp,
             )
+        except DatastoreUnavailable:
+            log.warning(
+                "%s for workspace %s not recorded: database unreachable", type_, workspace_id
+            )
+            return None
         except Exception:
             log.exception("recording %s for workspace %s failed", type_, workspace_id)
             return None

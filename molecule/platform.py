@@ -43,6 +43,7 @@ from molecule.actors.sweepers import (
 )
 from molecule.actors.workspace import WorkspaceDeps
 from molecule.config import Settings
+from molecule.errors import DatastoreUnavailable
 from molecule.events import EventBus
 from molecule.http.app import create_app
 from molecule.http.server import serve
@@ -92,6 +93,8 @@ async def _every(interval: float, work: Callable[[], Awaitable[object]], what: s
         await trio.sleep(interval)
         try:
             await work()
+        except DatastoreUnavailable:
+            log.warning("%s: the database is unreachable; will retry", what)
         except Exception:
             log.exception("%s failed; will retry", what)
 
@@ -222,8 +225,11 @@ async def running_platform(settings: Settings, dsn: str) -> AsyncIterator[Servic
                     await client.aclose()
         with trio.CancelScope(shield=True):
             with trio.move_on_after(10):
-                await heartbeats.flush()
-                await tokens.flush_last_used()
+                try:
+                    await heartbeats.flush()
+                    await tokens.flush_last_used()
+                except Exception:  # e.g. the database is down: shutdown goes on
+                    log.exception("flushing buffered heartbeats and token use at shutdown failed")
     finally:
         with trio.CancelScope(shield=True):
             with trio.move_on_after(10):

@@ -13,6 +13,12 @@ says where.
 
 Start this from the main thread before `trio.run`: PDEATHSIG fires when the *forking thread*
 exits, and trio's worker threads come and go.
+
+The cluster is the platform's child: `keep()` starts a thread of ours that lives as long as
+the platform, waits on the postmaster, and starts it again if it dies (bounded: a cluster that
+keeps dying is given up, loudly). Meanwhile every request that needs the database answers 503
+with Retry-After, and the pool reconnects by itself once the server is back. Restarts are
+forked from that thread, which lives as long as the process, so their PDEATHSIG holds too.
 """
 
 from __future__ import annotations
@@ -28,7 +34,9 @@ import shutil
 import signal
 import stat
 import subprocess
+import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +45,9 @@ log = logging.getLogger("molecule.store.embedded")
 
 _PR_SET_PDEATHSIG = 1
 _SYSTEM_ROOT = Path("/var/lib/molecule")
+RESTART_LIMIT = 5  # restarts of a dying cluster ...
+RESTART_WINDOW = 300.0  # ... within this many seconds, then it is given up
+RESTART_BACKOFF = (0.5, 1.0, 2.0, 5.0, 10.0)
 
 
 class EmbeddedPostgresError(Exception):
@@ -104,6 +115,9 @@ class EmbeddedPostgres:
     durable: bool = True  # tests trade crash safety for speed (fsync off)
     base: Path = field(init=False)
     _proc: subprocess.Popen[bytes] | None = field(default=None, init=False)
+    _stopping: threading.Event = field(default_factory=threading.Event, init=False)
+    _keeper: threading.Thread | None = field(default=None, init=False)
+    restarts: int = field(default=0, init=False)  # how often the keeper brought it back
 
     def __post_init__(self) -> None:
         self._user: pwd.struct_passwd | None = None
@@ -198,6 +212,12 @@ class EmbeddedPostgres:
         bindir = find_pg_bindir()
         self._prepare_dirs()
         self._initdb(bindir)
+        self._spawn(bindir)
+        self._wait_ready(timeout)
+        self._ensure_database()
+        return self
+
+    def _spawn(self, bindir: Path) -> None:
         logf = open(self.log_file, "ab")  # noqa: SIM115 - handed to the child
         if self._user is not None:
             os.chown(self.log_file, self._user.pw_uid, self._user.pw_gid)
@@ -226,9 +246,64 @@ class EmbeddedPostgres:
             **self._popen_kwargs(),  # type: ignore[call-overload]
         )
         logf.close()
-        self._wait_ready(timeout)
-        self._ensure_database()
-        return self
+
+    def keep(self) -> None:
+        """Watch the postmaster from a thread of ours and restart it when it dies."""
+        if self._keeper is None:
+            self._keeper = threading.Thread(
+                target=self._keep, name="embedded-postgres-keeper", daemon=True
+            )
+            self._keeper.start()
+
+    def _keep(self) -> None:
+        recent: deque[float] = deque()
+        while True:
+            proc = self._proc
+            if proc is None:
+                return
+            code = proc.wait()
+            if self._stopping.is_set():
+                return
+            log.error(
+                "the embedded PostgreSQL server exited (code %s): restarting it; requests "
+                "needing the database answer 503 meanwhile. Its log: %s",
+                code,
+                self.log_file,
+            )
+            now = time.monotonic()
+            while recent and recent[0] <= now - RESTART_WINDOW:
+                recent.popleft()
+            if len(recent) >= RESTART_LIMIT:
+                log.critical(
+                    "the embedded PostgreSQL server died %d times within %g s: giving up; "
+                    "the platform cannot store anything until it is restarted. Last log "
+                    "lines: %s",
+                    RESTART_LIMIT,
+                    RESTART_WINDOW,
+                    self._log_tail(),
+                )
+                return
+            recent.append(now)
+            if not self._restart(len(recent) - 1):
+                return
+
+    def _restart(self, attempt: int) -> bool:
+        """Start the server again (after a backoff); False once we are stopping."""
+        bindir = find_pg_bindir()
+        while not self._stopping.wait(RESTART_BACKOFF[min(attempt, len(RESTART_BACKOFF) - 1)]):
+            try:
+                self._spawn(bindir)
+                self._wait_ready(30.0)
+            except (EmbeddedPostgresError, OSError) as exc:
+                # Typically the old server's backends still hold its shared memory for a
+                # moment: try again after the next backoff.
+                log.warning("restarting the embedded PostgreSQL server failed: %s", exc)
+                attempt += 1
+                continue
+            self.restarts += 1
+            log.warning("the embedded PostgreSQL server is back (pid %d)", self._proc.pid)  # type: ignore[union-attr]
+            return True
+        return False
 
     def _wait_ready(self, timeout: float) -> None:
         assert self._proc is not None
@@ -250,7 +325,7 @@ class EmbeddedPostgres:
             except (FileNotFoundError, ValueError):
                 pass
             time.sleep(0.02)
-        self.stop()
+        self._terminate(self._proc, 15.0)
         raise EmbeddedPostgresError(f"postgres did not become ready in {timeout}s")
 
     def _log_tail(self) -> str:
@@ -301,7 +376,12 @@ class EmbeddedPostgres:
                 raise EmbeddedPostgresError("cannot create the database: " + created.stderr)
 
     def stop(self, timeout: float = 15.0) -> None:
+        self._stopping.set()
         proc, self._proc = self._proc, None
+        self._terminate(proc, timeout)
+
+    @staticmethod
+    def _terminate(proc: subprocess.Popen[bytes] | None, timeout: float) -> None:
         if proc is None or proc.poll() is not None:
             return
         proc.send_signal(signal.SIGINT)  # fast shutdown

@@ -75,5 +75,10 @@ class HeartbeatBuffer:
             await trio.sleep(self.interval)
             try:
                 await self.flush()
-            except Exception:
-                log.exception("flushing %d buffered heartbeats failed; will retry", self.pending)
+            except Exception as exc:
+                if is_outage(exc):
+                    log.warning("%d buffered heartbeats wait for the database", self.pending)
+                else:
+                    log.exception(
+                        "flushing %d buffered heartbeats failed; will retry", self.pending
+                    )

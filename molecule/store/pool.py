@@ -21,6 +21,7 @@ server is back (a restarted embedded cluster, or a `DATABASE_URL` server).
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
@@ -32,6 +33,7 @@ from trio_asyncio import aio_as_trio
 from molecule.errors import DatastoreUnavailable
 
 T = TypeVar("T")
+log = logging.getLogger("molecule.store.pool")
 __all__ = ["Connection", "Record", "Store", "affected", "is_outage"]
 
 _OUTAGE = (
@@ -47,6 +49,13 @@ _OUTAGE = (
 def is_outage(exc: BaseException) -> bool:
     """Is this a failure to reach the database, as opposed to an error of the query?"""
     if isinstance(exc, (DatastoreUnavailable, *_OUTAGE)):
+        return True
+    if isinstance(exc, pg.InternalClientError):
+        # Seen on the first query over a pooled connection whose server has just shut down
+        # (its termination notice arrived while the connection sat idle): "cannot switch to
+        # state ...; another operation is in progress". Connections are never shared here,
+        # so this state error means a dead connection; the pool replaces it.
+        log.warning("database connection in a broken state (%s): treated as an outage", exc)
         return True
     # asyncpg says "connection is closed" / "pool is closing" with its bare InterfaceError;
     # its subclasses (DataError ...) are errors of the query.
