@@ -57,6 +57,7 @@ class Lifecycle:
         self.restart_running = False
         self.restart_pending = False
         self.restart_cycles = 0
+        self.restart_reason = ""  # why the latest cycle ran (diagnostics)
         self.auto_restarts: deque[float] = deque()
 
     def managed(self) -> bool:
@@ -248,6 +249,7 @@ class Lifecycle:
 
     async def _restart_cycle(self, reason: str) -> None:
         started_at = datetime.now(UTC)
+        self.restart_reason = reason
         actor = self.actor
         pipeline = actor.deps.pipeline
         log.info(

@@ -312,6 +312,7 @@ class WorkspaceActor(Actor):
             "restart_running": self.lifecycle.restart_running,
             "restart_pending": self.lifecycle.restart_pending,
             "restart_cycles": self.lifecycle.restart_cycles,
+            "restart_reason": self.lifecycle.restart_reason,
         }
 
     async def _inbound_secret(self) -> str | None:

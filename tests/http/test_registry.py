@@ -70,7 +70,9 @@ async def test_unknown_or_tokenless_workspaces_cannot_be_registered(platform: Ha
         json={"name": "has url", "runtime": "external", "url": "https://8.8.8.8:9443"},
         headers=h.admin,
     )
-    mock = await h.client.post("/workspaces", json={"name": "m", "runtime": "mock"}, headers=h.admin)
+    mock = await h.client.post(
+        "/workspaces", json={"name": "m", "runtime": "mock"}, headers=h.admin
+    )
     for target in (revoked, with_url.json()["id"], mock.json()["id"]):
         before = await token_count(h, target)
         r = await register(h, target)

@@ -88,7 +88,7 @@ async def test_an_outage_is_503_and_nothing_acknowledged_is_lost(
 
     own_server.stop()
     acknowledged: list[str] = []
-    for i in range(5):
+    for _ in range(5):
         r = await client.post(f"/workspaces/{wid}/activity", json=report, headers=agent)
         if r.status_code == 200:
             acknowledged.append("report")
