@@ -54,8 +54,8 @@ BEFORE_TS_INVALID = "before_ts must be an RFC3339 timestamp (e.g. 2026-05-01T00:
 SINCE_SECS_INVALID = "since_secs must be a positive integer"
 SINCE_ID_INVALID = "since_id must be a UUID (an activity row id)"
 TALK_TO_USER_HINT = (
-    "this workspace may not message the user directly; forward the result to your parent "
-    "with delegate_task instead"
+    "This workspace is not allowed to send messages directly to the user. Forward your "
+    "update to a parent workspace using delegate_task — they may be able to reach the user."
 )
 NOTIFY_SUMMARY_RUNES = 80
 

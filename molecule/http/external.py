@@ -27,9 +27,7 @@ bp = Blueprint("external", __name__)
 
 EXTERNAL_CREDENTIALS_ROTATED = "EXTERNAL_CREDENTIALS_ROTATED"
 ROTATE_ONLY_EXTERNAL = "rotate is only valid for external/BYO-compute workspaces"
-CONNECTION_ONLY_EXTERNAL = (
-    "connection details are only available for external/BYO-compute workspaces"
-)
+CONNECTION_ONLY_EXTERNAL = "connection payload is only valid for external/BYO-compute workspaces"
 NOT_EXTERNAL_HINT = (
     "platform-managed workspaces get their credentials from the provisioner; "
     "restart the workspace to issue a new token"

@@ -32,6 +32,7 @@ async def restart(workspace_id: str) -> Response:
     row = await svc.workspaces.get(wid)
     if row is None or row["status"] == WorkspaceStatus.REMOVED:
         raise NotFound("workspace not found")
+    await _refuse_if_parent_paused(row)  # the original's order: 404, 409, no-op, 503
     runtime = row["runtime"]
     if runtime in EXTERNAL_RUNTIMES:
         return json_response(
@@ -50,8 +51,6 @@ async def restart(workspace_id: str) -> Response:
                 "message": "mock workspaces have no container — restart is a no-op",
             }
         )
-    if await _parent_paused(row):
-        raise Conflict("parent workspace is paused — resume the parent first")
     if svc.pipeline.provisioner is None:
         raise NoBackend()
     if not svc.pipeline.can_start(runtime):
@@ -96,11 +95,13 @@ async def _ask(workspace_id: str, msg: Any) -> Any:
     return await ref.ask(msg, ASK_TIMEOUT)
 
 
-async def _parent_paused(row: dict[str, Any]) -> bool:
+async def _refuse_if_parent_paused(row: dict[str, Any]) -> None:
     parent = row.get("parent_id")
     if not parent:
-        return False
-    return await services().workspaces.status_of(str(parent)) == WorkspaceStatus.PAUSED
+        return
+    parent_row = await services().workspaces.get(str(parent))
+    if parent_row is not None and parent_row["status"] == WorkspaceStatus.PAUSED:
+        raise Conflict(f'parent workspace "{parent_row["name"]}" is paused — resume it first')
 
 
 @bp.post("/workspaces/<workspace_id>/pause")
@@ -128,8 +129,7 @@ async def resume(workspace_id: str) -> Response:
     row = await _live_row(wid)
     if row["status"] != WorkspaceStatus.PAUSED:
         raise NotFound("workspace not found or not paused")
-    if await _parent_paused(row):
-        raise Conflict("parent workspace is paused — resume the parent first")
+    await _refuse_if_parent_paused(row)
     if svc.pipeline.provisioner is None:
         raise NoBackend()
     resumed = 1 if await _ask(wid, Resume()) else 0

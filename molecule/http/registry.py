@@ -31,7 +31,7 @@ from molecule.services import Services
 bp = Blueprint("registry", __name__)
 S = WorkspaceStatus
 ASK_TIMEOUT = 15.0
-ACCESS_DENIED = "access denied: workspaces cannot communicate per hierarchy rules"
+DISCOVERY_DENIED = "not authorized to discover this workspace"
 INVALID_BODY = "invalid request body"
 
 
@@ -135,7 +135,7 @@ async def discover(target_id: str) -> Response:
     target = require_uuid(target_id)
     caller = await _discovery_caller()
     if caller is not None and not await can_communicate(svc.workspaces, caller, target):
-        raise Forbidden(ACCESS_DENIED)
+        raise Forbidden(DISCOVERY_DENIED)
     row = await svc.workspaces.get(target)
     if row is None or row["status"] == S.REMOVED:
         raise NotFound("workspace not found")
@@ -152,7 +152,7 @@ async def peers(workspace_id: str) -> Response:
     wid = require_uuid(workspace_id)
     caller = await _discovery_caller(wid)
     if caller is not None and caller != wid:
-        raise Forbidden(ACCESS_DENIED)
+        raise Forbidden(DISCOVERY_DENIED)
     row = await svc.workspaces.get(wid)
     if row is None or row["status"] == S.REMOVED:
         raise NotFound("workspace not found")

@@ -75,7 +75,12 @@ async def secret_values(workspace_id: str) -> Response:
     failed = loaded.failed_global + loaded.failed_workspace
     if failed:
         return json_response(
-            {"error": "some secrets could not be decrypted", "failed_keys": sorted(failed)}, 500
+            {
+                "error": "one or more secrets failed to decrypt; refusing to return partial bundle",
+                "failed_keys": [f"global:{k}" for k in sorted(loaded.failed_global)]
+                + [f"workspace:{k}" for k in sorted(loaded.failed_workspace)],
+            },
+            500,
         )
     return json_response(loaded.values)
 

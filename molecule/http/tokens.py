@@ -44,15 +44,13 @@ async def create_token(workspace_id: str) -> Response:
     await workspace_auth(svc, wid)
     await _live_workspace(wid)
     if await svc.tokens.count_live(wid) >= MAX_LIVE_WORKSPACE_TOKENS:
-        raise TooManyRequests(
-            f"workspace already has {MAX_LIVE_WORKSPACE_TOKENS} live tokens; revoke one first"
-        )
+        raise TooManyRequests(f"maximum {MAX_LIVE_WORKSPACE_TOKENS} active tokens per workspace")
     token = await svc.tokens.mint(wid)
     return json_response(
         {
             "auth_token": token,
             "workspace_id": wid,
-            "message": "Save this token now: it will not be shown again.",
+            "message": "Save this token now — it cannot be retrieved again.",
         },
         201,
     )
@@ -65,7 +63,7 @@ async def revoke_token(workspace_id: str, token_id: str) -> Response:
     await workspace_auth(svc, wid)
     tid = require_uuid(token_id, "invalid token ID")
     if not await svc.tokens.revoke(wid, tid):
-        raise NotFound("token not found")
+        raise NotFound("token not found or already revoked")
     return json_response({"status": "revoked"})
 
 
@@ -112,7 +110,7 @@ async def create_org_token() -> Response:
         raise BadRequest("invalid request body")
     name = body.get("name")
     if name is not None and (not isinstance(name, str) or len(name) > MAX_ORG_TOKEN_NAME):
-        raise BadRequest(f"name must be a string of at most {MAX_ORG_TOKEN_NAME} characters")
+        raise BadRequest(f"name too long (max {MAX_ORG_TOKEN_NAME} chars)")
     limiter: HourlyLimiter = current_app.config["ORG_TOKEN_LIMITER"]
     if not limiter.allow(request.remote_addr or "unknown"):
         raise TooManyRequests("rate limit exceeded", headers={"Retry-After": "3600"})
@@ -123,8 +121,7 @@ async def create_org_token() -> Response:
             "prefix": row["prefix"],
             "name": row["name"],
             "auth_token": token,
-            "warning": "Save this token now: it grants full admin access and will not be shown "
-            "again.",
+            "warning": "copy this token now; it will not be shown again",
         }
     )
 
@@ -135,5 +132,5 @@ async def revoke_org_token(token_id: str) -> Response:
     await admin_auth(svc)
     tid = require_uuid(token_id, "invalid token ID")
     if not await svc.org_tokens.revoke(tid):
-        raise NotFound("token not found")
+        raise NotFound("token not found or already revoked")
     return json_response({"revoked": tid})

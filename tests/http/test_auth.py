@@ -373,9 +373,9 @@ async def test_revoked_org_token_stops_working(platform: Harness, world: World) 
     assert r.json() == {"tokens": [], "count": 0}
 
     r = await h.client.delete(f"/org/tokens/{w.org_token_id}", headers=h.admin)
-    assert (r.status_code, r.json()) == (404, {"error": "token not found"})
+    assert (r.status_code, r.json()) == (404, {"error": "token not found or already revoked"})
     r = await h.client.delete(f"/org/tokens/{uuid.uuid4()}", headers=h.admin)
-    assert (r.status_code, r.json()) == (404, {"error": "token not found"})
+    assert (r.status_code, r.json()) == (404, {"error": "token not found or already revoked"})
     r = await h.client.delete("/org/tokens/not-a-uuid", headers=h.admin)
     assert (r.status_code, r.json()) == (400, {"error": "invalid token ID"})
 
@@ -427,7 +427,7 @@ async def test_workspace_tokens_list_create_and_revoke(platform: Harness, world:
     assert (r.status_code, r.json()) == (401, {"error": "invalid workspace auth token"})
     assert await token_ids(h, w.a) == [first["id"]]
     r = await h.client.delete(f"/workspaces/{w.a}/tokens/{new_id}", headers=own)
-    assert (r.status_code, r.json()) == (404, {"error": "token not found"})
+    assert (r.status_code, r.json()) == (404, {"error": "token not found or already revoked"})
 
     # A workspace may revoke the very token it authenticates with.
     r = await h.client.delete(f"/workspaces/{w.a}/tokens/{first['id']}", headers=own)
@@ -442,7 +442,7 @@ async def test_cannot_revoke_another_workspaces_token(platform: Harness, world: 
     before = await db_state(h)
     for headers in (bearer(w.a_token), h.admin):
         r = await h.client.delete(f"/workspaces/{w.a}/tokens/{b_token_id}", headers=headers)
-        assert (r.status_code, r.json()) == (404, {"error": "token not found"})
+        assert (r.status_code, r.json()) == (404, {"error": "token not found or already revoked"})
     assert await db_state(h) == before
     r = await h.client.get(f"/workspaces/{w.b}/state", headers=bearer(w.b_token))
     assert r.status_code == 200
@@ -480,7 +480,7 @@ async def test_workspace_token_cap(platform: Harness, world: World) -> None:
     assert await rows() == cap
     r = await h.client.post(f"/workspaces/{w.a}/tokens", headers=own)
     assert r.status_code == 429
-    assert r.json() == {"error": f"workspace already has {cap} live tokens; revoke one first"}
+    assert r.json() == {"error": f"maximum {cap} active tokens per workspace"}
     assert await rows() == cap
     r = await h.client.get(f"/workspaces/{w.a}/tokens", headers=own)
     assert r.json()["count"] == cap
