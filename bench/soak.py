@@ -234,7 +234,7 @@ class Soak:
     alive: dict[int, str] = field(default_factory=dict)  # pid -> workspace, last scan
     exits: dict[str, int] = field(default_factory=dict)  # pids seen, then gone
     scan_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    foreign_parent: set[int] = field(default_factory=set)  # agents not the platform's child
+    foreign_parent: set[int] = field(default_factory=set)  # processes agents forked
     # statuses, per workspace: the sequence of distinct statuses observed
     history: dict[str, list[str]] = field(default_factory=dict)
     last_status: dict[str, str] = field(default_factory=dict)
@@ -267,9 +267,13 @@ class Soak:
             for proc in procs:
                 if proc.workspace_id not in self.pids:
                     continue
-                now[proc.pid] = proc.workspace_id
                 if proc.ppid != self.platform.pid:
+                    # Not an agent: a process an agent forked (a child shows the agent's
+                    # command line and directory until it execs). Agents are the
+                    # platform's own children.
                     self.foreign_parent.add(proc.pid)
+                    continue
+                now[proc.pid] = proc.workspace_id
                 if proc.pid not in self.pids[proc.workspace_id]:
                     self.pids[proc.workspace_id].append(proc.pid)
             for pid, wid in self.alive.items():
@@ -572,7 +576,7 @@ def report(soak: Soak, stop_s: float, code: int | None, left: list[AgentProc]) -
         "`online`, statuses polled every 2 s)"
     )
     if soak.foreign_parent:
-        print(f"    agents not children of the platform: {sorted(soak.foreign_parent)}")
+        print(f"    (not counted) processes forked by agents: {sorted(soak.foreign_parent)}")
     end_statuses = last.statuses
     not_online = n - end_statuses.get("online", 0)
     check(
