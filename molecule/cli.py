@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 import trio
 import trio_asyncio
 
-from molecule.config import ConfigError, Settings
+from molecule.config import Settings
+from molecule.errors import ConfigError
 from molecule.services import Services
 
 if TYPE_CHECKING:

@@ -12,17 +12,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from molecule.security.crypto import SecretKeyError, parse_key
+from molecule.errors import ConfigError, SecretKeyError
+from molecule.security.crypto import parse_key
 from molecule.security.ssrf import dev_mode, saas_mode
 
 log = logging.getLogger("molecule.config")
 
 DEFAULT_A2A_IDLE_TIMEOUT = 300.0
 LIVENESS_TTL_SECONDS = 180.0
-
-
-class ConfigError(Exception):
-    """A setting has a value the platform cannot use; the message names the variable."""
 
 
 def _positive_number(env: Mapping[str, str], name: str, default: float) -> float:

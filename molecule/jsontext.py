@@ -23,20 +23,13 @@ import re
 from datetime import UTC, datetime
 from typing import Any, NoReturn
 
+from molecule.errors import JSONRejected
+
 MAX_DEPTH = 64
 
 _TOKENS_B = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')
 _TOKENS_S = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')
 _BAD_TEXT = re.compile("[\x00\ud800-\udfff]")
-
-
-class JSONRejected(ValueError):
-    """The input is not JSON the platform accepts; the message says why (safe to show).
-    `malformed`: not JSON at all (the other reasons are limits on valid JSON)."""
-
-    def __init__(self, reason: str, *, malformed: bool = False) -> None:
-        super().__init__(reason)
-        self.malformed = malformed
 
 
 def rfc3339(ts: datetime) -> str:

@@ -25,11 +25,9 @@ import trio_asyncio
 from hypercorn.config import Config as HypercornConfig
 
 from molecule.a2a.client import AgentClient
-from molecule.activity import ActivityLog
 from molecule.actors.directory import Directory
 from molecule.actors.dispatch import Dispatcher
 from molecule.actors.messages import AgentDown, ProcessExited
-from molecule.actors.removal import Detached, Removal
 from molecule.actors.runtime import Supervisor
 from molecule.actors.sweepers import (
     HIBERNATION_SWEEP_INTERVAL,
@@ -47,14 +45,16 @@ from molecule.errors import DatastoreUnavailable
 from molecule.events import EventBus
 from molecule.http.app import create_app
 from molecule.http.server import serve
+from molecule.operations.activity_log import ActivityLog
+from molecule.operations.removal import Detached, Removal
 from molecule.provision.local import LocalProcessProvisioner
 from molecule.provision.pipeline import Pipeline
 from molecule.provision.templates import Templates
 from molecule.security.crypto import SecretBox
 from molecule.security.ssrf import URLPolicy
-from molecule.security.tokens import new_token
+from molecule.security.token_material import new_token
 from molecule.services import Services
-from molecule.store.activity import ActivityRows
+from molecule.store.activity_rows import ActivityRows
 from molecule.store.heartbeats import HeartbeatBuffer
 from molecule.store.migrate import migrate
 from molecule.store.pending_uploads import GC_INTERVAL as PENDING_UPLOADS_GC_INTERVAL
@@ -62,7 +62,7 @@ from molecule.store.pending_uploads import gc_pending_uploads, unlink_orphaned_s
 from molecule.store.pool import Store
 from molecule.store.queue import QueueRows
 from molecule.store.secrets import Secrets
-from molecule.store.tokens import OrgTokens, WorkspaceTokens
+from molecule.store.token_rows import OrgTokens, WorkspaceTokens
 from molecule.store.workspaces import Workspaces
 
 log = logging.getLogger("molecule.platform")

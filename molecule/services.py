@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from molecule.activity import ActivityLog
 from molecule.actors.directory import Directory
-from molecule.actors.removal import Removal
 from molecule.config import Settings
 from molecule.events import EventBus
+from molecule.operations.activity_log import ActivityLog
+from molecule.operations.removal import Removal
 from molecule.provision.pipeline import Pipeline
 from molecule.security.ssrf import URLPolicy
 from molecule.store.heartbeats import HeartbeatBuffer
 from molecule.store.pool import Store
 from molecule.store.queue import QueueRows
 from molecule.store.secrets import Secrets
-from molecule.store.tokens import OrgTokens, WorkspaceTokens
+from molecule.store.token_rows import OrgTokens, WorkspaceTokens
 from molecule.store.workspaces import Workspaces
 
 

@@ -86,7 +86,7 @@ def _forbidden(layer: str, banned: tuple[str, ...]) -> list[tuple[str, str]]:
 
 UPPER = (
     "molecule.http", "molecule.actors", "molecule.platform", "molecule.services",
-    "molecule.events", "molecule.access", "molecule.provision", "molecule.a2a",
+    "molecule.events", "molecule.operations.access", "molecule.provision", "molecule.a2a",
     "molecule.cli", "molecule.runtime",
 )  # fmt: skip
 

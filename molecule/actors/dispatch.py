@@ -34,13 +34,13 @@ from molecule.a2a.classify import (
 )
 from molecule.a2a.client import AgentClient, AgentResponse, ResponseHeaderTimeout, ResponseTooLarge
 from molecule.a2a.normalize import expires_in_seconds, extract_message_id
-from molecule.activity import ActivityLog
 from molecule.errors import MoleculeError
 from molecule.events import EventBus
 from molecule.jsontext import dumpb
 from molecule.models import EXTERNAL_RUNTIMES, SYSTEM_CALLER_PREFIXES
+from molecule.operations.activity_log import ActivityLog
 from molecule.security.redact import truncate_bytes
-from molecule.store.activity import ABSENT, ActivityEntry
+from molecule.store.activity_rows import ABSENT, ActivityEntry
 from molecule.store.queue import QueueRows
 from molecule.store.workspaces import Workspaces
 

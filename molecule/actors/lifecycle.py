@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from molecule.actors.dispatch import A2ARequest
-from molecule.errors import Conflict, NotFound
+from molecule.errors import Conflict, NotFound, ProvisionFailed
 from molecule.events import (
     WORKSPACE_HIBERNATED,
     WORKSPACE_PAUSED,
@@ -26,7 +26,6 @@ from molecule.events import (
     WORKSPACE_PROVISIONING,
 )
 from molecule.models import WorkspaceStatus
-from molecule.provision.pipeline import ProvisionFailed
 
 if TYPE_CHECKING:
     from molecule.actors.workspace import WorkspaceActor

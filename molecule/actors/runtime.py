@@ -26,7 +26,14 @@ from typing import Any, Generic, TypeVar, cast
 
 import trio
 
-from molecule.errors import ActorCrashed, ActorStopped, AskTimeout, MailboxFull, MoleculeError
+from molecule.errors import (
+    ActorCrashed,
+    ActorStopped,
+    AskTimeout,
+    MailboxFull,
+    MoleculeError,
+    StopActor,
+)
 
 __all__ = ["Actor", "ActorRef", "ChildSpec", "Reply", "RestartType", "StopActor", "Supervisor"]
 
@@ -67,10 +74,6 @@ class Reply(Generic[T]):
         if self._error is not None:
             raise self._error
         return cast(T, self._value)
-
-
-class StopActor(Exception):
-    """Raise from handle()/timeout() to end this actor normally (stopping() is then called)."""
 
 
 class Actor:
@@ -399,12 +402,16 @@ class Supervisor:
                     return
                 try:
                     await actor.timeout()
+                except StopActor:
+                    raise  # the actor ends itself: not an error to answer
                 except MoleculeError as exc:
                     log.warning("actor %r: timeout() raised %r", child.spec.name, exc)
                 continue
             child.in_hand = msg
             try:
                 await actor.handle(msg)
+            except StopActor:
+                raise
             except MoleculeError as exc:
                 # An expected, client-facing error: it is the answer, not a fault.
                 reply = getattr(msg, "reply", None)

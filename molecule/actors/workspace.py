@@ -17,7 +17,6 @@ from typing import Any
 
 import trio
 
-from molecule.activity import ActivityLog
 from molecule.actors.dispatch import A2ARequest, Dispatcher, StillBusy, Target, json_result
 from molecule.actors.lifecycle import Lifecycle
 from molecule.actors.messages import (
@@ -37,7 +36,7 @@ from molecule.actors.messages import (
     Snapshot,
     UpdateCard,
 )
-from molecule.actors.runtime import Actor, StopActor
+from molecule.actors.runtime import Actor
 from molecule.config import Settings
 from molecule.errors import (
     ActorStopped,
@@ -47,6 +46,8 @@ from molecule.errors import (
     NotFound,
     PaymentRequired,
     ServiceUnavailable,
+    StopActor,
+    UnsafeURL,
 )
 from molecule.events import (
     AGENT_CARD_UPDATED,
@@ -64,17 +65,13 @@ from molecule.models import (
     HeartbeatPayload,
     WorkspaceStatus,
 )
+from molecule.operations.activity_log import ActivityLog
 from molecule.provision.pipeline import Pipeline
-from molecule.security.ssrf import (
-    IPAddress,
-    UnsafeURL,
-    URLPolicy,
-    check_outbound_url,
-)
-from molecule.security.tokens import new_inbound_secret
+from molecule.security.ssrf import IPAddress, URLPolicy, check_outbound_url
+from molecule.security.token_material import new_inbound_secret
 from molecule.store.heartbeats import HeartbeatBuffer
 from molecule.store.queue import QueueRows
-from molecule.store.tokens import WorkspaceTokens
+from molecule.store.token_rows import WorkspaceTokens
 from molecule.store.workspaces import HeartbeatColumns, Workspaces
 
 log = logging.getLogger("molecule.actors.workspace")

@@ -15,13 +15,13 @@ import trio
 from quart import Blueprint, Response, request
 
 from molecule.a2a.normalize import normalize_a2a_request
-from molecule.actors.proxy import send_a2a
 from molecule.errors import BadRequest, Forbidden, NotFound, Unauthorized
 from molecule.http.auth import admin_auth, agent_auth, current_credentials, privileged
 from molecule.http.common import json_response, require_uuid, services
-from molecule.http.streaming import RawRequest, Send, raw_route, send_bytes
+from molecule.http.raw_routes import RawRequest, Send, raw_route, send_bytes
 from molecule.models import SYSTEM_CALLER_PREFIXES, is_uuid
-from molecule.security.tokens import constant_time_equal
+from molecule.operations.a2a_send import send_a2a
+from molecule.security.token_material import constant_time_equal
 
 bp = Blueprint("a2a", __name__)
 

@@ -16,17 +16,17 @@ from werkzeug.exceptions import HTTPException
 from molecule.errors import BadRequest, MoleculeError
 from molecule.http import (
     a2a,
-    activity,
+    activity_feed,
     chat_files,
     delegations,
     events,
     external,
     lifecycle,
+    raw_routes,
     registry,
     secrets,
     session,
-    streaming,
-    tokens,
+    token_routes,
     workspaces,
 )
 from molecule.http.common import json_response
@@ -49,25 +49,27 @@ def create_app(svc: Services) -> QuartTrio:
     app.config["MAX_CONTENT_LENGTH"] = 16 * 1024 * 1024
     app.config["BODY_TIMEOUT"] = 60
     app.config["RESPONSE_TIMEOUT"] = None  # SSE streams live for hours
-    app.config["ORG_TOKEN_LIMITER"] = tokens.HourlyLimiter(tokens.ORG_TOKEN_CREATE_LIMIT)
+    app.config["ORG_TOKEN_LIMITER"] = token_routes.HourlyLimiter(
+        token_routes.ORG_TOKEN_CREATE_LIMIT
+    )
     for bp in (
         health_bp,
         session.bp,
         workspaces.bp,
         registry.bp,
-        tokens.bp,
+        token_routes.bp,
         events.bp,
         a2a.bp,
         delegations.bp,
         lifecycle.bp,
         secrets.bp,
-        activity.bp,
+        activity_feed.bp,
         chat_files.bp,
         external.bp,
     ):
         app.register_blueprint(bp)
-    # Uploads and the A2A proxy are raw ASGI routes in front of Quart (see streaming.py).
-    streaming.install(app)
+    # Uploads and the A2A proxy are raw ASGI routes in front of Quart (see raw_routes.py).
+    raw_routes.install(app)
 
     @app.before_request
     async def refuse_nul() -> None:

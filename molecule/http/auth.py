@@ -21,7 +21,7 @@ from quart import has_websocket_context, request, websocket
 from quart.wrappers import Request, Websocket
 
 from molecule.errors import Unauthorized
-from molecule.security.tokens import bearer_from_header, constant_time_equal
+from molecule.security.token_material import bearer_from_header, constant_time_equal
 from molecule.services import Services
 
 SESSION_COOKIE = "molecule_session"

@@ -27,7 +27,7 @@ from quart import Blueprint, Response, request
 from molecule.errors import BadRequest, MoleculeError, NotFound
 from molecule.http.auth import workspace_auth
 from molecule.http.common import json_response, require_uuid, services
-from molecule.http.streaming import RawRequest, Send, raw_route, send_json
+from molecule.http.raw_routes import RawRequest, Send, raw_route, send_json
 from molecule.runtime.multipart import (
     MultiPartException,
     MultipartParser,
@@ -37,9 +37,9 @@ from molecule.runtime.multipart import (
     boundary_from,
 )
 from molecule.runtime.paths import sanitize_filename
-from molecule.security.tokens import new_inbound_secret
+from molecule.security.token_material import new_inbound_secret
 from molecule.services import Services
-from molecule.store.activity import ActivityEntry
+from molecule.store.activity_rows import ActivityEntry
 from molecule.store.pending_uploads import MAX_FILE_BYTES, READ_SLICE, PendingUploads, StagedFile
 from molecule.store.pool import Connection
 

@@ -8,8 +8,8 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 from quart import Response, current_app, request
 
-from molecule.errors import BadRequest, PayloadTooLarge
-from molecule.jsontext import JSONRejected, dumps, loads
+from molecule.errors import BadRequest, JSONRejected, PayloadTooLarge
+from molecule.jsontext import dumps, loads
 from molecule.models import is_uuid
 from molecule.services import Services
 

@@ -16,11 +16,11 @@ from typing import Any
 
 from quart import Blueprint, Response, current_app
 
-from molecule.actors.delegation import Delegations
 from molecule.errors import BadRequest, MoleculeError, NotFound
 from molecule.http.auth import workspace_auth
 from molecule.http.common import json_response, read_object, require_uuid, services
 from molecule.models import WorkspaceStatus, is_uuid
+from molecule.operations.delegation import Delegations
 from molecule.store.delegations import DelegationRows
 
 log = logging.getLogger("molecule.http.delegations")

@@ -18,12 +18,12 @@ from typing import Any
 import trio
 from quart import Blueprint, Response, websocket
 
-from molecule.access import can_communicate
 from molecule.errors import Forbidden, Gone, MoleculeError, NotFound, Unauthorized
 from molecule.events import Event, EventBus
 from molecule.http.auth import agent_auth, current_credentials, privileged, workspace_auth
 from molecule.http.common import json_response, require_uuid, services
 from molecule.models import WorkspaceStatus
+from molecule.operations.access import can_communicate
 
 log = logging.getLogger("molecule.http.events")
 bp = Blueprint("events", __name__)

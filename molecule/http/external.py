@@ -19,7 +19,7 @@ from quart import Blueprint, Response
 from molecule.errors import BadRequest, MoleculeError, NotFound
 from molecule.http.auth import workspace_auth
 from molecule.http.common import json_response, require_uuid, services
-from molecule.http.connection import connection_block
+from molecule.http.connection_snippets import connection_block
 from molecule.models import EXTERNAL_RUNTIMES, WorkspaceStatus
 
 log = logging.getLogger("molecule.http.external")

@@ -7,7 +7,7 @@ from typing import Any
 from quart import Blueprint, Response
 
 from molecule.actors.messages import Hibernate, Pause, Restart, Resume
-from molecule.errors import BadRequest, Conflict, NotFound, ServiceUnavailable
+from molecule.errors import BadRequest, Conflict, NoBackend, NotFound, ServiceUnavailable
 from molecule.events import (
     WORKSPACE_COLLAPSED,
     WORKSPACE_EXPANDED,
@@ -17,7 +17,6 @@ from molecule.http.auth import admin_auth, workspace_auth
 from molecule.http.common import json_response, query_flag, require_uuid, services
 from molecule.http.validation import check_name, check_role
 from molecule.models import EXTERNAL_RUNTIMES, WorkspaceStatus
-from molecule.provision.base import NoBackend
 from molecule.store.workspaces import NewWorkspace
 
 bp = Blueprint("lifecycle", __name__)

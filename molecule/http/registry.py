@@ -10,10 +10,16 @@ from typing import Any
 
 from quart import Blueprint, Response, request
 
-from molecule.access import can_communicate
 from molecule.actors.messages import Heartbeat, Register, UpdateCard
 from molecule.actors.workspace import workspace_gone
-from molecule.errors import BadRequest, Forbidden, NotFound, ServiceUnavailable, Unauthorized
+from molecule.errors import (
+    BadRequest,
+    Forbidden,
+    NotFound,
+    ServiceUnavailable,
+    Unauthorized,
+    UnsafeURL,
+)
 from molecule.http.auth import agent_auth, any_auth, current_credentials, privileged
 from molecule.http.common import json_response, read_model, require_uuid, services
 from molecule.models import (
@@ -25,7 +31,8 @@ from molecule.models import (
     WorkspaceStatus,
     is_uuid,
 )
-from molecule.security.ssrf import UnsafeURL, validate_agent_url
+from molecule.operations.access import can_communicate
+from molecule.security.ssrf import validate_agent_url
 from molecule.services import Services
 
 bp = Blueprint("registry", __name__)

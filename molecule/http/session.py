@@ -13,7 +13,7 @@ from werkzeug.wrappers.response import Response as WerkzeugResponse
 from molecule.errors import Unauthorized
 from molecule.http.auth import SESSION_COOKIE, SESSION_TTL, make_session, session_valid
 from molecule.http.common import services
-from molecule.security.tokens import constant_time_equal
+from molecule.security.token_material import constant_time_equal
 
 bp = Blueprint("session", __name__)
 

@@ -9,7 +9,15 @@ from quart import Blueprint, Response
 
 from molecule.actors.messages import Reload, Restart
 from molecule.actors.workspace import workspace_gone
-from molecule.errors import BadRequest, Conflict, Forbidden, MailboxFull, NotFound
+from molecule.errors import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    MailboxFull,
+    NameTaken,
+    NotFound,
+    UnsafeURL,
+)
 from molecule.events import (
     WORKSPACE_AWAITING_AGENT,
     WORKSPACE_ONLINE,
@@ -25,10 +33,10 @@ from molecule.http.common import (
     require_uuid,
     services,
 )
-from molecule.http.connection import connection_block
+from molecule.http.connection_snippets import connection_block
 from molecule.models import EXTERNAL_RUNTIMES, CreateWorkspacePayload, WorkspaceStatus, is_uuid
-from molecule.security.ssrf import UnsafeURL, validate_agent_url
-from molecule.store.workspaces import NameTaken, NewWorkspace
+from molecule.security.ssrf import validate_agent_url
+from molecule.store.workspaces import NewWorkspace
 
 log = logging.getLogger("molecule.http.workspaces")
 bp = Blueprint("workspaces", __name__)

@@ -10,26 +10,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from molecule.errors import ServiceUnavailable
-
 NO_BACKEND_MESSAGE = (
     "no provisioning backend available — workspace requires either a Docker daemon "
     "(self-hosted) or control-plane provisioner (SaaS)"
 )
-
-
-class NoBackend(ServiceUnavailable):
-    def __init__(self) -> None:
-        super().__init__("provisioner not available")
-
-
-class ProvisionError(Exception):
-    """A start failed; `public` is the canned message safe to show users and broadcast."""
-
-    def __init__(self, public: str, detail: str = "") -> None:
-        super().__init__(detail or public)
-        self.public = public
-        self.detail = detail
 
 
 @dataclass(frozen=True)

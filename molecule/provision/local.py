@@ -21,8 +21,9 @@ from pathlib import Path
 
 import trio
 
+from molecule.errors import ProvisionError
 from molecule.lifeline import Lifeline
-from molecule.provision.base import ExitCallback, ProvisionError, Started, StartSpec
+from molecule.provision.base import ExitCallback, Started, StartSpec
 
 log = logging.getLogger("molecule.provision.local")
 

@@ -14,13 +14,14 @@ from typing import Any
 
 import yaml
 
+from molecule.errors import ProvisionError, ProvisionFailed
 from molecule.events import WORKSPACE_PROVISION_FAILED, EventBus
 from molecule.models import WorkspaceStatus
-from molecule.provision.base import NO_BACKEND_MESSAGE, Provisioner, ProvisionError, StartSpec
+from molecule.provision.base import NO_BACKEND_MESSAGE, Provisioner, StartSpec
 from molecule.provision.templates import Templates
-from molecule.security.tokens import new_inbound_secret
+from molecule.security.token_material import new_inbound_secret
 from molecule.store.secrets import Secrets
-from molecule.store.tokens import WorkspaceTokens
+from molecule.store.token_rows import WorkspaceTokens
 from molecule.store.workspaces import Workspaces
 
 log = logging.getLogger("molecule.provision.pipeline")
@@ -36,15 +37,6 @@ FORBIDDEN_KEYS = frozenset(
 FORBIDDEN_PREFIX = "MOLECULE_OPERATOR_"
 # Runtimes the built-in agent program serves, and the adapter each one means.
 LOCAL_ADAPTERS = {"echo": "echo", "llm": "openai", "openai": "openai"}
-
-
-class ProvisionFailed(Exception):
-    """The start failed and the workspace is now `failed` with `message` as its reason."""
-
-    def __init__(self, message: str, extra: dict[str, Any]) -> None:
-        super().__init__(message)
-        self.message = message
-        self.extra = extra
 
 
 def forbidden_env_message(keys: list[str]) -> str:

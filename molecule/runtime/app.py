@@ -32,7 +32,7 @@ from molecule.runtime.card import build_card
 from molecule.runtime.internal_files import file_read
 from molecule.runtime.state import RuntimeState
 from molecule.runtime.uploads import ingest
-from molecule.security.tokens import bearer_from_header, constant_time_equal
+from molecule.security.token_material import bearer_from_header, constant_time_equal
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ import trio
 from molecule.runtime.asgi import Request, Send, send_error, start_response
 from molecule.runtime.credentials import Credentials
 from molecule.runtime.paths import PathRefused, VirtualRoots, validate_virtual
-from molecule.security.tokens import bearer_from_header, constant_time_equal
+from molecule.security.token_material import bearer_from_header, constant_time_equal
 
 CHUNK = 64 * 1024
 _ATTR_CHARS = "!#$&+-.^_`|~"  # RFC 5987 attr-char punctuation kept as is

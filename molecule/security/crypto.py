@@ -14,16 +14,10 @@ import os
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from molecule.errors import DecryptError, SecretKeyError
+
 PLAINTEXT, AES_GCM = 0, 1
 _NONCE = 12
-
-
-class SecretKeyError(Exception):
-    pass
-
-
-class DecryptError(Exception):
-    pass
 
 
 def parse_key(raw: str | None) -> bytes | None:

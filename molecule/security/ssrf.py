@@ -36,6 +36,8 @@ from urllib.parse import urlsplit
 
 import trio
 
+from molecule.errors import UnsafeURL
+
 _log = logging.getLogger(__name__)
 
 IPAddress = IPv4Address | IPv6Address
@@ -44,19 +46,6 @@ IPNetwork = IPv4Network | IPv6Network
 DNS_TIMEOUT_SECONDS = 5.0
 """Bound on one name lookup. getaddrinfo can hang for a long time on a broken resolver, and
 every outbound call must have a timeout; an unanswered lookup is treated as a DNS failure."""
-
-
-class UnsafeURL(Exception):
-    """A URL the platform refuses to store or call.
-
-    Not a `MoleculeError` on purpose: the status depends on the caller (400 at register,
-    400 `unsafe workspace URL: <msg>` at create, 502 or 500 in the A2A proxy), so each caller
-    wraps `message`, which is the exact client-facing text of the original.
-    """
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 @dataclass(frozen=True)

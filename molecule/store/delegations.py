@@ -15,15 +15,12 @@ from typing import Any
 
 import asyncpg
 
-from molecule.store.activity import ActivityEntry, ActivityRows
+from molecule.errors import DuplicateIdempotencyKey
+from molecule.store.activity_rows import ActivityEntry, ActivityRows
 from molecule.store.pool import Store, affected
 
 IDEMPOTENCY_INDEX = "idx_activity_idempotency"
 LIST_LIMIT = 50
-
-
-class DuplicateIdempotencyKey(Exception):
-    """Another row of this workspace already holds the idempotency key."""
 
 
 class DelegationRows:

@@ -41,6 +41,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from molecule.errors import EmbeddedPostgresError
+
 log = logging.getLogger("molecule.store.embedded")
 
 _PR_SET_PDEATHSIG = 1
@@ -48,10 +50,6 @@ _SYSTEM_ROOT = Path("/var/lib/molecule")
 RESTART_LIMIT = 5  # restarts of a dying cluster ...
 RESTART_WINDOW = 300.0  # ... within this many seconds, then it is given up
 RESTART_BACKOFF = (0.5, 1.0, 2.0, 5.0, 10.0)
-
-
-class EmbeddedPostgresError(Exception):
-    """The private cluster could not be started; the message says what to do."""
 
 
 def find_pg_bindir() -> Path:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from molecule.security.crypto import DecryptError, SecretBox
+from molecule.errors import DecryptError
+from molecule.security.crypto import SecretBox
 from molecule.store.pool import Store, affected
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import asyncpg
 
+from molecule.errors import NameTaken
 from molecule.models import WorkspaceStatus
 from molecule.store.pool import Connection, Record, Store, affected
 
@@ -31,10 +32,6 @@ _COLUMNS = """
     COALESCE(l.x, 0) AS x, COALESCE(l.y, 0) AS y, COALESCE(l.collapsed, false) AS collapsed
 """
 _FROM = "FROM workspaces w LEFT JOIN canvas_layouts l ON l.workspace_id = w.id"
-
-
-class NameTaken(Exception):
-    """Every `<name> (n)` variant is taken under this parent."""
 
 
 @dataclass(frozen=True)

@@ -11,21 +11,14 @@ import pytest
 import trio
 import trio.testing
 
-from molecule.actors.runtime import (
-    Actor,
-    ActorRef,
-    ChildSpec,
-    Reply,
-    RestartType,
-    StopActor,
-    Supervisor,
-)
+from molecule.actors.runtime import Actor, ActorRef, ChildSpec, Reply, RestartType, Supervisor
 from molecule.errors import (
     ActorCrashed,
     ActorStopped,
     AskTimeout,
     Conflict,
     MailboxFull,
+    StopActor,
 )
 
 # --- messages --------------------------------------------------------------------------

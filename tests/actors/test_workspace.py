@@ -13,10 +13,10 @@ import trio.testing
 from molecule.actors.directory import GAVE_UP_REASON
 from molecule.actors.dispatch import A2ARequest, Dispatcher, ProxyResult, Target
 from molecule.actors.messages import Heartbeat, Register, Snapshot
-from molecule.actors.proxy import send_a2a
 from molecule.actors.workspace import WorkspaceActor
 from molecule.errors import ActorError, ActorStopped, BadRequest
 from molecule.models import HeartbeatPayload, WorkspaceStatus
+from molecule.operations.a2a_send import send_a2a
 from molecule.platform import running_platform
 from molecule.services import Services
 from molecule.store.workspaces import NewWorkspace

@@ -9,7 +9,7 @@ from typing import Any
 import trio
 
 from molecule.actors.sweepers import sweep_activity_retention
-from molecule.http.activity import parse_rfc3339
+from molecule.http.activity_feed import parse_rfc3339
 from tests.conftest import Harness
 
 ROW_KEYS = {

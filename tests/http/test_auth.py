@@ -22,7 +22,7 @@ import httpx
 import pytest
 import trio
 
-from molecule.http import tokens as tokens_routes
+from molecule.http import token_routes as tokens_routes
 from molecule.http.auth import SESSION_COOKIE, SESSION_TTL, make_session
 from tests.conftest import ADMIN_TOKEN, Harness, make_settings, start_platform
 

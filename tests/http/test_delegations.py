@@ -24,10 +24,10 @@ from hypercorn.trio import serve
 from quart import Response, request
 from quart_trio import QuartTrio
 
-from molecule.actors import delegation
-from molecule.actors.delegation import should_retry
+from molecule.operations import delegation
 from molecule.errors import MoleculeError
 from molecule.events import Event, Subscription
+from molecule.operations.delegation import should_retry
 from tests.conftest import Harness, make_settings, start_platform
 from tests.http.test_registry import auth, register
 

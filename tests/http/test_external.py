@@ -16,7 +16,7 @@ import trio
 
 from molecule.connect.backends import ExecBackend
 from molecule.connect.main import build_backend, parse_args
-from molecule.http.connection import mcp_server_name, mcp_slug
+from molecule.http.connection_snippets import mcp_server_name, mcp_slug
 from tests.conftest import Harness
 
 BLOCK_KEYS = {

@@ -10,7 +10,7 @@ RUNTIME = Path(__file__).resolve().parents[2] / "molecule" / "runtime"
 ALLOWED = (
     "molecule.runtime",
     "molecule.models",
-    "molecule.security.tokens",
+    "molecule.security.token_material",
     "molecule.lifeline",
     "molecule.jsontext",
 )

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 import trio
 
+from molecule.errors import UnsafeURL
 from molecule.security.ssrf import (
-    UnsafeURL,
     URLPolicy,
     check_outbound_url,
     dev_mode,

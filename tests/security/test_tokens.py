@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import pytest
 
-from molecule.security.tokens import (
+from molecule.security.token_material import (
     bearer_from_header,
     constant_time_equal,
     hash_token,

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 import trio
 
-from molecule.activity import ACTIVITY_LOGGED, STAGE_GATHER, ActivityLog
 from molecule.events import Event, EventBus
-from molecule.store.activity import ActivityEntry, ActivityRows
+from molecule.operations.activity_log import ACTIVITY_LOGGED, STAGE_GATHER, ActivityLog
+from molecule.store.activity_rows import ActivityEntry, ActivityRows
 from molecule.store.pool import Connection, Store
 
 WAIT = 10.0

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from molecule.access import can_communicate
 from molecule.actors.directory import Directory
 from molecule.actors.dispatch import A2ARequest, ProxyResult
 from molecule.actors.messages import Dispatch
 from molecule.errors import Forbidden, NotFound
 from molecule.models import SYSTEM_CALLER_PREFIXES
+from molecule.operations.access import can_communicate
 from molecule.store.workspaces import Workspaces
 
 ACCESS_DENIED = "access denied: workspaces cannot communicate per hierarchy rules"

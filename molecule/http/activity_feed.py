@@ -32,11 +32,11 @@ from molecule.http.common import (
     require_uuid,
     services,
 )
-from molecule.http.streaming import RawRequest, Send, raw_route, send_json
+from molecule.http.raw_routes import RawRequest, Send, raw_route, send_json
 from molecule.models import WorkspaceStatus, is_uuid
-from molecule.store.activity import ABSENT, ActivityEntry, FeedQuery
+from molecule.store.activity_rows import ABSENT, ActivityEntry, FeedQuery
 
-log = logging.getLogger("molecule.http.activity")
+log = logging.getLogger("molecule.http.activity_feed")
 
 bp = Blueprint("activity", __name__)
 

@@ -11,7 +11,7 @@ from molecule.errors import BadRequest, NotFound, TooManyRequests
 from molecule.http.auth import Principal, admin_auth, workspace_auth
 from molecule.http.common import json_response, query_int, read_json, require_uuid, services
 from molecule.models import WorkspaceStatus
-from molecule.store.tokens import MAX_LIVE_WORKSPACE_TOKENS
+from molecule.store.token_rows import MAX_LIVE_WORKSPACE_TOKENS
 
 bp = Blueprint("tokens", __name__)
 

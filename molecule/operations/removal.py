@@ -23,9 +23,9 @@ from molecule.errors import MailboxFull
 from molecule.events import WORKSPACE_REMOVED, EventBus
 from molecule.provision.pipeline import Pipeline
 from molecule.store.heartbeats import HeartbeatBuffer
-from molecule.store.tokens import WorkspaceTokens
+from molecule.store.token_rows import WorkspaceTokens
 
-log = logging.getLogger("molecule.actors.removal")
+log = logging.getLogger("molecule.operations.removal")
 
 T = TypeVar("T")
 CLEANUP_TIMEOUT = 30.0

@@ -14,7 +14,7 @@ from typing import Any
 
 import trio
 
-from molecule.security.tokens import hash_token, new_token, token_prefix
+from molecule.security.token_material import hash_token, new_token, token_prefix
 from molecule.store.pool import Connection, Store, affected
 
 CACHE_TTL = 30.0

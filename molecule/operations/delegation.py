@@ -41,19 +41,19 @@ import trio
 
 from molecule.a2a.classify import reply_text, upstream_error_message
 from molecule.a2a.normalize import normalize_a2a_payload
-from molecule.activity import ActivityLog
 from molecule.actors.directory import Directory
 from molecule.actors.dispatch import DELEGATION_COMPLETE, ProxyResult
-from molecule.actors.proxy import send_a2a
-from molecule.errors import Conflict, MoleculeError
+from molecule.errors import Conflict, DuplicateIdempotencyKey, MoleculeError
 from molecule.events import EventBus
 from molecule.jsontext import dumpb
+from molecule.operations.a2a_send import send_a2a
+from molecule.operations.activity_log import ActivityLog
 from molecule.security.redact import sanitize_error_detail, truncate_bytes
-from molecule.store.activity import ActivityEntry
-from molecule.store.delegations import DelegationRows, DuplicateIdempotencyKey
+from molecule.store.activity_rows import ActivityEntry
+from molecule.store.delegations import DelegationRows
 from molecule.store.workspaces import Workspaces
 
-log = logging.getLogger("molecule.actors.delegation")
+log = logging.getLogger("molecule.operations.delegation")
 
 DELEGATION_SENT = "DELEGATION_SENT"
 DELEGATION_STATUS = "DELEGATION_STATUS"

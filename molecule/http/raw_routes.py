@@ -21,12 +21,12 @@ from quart import Quart
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import RequestRedirect
 
-from molecule.errors import MoleculeError, PayloadTooLarge
+from molecule.errors import ClientGone, MoleculeError, PayloadTooLarge
 from molecule.http.auth import Credentials
 from molecule.http.common import dumps
 from molecule.services import Services
 
-log = logging.getLogger("molecule.http.streaming")
+log = logging.getLogger("molecule.http.raw_routes")
 
 Scope = dict[str, Any]
 Message = dict[str, Any]
@@ -38,10 +38,6 @@ Handler = Callable[["RawRequest", Send], Awaitable[None]]
 BODY_TIMEOUT = 60.0  # like the Quart app's BODY_TIMEOUT
 
 _ROUTES: list[tuple[str, re.Pattern[str], Handler]] = []
-
-
-class ClientGone(Exception):
-    """The client disconnected while its body was being read."""
 
 
 class RawRequest:

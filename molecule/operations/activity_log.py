@@ -31,10 +31,10 @@ import trio
 from molecule.errors import DatastoreUnavailable, MoleculeError
 from molecule.events import EventBus
 from molecule.security.redact import sanitize_error_detail
-from molecule.store.activity import ABSENT, ActivityEntry, ActivityRows
+from molecule.store.activity_rows import ABSENT, ActivityEntry, ActivityRows
 from molecule.store.pool import Connection
 
-log = logging.getLogger("molecule.activity")
+log = logging.getLogger("molecule.operations.activity_log")
 
 ACTIVITY_LOGGED = "ACTIVITY_LOGGED"
 
