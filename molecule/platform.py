@@ -29,24 +29,15 @@ from molecule.actors.directory import Directory
 from molecule.actors.dispatch import Dispatcher
 from molecule.actors.messages import AgentDown, ProcessExited
 from molecule.actors.runtime import Supervisor
-from molecule.actors.sweepers import (
-    HIBERNATION_SWEEP_INTERVAL,
-    PROVISION_SWEEP_INTERVAL,
-    QUEUE_SWEEP_INTERVAL,
-    RETENTION_SWEEP_INTERVAL,
-    sweep_activity_retention,
-    sweep_hibernation,
-    sweep_provisioning,
-    sweep_queue,
-)
+from molecule.actors.supervision import ServiceSupervisor, Tasks
+from molecule.actors.sweepers import start_sweeps
 from molecule.actors.workspace import WorkspaceDeps
 from molecule.config import Settings
-from molecule.errors import DatastoreUnavailable
 from molecule.events import EventBus
 from molecule.http.app import create_app
 from molecule.http.server import serve
 from molecule.operations.activity_log import ActivityLog
-from molecule.operations.removal import Detached, Removal
+from molecule.operations.removal import Removal
 from molecule.provision.local import LocalProcessProvisioner
 from molecule.provision.pipeline import Pipeline
 from molecule.provision.templates import Templates
@@ -55,10 +46,10 @@ from molecule.security.ssrf import URLPolicy
 from molecule.security.token_material import new_token
 from molecule.services import Services
 from molecule.store.activity_rows import ActivityRows
+from molecule.store.delegations import DelegationRows
 from molecule.store.heartbeats import HeartbeatBuffer
 from molecule.store.migrate import migrate
-from molecule.store.pending_uploads import GC_INTERVAL as PENDING_UPLOADS_GC_INTERVAL
-from molecule.store.pending_uploads import gc_pending_uploads, unlink_orphaned_staging
+from molecule.store.pending_uploads import unlink_orphaned_staging
 from molecule.store.pool import Store
 from molecule.store.queue import QueueRows
 from molecule.store.secrets import Secrets
@@ -88,17 +79,6 @@ def load_admin_token(settings: Settings) -> str:
     return token
 
 
-async def _every(interval: float, work: Callable[[], Awaitable[object]], what: str) -> None:
-    while True:
-        await trio.sleep(interval)
-        try:
-            await work()
-        except DatastoreUnavailable:
-            log.warning("%s: the database is unreachable; will retry", what)
-        except Exception:
-            log.exception("%s failed; will retry", what)
-
-
 @asynccontextmanager
 async def running_platform(settings: Settings, dsn: str) -> AsyncIterator[Services]:
     """Everything but the HTTP server: store, migrations, bus, actors, services.
@@ -114,6 +94,7 @@ async def running_platform(settings: Settings, dsn: str) -> AsyncIterator[Servic
         heartbeats = HeartbeatBuffer(workspaces, settings.heartbeat_flush_interval)
         policy = URLPolicy(saas=settings.saas_mode, dev=settings.dev_mode)
         supervisor = Supervisor("workspaces")
+        background = ServiceSupervisor()
         activity = ActivityLog(ActivityRows(store), bus)
         queue = QueueRows(store)
         requeued = await queue.requeue_stuck_dispatched()
@@ -123,7 +104,7 @@ async def running_platform(settings: Settings, dsn: str) -> AsyncIterator[Servic
         if orphans:
             log.info("unlinked %d upload staging object(s) left by an interrupted run", orphans)
         client = AgentClient()
-        dispatcher = Dispatcher(client, bus, activity, queue, workspaces)
+        dispatcher = Dispatcher(client, bus, activity, queue, workspaces, DelegationRows(store))
         secrets = Secrets(store, SecretBox(settings.secrets_key))
         directory_box: list[Directory] = []
 
@@ -164,38 +145,22 @@ async def running_platform(settings: Settings, dsn: str) -> AsyncIterator[Servic
             directory = Directory(supervisor, deps)
             directory_box.append(directory)
             await directory.activate_watched()
-            nursery.start_soon(heartbeats.run)
-            nursery.start_soon(activity.run)
-            nursery.start_soon(bus.run_batches)
-            nursery.start_soon(_every, TOKEN_FLUSH_INTERVAL, tokens.flush_last_used, "token flush")
-            nursery.start_soon(
-                _every, QUEUE_SWEEP_INTERVAL, lambda: sweep_queue(queue, directory), "queue sweep"
+            await nursery.start(background.run)
+            background.start("heartbeat write-behind", heartbeats.run)
+            background.start("activity writer", activity.run)
+            background.start("event ticks", bus.run_batches)
+            background.every("token last-used flush", TOKEN_FLUSH_INTERVAL, tokens.flush_last_used)
+            start_sweeps(
+                background,
+                directory,
+                pipeline,
+                queue,
+                activity.rows,
+                provision_timeout=settings.provision_timeout,
+                retention_days=settings.activity_retention_days,
             )
-            nursery.start_soon(
-                _every,
-                PROVISION_SWEEP_INTERVAL,
-                lambda: sweep_provisioning(pipeline, directory, settings.provision_timeout),
-                "provisioning sweep",
-            )
-            nursery.start_soon(
-                _every,
-                HIBERNATION_SWEEP_INTERVAL,
-                lambda: sweep_hibernation(pipeline, directory),
-                "hibernation monitor",
-            )
-            nursery.start_soon(
-                _every,
-                RETENTION_SWEEP_INTERVAL,
-                lambda: sweep_activity_retention(store, settings.activity_retention_days),
-                "activity retention",
-            )
-            nursery.start_soon(
-                _every,
-                PENDING_UPLOADS_GC_INTERVAL,
-                lambda: gc_pending_uploads(store),
-                "pending-uploads GC",
-            )
-            removal = Removal(directory, tokens, heartbeats, pipeline, bus, Detached(nursery))
+            tasks = Tasks(nursery)
+            removal = Removal(directory, tokens, heartbeats, pipeline, bus, tasks)
             svc = Services(
                 settings=settings,
                 store=store,
@@ -212,6 +177,8 @@ async def running_platform(settings: Settings, dsn: str) -> AsyncIterator[Servic
                 secrets=secrets,
                 pipeline=pipeline,
                 removal=removal,
+                tasks=tasks,
+                background=background,
             )
             try:
                 yield svc

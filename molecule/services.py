@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from molecule.actors.directory import Directory
+from molecule.actors.supervision import ServiceSupervisor, Tasks
 from molecule.config import Settings
 from molecule.events import EventBus
 from molecule.operations.activity_log import ActivityLog
@@ -36,3 +37,5 @@ class Services:
     secrets: Secrets
     pipeline: Pipeline
     removal: Removal
+    tasks: Tasks  # one-off work that outlives its request (delegations, removal cleanup)
+    background: ServiceSupervisor  # the long-lived loops (write-behind, sweeps, ticks)

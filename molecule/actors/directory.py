@@ -79,15 +79,9 @@ class Directory:
         return self.supervisor.start_child(self._spec(workspace_id, row, at_boot))
 
     async def activate_watched(self) -> int:
-        rows = await self.deps.workspaces.store.fetch(
-            "SELECT id, name, role, runtime, url, delivery_mode, parent_id, max_concurrent_tasks,"
-            " current_task, active_tasks, platform_inbound_secret, budget_limit, monthly_spend,"
-            " status::text AS status"
-            " FROM workspaces WHERE status = ANY($1::workspace_status[])",
-            [str(s) for s in WATCHED],
-        )
+        rows = await self.deps.workspaces.watched(WATCHED)
         for row in rows:
-            self._start(row["id"], dict(row), at_boot=True)
+            self._start(row["id"], row, at_boot=True)
         log.info("activated %d workspace actors", len(rows))
         return len(rows)
 

@@ -1,10 +1,12 @@
-"""Periodic sweeps: they find work with SQL and message the WorkspaceActors.
+"""Periodic sweeps: they find work in the store and message the WorkspaceActors, which alone
+change workspace rows. Each runs as a supervised service (`start_sweeps`).
 
-- activity retention: rows older than ACTIVITY_RETENTION_DAYS are deleted;
-- hibernation monitor: managed workspaces idle past `hibernation_idle_minutes` are hibernated;
-- queue sweep (D2): nudge workspaces that have ready A2A queue items;
+- queue sweep (docs/compatibility.md#d2): nudge workspaces that have ready A2A queue items;
 - provisioning timeout: a workspace stuck in `provisioning` past its runtime-aware timeout
-  is marked `failed` with the canned message (upstream-may §7.6).
+  is marked `failed` by its actor with the canned message;
+- hibernation monitor: managed workspaces idle past `hibernation_idle_minutes` are hibernated;
+- activity retention: rows older than ACTIVITY_RETENTION_DAYS are deleted;
+- pending-uploads GC: staged chat uploads nobody fetched are dropped.
 """
 
 from __future__ import annotations
@@ -13,8 +15,12 @@ import logging
 
 from molecule.actors.directory import Directory
 from molecule.actors.messages import DrainQueue, Hibernate, ProvisionTimedOut
+from molecule.actors.supervision import ServiceSupervisor
+from molecule.models import EXTERNAL_RUNTIMES
 from molecule.provision.pipeline import Pipeline
-from molecule.store.pool import Store
+from molecule.store.activity_rows import ActivityRows
+from molecule.store.pending_uploads import GC_INTERVAL as PENDING_UPLOADS_GC_INTERVAL
+from molecule.store.pending_uploads import gc_pending_uploads
 from molecule.store.queue import QueueRows
 
 log = logging.getLogger("molecule.actors.sweepers")
@@ -23,71 +29,78 @@ PROVISION_SWEEP_INTERVAL = 30.0
 HIBERNATION_SWEEP_INTERVAL = 120.0
 RETENTION_SWEEP_INTERVAL = 6 * 3600.0
 QUEUE_SWEEP_INTERVAL = 30.0
+# Runtimes never hibernated: the platform runs nothing for them.
+UNMANAGED_RUNTIMES = EXTERNAL_RUNTIMES | {"mock"}
+
+
+async def _tell(directory: Directory, workspace_id: str, msg: object, sweep: str) -> bool:
+    try:
+        ref = await directory.get(workspace_id)
+        if ref is not None:
+            ref.tell(msg)
+            return True
+    except Exception:
+        log.warning("%s: workspace %s not reachable now", sweep, workspace_id)
+    return False
 
 
 async def sweep_queue(queue: QueueRows, directory: Directory) -> None:
     for workspace_id in await queue.workspaces_with_ready_items():
-        try:
-            ref = await directory.get(workspace_id)
-            if ref is not None:
-                ref.tell(DrainQueue())
-        except Exception:
-            log.warning("queue sweep: workspace %s not reachable now", workspace_id)
+        await _tell(directory, workspace_id, DrainQueue(), "queue sweep")
 
 
 async def sweep_provisioning(
     pipeline: Pipeline, directory: Directory, env_timeout: float | None
 ) -> int:
     """Tell every workspace provisioning past its timeout; its actor marks it failed."""
-    rows = await pipeline.workspaces.store.fetch(
-        "SELECT id, runtime, extract(epoch FROM now() - updated_at)::float8 AS age"
-        " FROM workspaces WHERE status = 'provisioning'"
-    )
     told = 0
-    for row in rows:
+    for row in await pipeline.workspaces.provisioning_ages():
         timeout = pipeline.templates.provision_timeout(row["runtime"], env_timeout)
-        if row["age"] < timeout:
-            continue
-        try:
-            ref = await directory.get(row["id"])
-            if ref is not None:
-                ref.tell(ProvisionTimedOut(timeout))
-                told += 1
-        except Exception:
-            log.warning("provision sweep: workspace %s not reachable now", row["id"])
+        if row["age"] >= timeout:
+            told += await _tell(directory, row["id"], ProvisionTimedOut(timeout), "provision sweep")
     return told
 
 
 async def sweep_hibernation(pipeline: Pipeline, directory: Directory) -> int:
-    """Hibernate idle workspaces: no task running and no activity for their idle minutes.
-
-    Idleness is measured on activity (the original measured heartbeat age, which a healthy
-    agent refreshes every 30 s, so it could never fire)."""
-    rows = await pipeline.workspaces.store.fetch(
-        """
-        SELECT w.id FROM workspaces w
-        WHERE w.hibernation_idle_minutes > 0 AND w.status IN ('online', 'degraded')
-          AND w.active_tasks = 0 AND w.runtime NOT IN ('external', 'kimi', 'kimi-cli', 'mock')
-          AND w.updated_at < now() - make_interval(mins => w.hibernation_idle_minutes)
-          AND NOT EXISTS (
-              SELECT 1 FROM activity_logs a WHERE a.workspace_id = w.id
-                AND a.created_at > now() - make_interval(mins => w.hibernation_idle_minutes))
-        """
-    )
-    for row in rows:
-        try:
-            ref = await directory.get(row["id"])
-            if ref is not None:
-                ref.tell(Hibernate())
-        except Exception:
-            log.warning("hibernation sweep: workspace %s not reachable now", row["id"])
-    return len(rows)
+    """Hibernate idle workspaces: no task running and no activity for their idle minutes."""
+    ids = await pipeline.workspaces.idle_for_hibernation(UNMANAGED_RUNTIMES)
+    for workspace_id in ids:
+        await _tell(directory, workspace_id, Hibernate(), "hibernation sweep")
+    return len(ids)
 
 
-async def sweep_activity_retention(store: Store, days: float) -> int:
+async def sweep_activity_retention(rows: ActivityRows, days: float) -> int:
     """Delete activity rows older than ACTIVITY_RETENTION_DAYS (default 7)."""
-    status = await store.execute(
-        "DELETE FROM activity_logs WHERE created_at < now() - make_interval(secs => $1)",
-        float(days) * 86400,
+    return await rows.delete_older_than(float(days) * 86400)
+
+
+def start_sweeps(
+    services: ServiceSupervisor,
+    directory: Directory,
+    pipeline: Pipeline,
+    queue: QueueRows,
+    activity_rows: ActivityRows,
+    *,
+    provision_timeout: float | None,
+    retention_days: float,
+) -> None:
+    services.every("queue sweep", QUEUE_SWEEP_INTERVAL, lambda: sweep_queue(queue, directory))
+    services.every(
+        "provisioning sweep",
+        PROVISION_SWEEP_INTERVAL,
+        lambda: sweep_provisioning(pipeline, directory, provision_timeout),
     )
-    return int(status.rsplit(" ", 1)[-1])
+    services.every(
+        "hibernation monitor",
+        HIBERNATION_SWEEP_INTERVAL,
+        lambda: sweep_hibernation(pipeline, directory),
+    )
+    services.every(
+        "activity retention",
+        RETENTION_SWEEP_INTERVAL,
+        lambda: sweep_activity_retention(activity_rows, retention_days),
+    )
+    store = activity_rows.store
+    services.every(
+        "pending-uploads GC", PENDING_UPLOADS_GC_INTERVAL, lambda: gc_pending_uploads(store)
+    )

@@ -5,8 +5,9 @@
 - `POST /workspaces/:id/delegations/record`: track a delegation the agent sent itself.
 - `POST /workspaces/:id/delegations/:delegation_id/update`: close such a delegation.
 
-The delivery runs in the app's nursery (`add_background_task`), which outlives the request:
-the caller's disconnect does not cancel it, platform shutdown does.
+The delivery runs as a supervised platform task (`Services.tasks`), which outlives the
+request: the caller's disconnect does not cancel it, platform shutdown does, and a failure is
+logged instead of lost.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from quart import Blueprint, Response, current_app
+from quart import Blueprint, Response
 
 from molecule.errors import BadRequest, MoleculeError, NotFound
 from molecule.http.auth import workspace_auth
@@ -100,7 +101,10 @@ async def delegate(workspace_id: str) -> Response:
                 "idempotent_hit": True,
             }
         )
-    current_app.add_background_task(delegations.execute, wid, target, started.delegation_id, task)
+    services().tasks.start(
+        f"delegation {started.delegation_id}",
+        lambda: delegations.execute(wid, target, started.delegation_id, task),
+    )
     reply: dict[str, Any] = {
         "delegation_id": started.delegation_id,
         "status": "delegated",

@@ -110,12 +110,7 @@ async def delete_workspace_secret(workspace_id: str, key: str) -> Response:
 
 async def _global_fan_out(key: str) -> None:
     """Restart every running managed workspace that does not override `key` itself."""
-    rows = await services().store.fetch(
-        "SELECT id, runtime FROM workspaces w WHERE status NOT IN ('removed', 'paused')"
-        " AND NOT EXISTS (SELECT 1 FROM workspace_secrets s"
-        "   WHERE s.workspace_id = w.id AND s.key = $1)",
-        key,
-    )
+    rows = await services().workspaces.using_global_secret(key)
     # Only agents this platform runs: an agent running elsewhere reads its secrets itself,
     # and a restart it cannot get must never mark it failed.
     ids = [r["id"] for r in rows if services().pipeline.can_start(r["runtime"])]

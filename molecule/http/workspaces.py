@@ -351,27 +351,9 @@ async def delete_workspace(workspace_id: str) -> Response:
             500,
         )
     if purge:
-        await _purge(ids)
+        await svc.workspaces.purge(ids)
         return json_response({"status": "purged", "cascade_deleted": len(descendants)})
     return json_response({"status": "removed", "cascade_deleted": len(descendants)})
-
-
-async def _purge(ids: list[str]) -> None:
-    """Hard delete: child tables cascade; references from surviving rows are nulled."""
-
-    async def work(conn: Any) -> None:
-        await conn.execute(
-            "UPDATE workspaces SET forwarded_to = NULL WHERE forwarded_to = ANY($1::uuid[])", ids
-        )
-        await conn.execute(
-            "UPDATE workspaces SET parent_id = NULL"
-            " WHERE parent_id = ANY($1::uuid[]) AND NOT (id = ANY($1::uuid[]))",
-            ids,
-        )
-        for wid in ids:  # descendants first, so parent FKs never dangle
-            await conn.execute("DELETE FROM workspaces WHERE id = $1", wid)
-
-    await services().store.unit(work)
 
 
 @bp.get("/workspaces/<workspace_id>/state")

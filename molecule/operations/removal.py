@@ -11,14 +11,14 @@ gets the outcome when it waits for it (stop failures are a 500 the user can retr
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import trio
 
 from molecule.actors.directory import Directory
 from molecule.actors.messages import Removed
+from molecule.actors.supervision import Tasks
 from molecule.errors import MailboxFull
 from molecule.events import WORKSPACE_REMOVED, EventBus
 from molecule.provision.pipeline import Pipeline
@@ -31,38 +31,6 @@ T = TypeVar("T")
 CLEANUP_TIMEOUT = 30.0
 
 
-class Detached:
-    """Runs work in the platform's own nursery, so it outlives the task that asked for it.
-
-    Each piece of work is bounded; a failure is logged with its traceback and handed to
-    whoever still waits for the result. Cancelling the platform cancels it.
-    """
-
-    def __init__(self, nursery: trio.Nursery) -> None:
-        self._nursery = nursery
-
-    async def run(self, work: Callable[[], Awaitable[T]], *, timeout: float, what: str) -> T:
-        done = trio.Event()
-        outcome: dict[str, Any] = {}
-
-        async def runner() -> None:
-            try:
-                with trio.fail_after(timeout):
-                    outcome["value"] = await work()
-            except Exception as exc:
-                log.exception("%s failed", what)
-                outcome["error"] = exc
-            finally:
-                done.set()
-
-        self._nursery.start_soon(runner, name=what)
-        await done.wait()
-        if "error" in outcome:
-            raise outcome["error"]
-        value: T = outcome["value"]
-        return value
-
-
 @dataclass
 class Removal:
     directory: Directory
@@ -70,7 +38,7 @@ class Removal:
     heartbeats: HeartbeatBuffer
     pipeline: Pipeline
     bus: EventBus
-    detached: Detached
+    tasks: Tasks
 
     async def cascade(self, workspace_id: str) -> tuple[list[str], list[str]]:
         """Mark the workspace and its subtree removed, then clean up (detached, bounded).
@@ -79,10 +47,10 @@ class Removal:
         """
         ids = await self.pipeline.workspaces.cascade_remove(workspace_id)
         try:
-            failures = await self.detached.run(
+            failures = await self.tasks.run(
+                f"cleanup after removing workspace {workspace_id}",
                 lambda: self._cleanup(workspace_id, ids),
                 timeout=CLEANUP_TIMEOUT,
-                what=f"cleanup after removing workspace {workspace_id}",
             )
         except trio.TooSlowError:
             failures = [f"cleanup of {len(ids)} workspace(s) timed out after {CLEANUP_TIMEOUT:g}s"]

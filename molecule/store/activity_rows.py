@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from molecule.store.pool import Connection, Store
+from molecule.store.pool import Connection, Store, affected
 
 
 class _Absent:
@@ -188,3 +188,11 @@ class ActivityRows:
             *params,
         )
         return [feed_row(r) for r in rows]
+
+    async def delete_older_than(self, seconds: float) -> int:
+        """Retention: drop rows older than `seconds`; the number deleted."""
+        status = await self.store.execute(
+            "DELETE FROM activity_logs WHERE created_at < now() - make_interval(secs => $1)",
+            float(seconds),
+        )
+        return affected(status)

@@ -1,13 +1,14 @@
-"""The `workspaces` table group: rows, status transitions, hierarchy and layouts.
+"""The `workspaces` table group: inserts, status transitions, layouts and removal.
 
 Every status write is conditional (`... AND status = ANY(expected)`), so a racing delete can
 never be undone by a late heartbeat. The WorkspaceActor is the only caller of `transition`;
 cascade delete is the one path that writes `removed` for a whole subtree in one transaction.
+Reads are inherited from `molecule.store.workspace_reads`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,22 +17,10 @@ import asyncpg
 
 from molecule.errors import NameTaken
 from molecule.models import WorkspaceStatus
-from molecule.store.pool import Connection, Record, Store, affected
+from molecule.store.pool import Connection, Record, affected
+from molecule.store.workspace_reads import WorkspaceReads
 
 MAX_NAME_ATTEMPTS = 21
-MAX_ANCESTRY_DEPTH = 32
-
-_COLUMNS = """
-    w.id, w.name, w.role, w.tier, w.status::text AS status, w.agent_card, w.url, w.parent_id,
-    w.active_tasks, w.max_concurrent_tasks, w.last_error_rate, w.last_sample_error,
-    w.uptime_seconds, w.current_task, w.runtime, w.template, w.workspace_dir,
-    w.workspace_access, w.monthly_spend, w.budget_limit, w.delivery_mode,
-    w.last_heartbeat_at, w.last_outbound_at, w.awareness_namespace, w.broadcast_enabled,
-    w.talk_to_user_enabled, w.removed_at, w.created_at, w.updated_at,
-    w.platform_inbound_secret, w.hibernation_idle_minutes,
-    COALESCE(l.x, 0) AS x, COALESCE(l.y, 0) AS y, COALESCE(l.collapsed, false) AS collapsed
-"""
-_FROM = "FROM workspaces w LEFT JOIN canvas_layouts l ON l.workspace_id = w.id"
 
 
 @dataclass(frozen=True)
@@ -66,112 +55,7 @@ class HeartbeatColumns:
     monthly_spend: int  # 0 = no update
 
 
-def as_dict(row: Record | None) -> dict[str, Any] | None:
-    return None if row is None else dict(row)
-
-
-class Workspaces:
-    def __init__(self, store: Store) -> None:
-        self.store = store
-
-    # -- reads ---------------------------------------------------------------------------
-
-    async def get(self, workspace_id: str) -> dict[str, Any] | None:
-        return as_dict(
-            await self.store.fetchrow(f"SELECT {_COLUMNS} {_FROM} WHERE w.id = $1", workspace_id)
-        )
-
-    async def list_active(self) -> list[dict[str, Any]]:
-        rows = await self.store.fetch(
-            f"SELECT {_COLUMNS} {_FROM} WHERE w.status <> 'removed' ORDER BY w.created_at, w.id"
-        )
-        return [dict(r) for r in rows]
-
-    async def status_of(self, workspace_id: str) -> str | None:
-        value: str | None = await self.store.fetchval(
-            "SELECT status::text FROM workspaces WHERE id = $1", workspace_id
-        )
-        return value
-
-    async def ids_with_status(self, statuses: Iterable[WorkspaceStatus]) -> list[str]:
-        rows = await self.store.fetch(
-            "SELECT id FROM workspaces WHERE status = ANY($1::workspace_status[])",
-            [str(s) for s in statuses],
-        )
-        return [r["id"] for r in rows]
-
-    async def children(self, workspace_id: str) -> list[dict[str, Any]]:
-        rows = await self.store.fetch(
-            "SELECT id, name FROM workspaces WHERE parent_id = $1 AND status <> 'removed'"
-            " ORDER BY created_at",
-            workspace_id,
-        )
-        return [dict(r) for r in rows]
-
-    async def descendants(self, workspace_id: str) -> list[dict[str, Any]]:
-        """Every non-removed descendant (id, status), deepest first."""
-        rows = await self.store.fetch(
-            """
-            WITH RECURSIVE sub AS (
-                SELECT id, status, 0 AS depth FROM workspaces WHERE parent_id = $1
-                    AND status <> 'removed'
-                UNION ALL
-                SELECT w.id, w.status, s.depth + 1
-                FROM workspaces w JOIN sub s ON w.parent_id = s.id
-                WHERE w.status <> 'removed' AND s.depth < 64
-            )
-            SELECT id, status::text AS status FROM sub ORDER BY depth DESC
-            """,
-            workspace_id,
-        )
-        return [dict(r) for r in rows]
-
-    async def ancestry(self, ids: Sequence[str]) -> dict[str, list[str | None]]:
-        """For each id: [its parent, grandparent, ...] (up to 32 steps); unknown ids absent.
-
-        The first element is the direct parent (None for a root).
-        """
-        rows = await self.store.fetch(
-            """
-            WITH RECURSIVE chain AS (
-                SELECT id AS start, parent_id, 0 AS depth FROM workspaces WHERE id = ANY($1::uuid[])
-                UNION ALL
-                SELECT c.start, w.parent_id, c.depth + 1
-                FROM chain c JOIN workspaces w ON w.id = c.parent_id
-                WHERE c.depth < $2
-            )
-            SELECT start, parent_id, depth FROM chain ORDER BY start, depth
-            """,
-            list(ids),
-            MAX_ANCESTRY_DEPTH,
-        )
-        chains: dict[str, list[str | None]] = {}
-        for r in rows:
-            chain = chains.setdefault(r["start"], [])
-            if r["depth"] == 0 or r["parent_id"] is not None:
-                chain.append(r["parent_id"])
-        return chains
-
-    async def peers(self, workspace_id: str, parent_id: str | None) -> list[dict[str, Any]]:
-        """Siblings (or all roots for a root), children and the parent; never removed rows."""
-        rows = await self.store.fetch(
-            """
-            SELECT id, name, role, tier, status::text AS status, agent_card, url, parent_id,
-                   active_tasks
-            FROM workspaces
-            WHERE status <> 'removed' AND id <> $1 AND (
-                parent_id IS NOT DISTINCT FROM $2::uuid
-                OR parent_id = $1
-                OR id = $2::uuid)
-            ORDER BY created_at, id
-            """,
-            workspace_id,
-            parent_id,
-        )
-        return [dict(r) for r in rows]
-
-    # -- writes --------------------------------------------------------------------------
-
+class Workspaces(WorkspaceReads):
     async def insert(self, new: NewWorkspace) -> dict[str, Any]:
         """Insert with a name-collision retry: `<name>`, `<name> (2)` ... `<name> (21)`."""
 
@@ -434,3 +318,21 @@ class Workspaces:
         await self.store.execute(
             "UPDATE workspaces SET last_outbound_at = now() WHERE id = $1", workspace_id
         )
+
+    async def purge(self, ids: list[str]) -> None:
+        """Hard delete: child tables cascade; references from surviving rows are nulled."""
+
+        async def work(conn: Connection) -> None:
+            await conn.execute(
+                "UPDATE workspaces SET forwarded_to = NULL WHERE forwarded_to = ANY($1::uuid[])",
+                ids,
+            )
+            await conn.execute(
+                "UPDATE workspaces SET parent_id = NULL"
+                " WHERE parent_id = ANY($1::uuid[]) AND NOT (id = ANY($1::uuid[]))",
+                ids,
+            )
+            for wid in ids:  # descendants first, so parent FKs never dangle
+                await conn.execute("DELETE FROM workspaces WHERE id = $1", wid)
+
+        await self.store.unit(work)

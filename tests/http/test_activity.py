@@ -553,11 +553,14 @@ async def test_retention_sweep(platform: Harness) -> None:
     await insert(h, wid, "eight days", age="8 days")
     await insert(h, other, "theirs, old", age="30 days")
     assert h.svc.settings.activity_retention_days == 7
-    assert await sweep_activity_retention(h.svc.store, h.svc.settings.activity_retention_days) == 2
+    assert (
+        await sweep_activity_retention(h.svc.activity.rows, h.svc.settings.activity_retention_days)
+        == 2
+    )
     assert await summaries(h, wid, token) == ["fresh", "six days"]
     assert await summaries(h, other, other_token) == []
-    assert await sweep_activity_retention(h.svc.store, 7) == 0
-    assert await sweep_activity_retention(h.svc.store, 1) == 1
+    assert await sweep_activity_retention(h.svc.activity.rows, 7) == 0
+    assert await sweep_activity_retention(h.svc.activity.rows, 1) == 1
     assert await summaries(h, wid, token) == ["fresh"]
 
 
