@@ -34,7 +34,7 @@ from typing import Any
 THIS = Path(__file__).resolve()
 sys.path.insert(0, str(THIS.parent))
 
-TICK = 0.02  # molecule.events.BATCH_TICK
+TICK = 0.02  # molecule.events.bus.BATCH_TICK
 EVENTS_PER_TICK = 10  # 500 events/s
 _EVENT = {
     "event": "ACTIVITY_LOGGED",

@@ -15,15 +15,8 @@ import pytest
 import trio
 import trio.testing
 
-from molecule.events import (
-    BATCH_PHASES,
-    BATCH_TICK,
-    TASK_UPDATED,
-    BatchFeed,
-    Event,
-    EventBus,
-    Inbox,
-)
+from molecule.events import TASK_UPDATED, BatchFeed, Event, EventBus, Inbox
+from molecule.events.bus import BATCH_PHASES, BATCH_TICK
 
 WAIT = 5.0
 EPSILON = 1e-9  # float slack when comparing sums of virtual times

@@ -17,6 +17,7 @@ from typing import Any
 from quart import Blueprint, Response
 
 from molecule.errors import BadRequest, MoleculeError, NotFound
+from molecule.events import EXTERNAL_CREDENTIALS_ROTATED
 from molecule.http.auth import workspace_auth
 from molecule.http.common import json_response, require_uuid, services
 from molecule.http.connection_snippets import connection_block
@@ -25,7 +26,6 @@ from molecule.models import EXTERNAL_RUNTIMES, WorkspaceStatus
 log = logging.getLogger("molecule.http.external")
 bp = Blueprint("external", __name__)
 
-EXTERNAL_CREDENTIALS_ROTATED = "EXTERNAL_CREDENTIALS_ROTATED"
 ROTATE_ONLY_EXTERNAL = "rotate is only valid for external/BYO-compute workspaces"
 CONNECTION_ONLY_EXTERNAL = "connection payload is only valid for external/BYO-compute workspaces"
 NOT_EXTERNAL_HINT = (

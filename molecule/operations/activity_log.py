@@ -29,14 +29,12 @@ from typing import Any
 import trio
 
 from molecule.errors import DatastoreUnavailable, MoleculeError
-from molecule.events import EventBus
+from molecule.events import ACTIVITY_LOGGED, EventBus
 from molecule.security.redact import sanitize_error_detail
 from molecule.store.activity_rows import ABSENT, ActivityEntry, ActivityRows
 from molecule.store.pool import Connection
 
 log = logging.getLogger("molecule.operations.activity_log")
-
-ACTIVITY_LOGGED = "ACTIVITY_LOGGED"
 
 
 def activity_logged_payload(entry: ActivityEntry) -> dict[str, Any]:

@@ -44,7 +44,7 @@ from molecule.a2a.normalize import normalize_a2a_payload
 from molecule.actors.directory import Directory
 from molecule.actors.dispatch import DELEGATION_COMPLETE, ProxyResult
 from molecule.errors import Conflict, DuplicateIdempotencyKey, MoleculeError
-from molecule.events import EventBus
+from molecule.events import DELEGATION_FAILED, DELEGATION_SENT, DELEGATION_STATUS, EventBus
 from molecule.jsontext import dumpb
 from molecule.operations.a2a_send import send_a2a
 from molecule.operations.activity_log import ActivityLog
@@ -55,9 +55,6 @@ from molecule.store.workspaces import Workspaces
 
 log = logging.getLogger("molecule.operations.delegation")
 
-DELEGATION_SENT = "DELEGATION_SENT"
-DELEGATION_STATUS = "DELEGATION_STATUS"
-DELEGATION_FAILED = "DELEGATION_FAILED"
 
 RETRY_DELAY = 8.0
 """Seconds before the one retry of a 502 / 503-restarting delivery (upstream: 8 s)."""

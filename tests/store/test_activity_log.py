@@ -14,7 +14,8 @@ import pytest
 import trio
 
 from molecule.events import Event, EventBus
-from molecule.operations.activity_log import ACTIVITY_LOGGED, STAGE_GATHER, ActivityLog
+from molecule.events import ACTIVITY_LOGGED
+from molecule.operations.activity_log import STAGE_GATHER, ActivityLog
 from molecule.store.activity_rows import ActivityEntry, ActivityRows
 from molecule.store.pool import Connection, Store
 

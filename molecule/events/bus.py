@@ -1,35 +1,32 @@
 """The EventBus: in-process pub/sub for the canvas, agents, SSE clients, and idle timers.
 
 Two paths, as in the original:
-- `record()` writes a `structure_events` row first and broadcasts only if it landed
+- `record()` stores a `structure_events` row first and broadcasts only if it landed
   (lifecycle events: ONLINE, OFFLINE, REMOVED ...);
 - `broadcast()` is fan-out only, for high-volume or ephemeral events (HEARTBEAT,
   TASK_UPDATED, ACTIVITY_LOGGED ...).
 
-Fan-out never blocks the publisher: each subscriber has a bounded buffer and an event that
-does not fit is dropped for that subscriber (counted). The wire JSON is built once per event
-and shared by every subscriber. Batch-mode canvas connections (`batch_feed`) get one message
-per tick, built from array texts serialised once for all of them. Idle timers (`idle_timer`)
-are cancel scopes whose deadline every event for their workspace pushes back.
+Fan-out never blocks the publisher (molecule.events.feeds). Batch-mode canvas connections
+(`batch_feed`) get one message per tick, built from array texts serialised once for all of
+them. Idle timers (`idle_timer`) are cancel scopes whose deadline every event for their
+workspace pushes back.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from functools import cached_property
 from typing import Any
 
 import trio
 
 from molecule.errors import DatastoreUnavailable
-from molecule.jsontext import dumps, rfc3339
+from molecule.events.catalogue import Event
+from molecule.events.feeds import BATCH_FEED_LIMIT, BatchFeed, Subscription, merged_texts
 from molecule.store.pool import Store
+from molecule.store.structure_events import StructureEvents
 
 log = logging.getLogger("molecule.events")
 
@@ -44,190 +41,7 @@ BATCH_TICK = 0.02
 # hundred connections sending at the same instant made every HTTP request that arrived then
 # wait for the whole burst (measured: p99 of the publish path 14 ms instead of 2).
 BATCH_PHASES = 4
-BATCH_FEED_LIMIT = 64  # ticks a slow connection may fall behind
 FEED_WAKE_GROUP = 8  # batch feeds woken per scheduler pass
-
-# The event catalogue (upstream-april §3); names are wire strings.
-WORKSPACE_PROVISIONING = "WORKSPACE_PROVISIONING"
-WORKSPACE_ONLINE = "WORKSPACE_ONLINE"
-WORKSPACE_OFFLINE = "WORKSPACE_OFFLINE"
-WORKSPACE_DEGRADED = "WORKSPACE_DEGRADED"
-WORKSPACE_AWAITING_AGENT = "WORKSPACE_AWAITING_AGENT"
-WORKSPACE_REMOVED = "WORKSPACE_REMOVED"
-WORKSPACE_PROVISION_FAILED = "WORKSPACE_PROVISION_FAILED"
-WORKSPACE_HEARTBEAT = "WORKSPACE_HEARTBEAT"
-WORKSPACE_PAUSED = "WORKSPACE_PAUSED"
-WORKSPACE_HIBERNATED = "WORKSPACE_HIBERNATED"
-WORKSPACE_EXPANDED = "WORKSPACE_EXPANDED"
-WORKSPACE_COLLAPSED = "WORKSPACE_COLLAPSED"
-TASK_UPDATED = "TASK_UPDATED"
-AGENT_CARD_UPDATED = "AGENT_CARD_UPDATED"
-AGENT_MESSAGE = "AGENT_MESSAGE"
-
-
-@dataclass(frozen=True)
-class Event:
-    type: str
-    workspace_id: str | None
-    payload: dict[str, Any]
-    timestamp: datetime = field(default_factory=lambda: datetime.now(UTC))
-
-    def wire(self) -> dict[str, Any]:
-        return {
-            "event": self.type,
-            "workspace_id": self.workspace_id,
-            "timestamp": rfc3339(self.timestamp),
-            "payload": self.payload,
-        }
-
-    @cached_property
-    def wire_json(self) -> str:
-        """The WebSocket message, serialised once for all subscribers."""
-        return dumps(self.wire())
-
-    @cached_property
-    def sse_data(self) -> str:
-        """The SSE frame body: `{type, timestamp (unix ms), data}`."""
-        body = {
-            "type": self.type,
-            "timestamp": int(self.timestamp.timestamp() * 1000),
-            "data": self.payload,
-        }
-        return dumps(body)
-
-
-EventFilter = Callable[[Event], bool]
-
-
-class Inbox:
-    """A subscriber's bounded queue of events.
-
-    Lighter than a memory channel on the publisher's side (an append and a wake-up check),
-    because every event is offered to every canvas connection, and the reader can take
-    everything waiting in one call (`drain`). An event that does not fit is dropped for this
-    subscriber and counted.
-    """
-
-    __slots__ = ("_queue", "_limit", "_lot", "_closed", "dropped")
-
-    def __init__(self, limit: int) -> None:
-        self._queue: deque[Event] = deque()
-        self._limit = limit
-        self._lot = trio.lowlevel.ParkingLot()
-        self._closed = False
-        self.dropped = 0
-
-    def offer(self, event: Event) -> None:
-        if self._closed:
-            return
-        if len(self._queue) >= self._limit:
-            self.dropped += 1
-            return
-        self._queue.append(event)
-        if self._lot:
-            self._lot.unpark()
-
-    def close(self) -> None:
-        self._closed = True
-        self._lot.unpark_all()
-
-    async def receive(self) -> Event:
-        """The next event; EndOfChannel once closed and empty."""
-        while not self._queue:
-            if self._closed:
-                raise trio.EndOfChannel
-            await self._lot.park()
-        return self._queue.popleft()
-
-    def receive_nowait(self) -> Event:
-        if self._queue:
-            return self._queue.popleft()
-        raise trio.EndOfChannel if self._closed else trio.WouldBlock
-
-    def __len__(self) -> int:
-        return len(self._queue)
-
-    def drain(self, limit: int) -> list[Event]:
-        """Up to `limit` waiting events, oldest first, without blocking."""
-        queue = self._queue
-        if len(queue) <= limit:
-            taken = list(queue)
-            queue.clear()
-            return taken
-        return [queue.popleft() for _ in range(limit)]
-
-
-class Subscription:
-    def __init__(self, bus: EventBus, workspace_id: str | None, buffer: int) -> None:
-        self._bus = bus
-        self.workspace_id = workspace_id
-        self.receive = Inbox(buffer)
-
-    @property
-    def dropped(self) -> int:
-        return self.receive.dropped
-
-    def offer(self, event: Event) -> None:
-        self.receive.offer(event)
-
-    def close(self) -> None:
-        self.receive.close()
-
-    def __aiter__(self) -> Subscription:
-        return self
-
-    async def __anext__(self) -> Event:
-        try:
-            return await self.receive.receive()
-        except trio.EndOfChannel:
-            raise StopAsyncIteration from None
-
-
-class BatchFeed:
-    """A canvas connection in batch mode: its events arrive as one JSON array text per tick.
-
-    The bus builds each tick's text once per phase and hands the same text to every feed of
-    the phase, so the per-connection cost is one queue append and one WebSocket message per
-    tick, whatever the event rate. A connection that falls `limit` ticks behind loses the
-    oldest (counted).
-    """
-
-    __slots__ = ("_queue", "_limit", "_lot", "_closed", "dropped")
-
-    def __init__(self, limit: int) -> None:
-        self._queue: deque[tuple[str, int]] = deque()
-        self._limit = limit
-        self._lot = trio.lowlevel.ParkingLot()
-        self._closed = False
-        self.dropped = 0  # events
-
-    def offer(self, text: str, count: int) -> None:
-        if len(self._queue) >= self._limit:
-            self.dropped += self._queue.popleft()[1]
-        self._queue.append((text, count))
-        if self._lot:
-            self._lot.unpark()
-
-    def close(self) -> None:
-        self._closed = True
-        self._lot.unpark_all()
-
-    async def receive(self) -> str:
-        """Everything waiting, as one JSON array text; EndOfChannel once closed."""
-        while not self._queue:
-            if self._closed:
-                raise trio.EndOfChannel
-            await self._lot.park()
-        return _merged(self._queue)
-
-
-def _merged(texts: deque[tuple[str, int]] | list[tuple[str, int]]) -> str:
-    """JSON array texts (taken out of `texts`) as one array text, in order."""
-    if len(texts) == 1:
-        return texts.pop()[0]
-    inner = [text[1:-1] for text, _ in texts]  # strip each array's brackets
-    texts.clear()
-    return "[" + ",".join(inner) + "]"
 
 
 class _IdleTimer:
@@ -244,7 +58,7 @@ class _IdleTimer:
 
 class EventBus:
     def __init__(self, store: Store) -> None:
-        self.store = store
+        self.rows = StructureEvents(store)
         self._all: set[Subscription] = set()
         self._by_workspace: dict[str, set[Subscription]] = {}
         self._idle: dict[str, set[_IdleTimer]] = {}
@@ -344,7 +158,7 @@ class EventBus:
             if not texts:
                 continue
             count = sum(n for _, n in texts)
-            merged = _merged(texts)
+            merged = merged_texts(texts)
             for index, feed in enumerate(feeds, 1):
                 feed.offer(merged, count)
                 if index % FEED_WAKE_GROUP == 0:
@@ -358,7 +172,7 @@ class EventBus:
         self, workspace_id: str | None = None, buffer: int = 256
     ) -> Iterator[Subscription]:
         """Every event (workspace_id None) or only one workspace's events."""
-        sub = Subscription(self, workspace_id, buffer)
+        sub = Subscription(workspace_id, buffer)
         if workspace_id is None:
             self._all.add(sub)
         else:
@@ -407,14 +221,7 @@ class EventBus:
         fails (the failure is logged, never raised into the state change that caused it)."""
         event = Event(type_, workspace_id, payload)
         try:
-            await self.store.execute(
-                "INSERT INTO structure_events (event_type, workspace_id, payload, created_at)"
-                " VALUES ($1, $2, $3::jsonb, $4)",
-                type_,
-                workspace_id,
-                payload,
-                event.timestamp,
-            )
+            await self.rows.insert(type_, workspace_id, payload, event.timestamp)
         except DatastoreUnavailable:
             log.warning(
                 "%s for workspace %s not recorded: database unreachable", type_, workspace_id
