@@ -13,8 +13,7 @@ from typing import Any
 import pytest
 import trio
 
-from molecule.events import Event, EventBus
-from molecule.events import ACTIVITY_LOGGED
+from molecule.events import ACTIVITY_LOGGED, Event, EventBus
 from molecule.operations.activity_log import STAGE_GATHER, ActivityLog
 from molecule.store.activity_rows import ActivityEntry, ActivityRows
 from molecule.store.pool import Connection, Store
