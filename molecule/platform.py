@@ -28,8 +28,8 @@ from molecule.a2a.client import AgentClient
 from molecule.actors.directory import Directory
 from molecule.actors.dispatch import Dispatcher
 from molecule.actors.messages import AgentDown, ProcessExited
-from molecule.actors.runtime import Supervisor
 from molecule.actors.supervision import ServiceSupervisor, Tasks
+from molecule.actors.supervisor import Supervisor
 from molecule.actors.sweepers import start_sweeps
 from molecule.actors.workspace import WorkspaceDeps
 from molecule.config import Settings

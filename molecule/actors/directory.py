@@ -11,7 +11,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from molecule.actors.runtime import ActorRef, ChildSpec, RestartType, Supervisor
+from molecule.actors.runtime import ActorRef, ChildSpec, RestartType
+from molecule.actors.supervisor import Supervisor
 from molecule.actors.workspace import WorkspaceActor, WorkspaceDeps, workspace_gone
 from molecule.errors import ActorStopped
 from molecule.events import WORKSPACE_PROVISION_FAILED

@@ -121,7 +121,7 @@ class Lifecycle:
         if not await actor.deps.workspaces.transition(
             actor.workspace_id, S.PROVISIONING, expected, clear_url=True
         ):
-            await actor._reload()
+            await actor.reload()
             return False
         actor.status, actor.url = S.PROVISIONING, None
         actor.liveness_deadline = float("inf")
@@ -168,7 +168,7 @@ class Lifecycle:
         if not await actor.deps.workspaces.transition(
             actor.workspace_id, S.PAUSED, expected, clear_url=True
         ):
-            await actor._reload()
+            await actor.reload()
             return False
         actor.status, actor.url = S.PAUSED, None
         actor.liveness_deadline = float("inf")
@@ -190,7 +190,7 @@ class Lifecycle:
         if not await actor.deps.workspaces.transition(
             actor.workspace_id, S.PROVISIONING, (S.PAUSED,)
         ):
-            await actor._reload()
+            await actor.reload()
             return False
         actor.status = S.PROVISIONING
         await self.request_restart("resume", explicit=True)
@@ -209,7 +209,7 @@ class Lifecycle:
             )
         wid = actor.workspace_id
         if not await actor.deps.workspaces.transition(wid, S.HIBERNATING, (S.ONLINE, S.DEGRADED)):
-            await actor._reload()
+            await actor.reload()
             return
         actor.status = S.HIBERNATING
         await self._stop_agent()
@@ -262,7 +262,7 @@ class Lifecycle:
             log.warning("workspace %s: start failed: %s", actor.workspace_id, failure.message)
             actor.status = S.FAILED
             return
-        await actor._reload()
+        await actor.reload()
         actor.nursery.start_soon(self._send_restart_context, started_at)
 
     async def _send_restart_context(self, started_at: datetime) -> None:
@@ -309,7 +309,7 @@ class Lifecycle:
         }
         request = A2ARequest(envelope, "message/send", "system:restart-context", log_activity=False)
         try:
-            await self.actor.deps.dispatcher.forward(self.actor._target(), request)
+            await self.actor.deps.dispatcher.forward(self.actor.delivery.target(), request)
         except Exception as exc:  # best effort: the agent works without it
             log.info(
                 "workspace %s: restart context not delivered: %s", self.actor.workspace_id, exc

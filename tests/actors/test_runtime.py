@@ -11,7 +11,8 @@ import pytest
 import trio
 import trio.testing
 
-from molecule.actors.runtime import Actor, ActorRef, ChildSpec, Reply, RestartType, Supervisor
+from molecule.actors.runtime import Actor, ActorRef, ChildSpec, Reply, RestartType
+from molecule.actors.supervisor import Supervisor
 from molecule.errors import (
     ActorCrashed,
     ActorStopped,
