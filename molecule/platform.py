@@ -37,6 +37,7 @@ from molecule.events import EventBus
 from molecule.http.app import create_app
 from molecule.http.server import serve
 from molecule.operations.activity_log import ActivityLog
+from molecule.operations.creation import WorkspaceCreation
 from molecule.operations.removal import Removal
 from molecule.provision.local import LocalProcessProvisioner
 from molecule.provision.pipeline import Pipeline
@@ -177,6 +178,7 @@ async def running_platform(settings: Settings, dsn: str) -> AsyncIterator[Servic
                 secrets=secrets,
                 pipeline=pipeline,
                 removal=removal,
+                creation=WorkspaceCreation(workspaces, tokens, bus, directory),
                 tasks=tasks,
                 background=background,
             )

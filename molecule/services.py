@@ -9,6 +9,7 @@ from molecule.actors.supervision import ServiceSupervisor, Tasks
 from molecule.config import Settings
 from molecule.events import EventBus
 from molecule.operations.activity_log import ActivityLog
+from molecule.operations.creation import WorkspaceCreation
 from molecule.operations.removal import Removal
 from molecule.provision.pipeline import Pipeline
 from molecule.security.ssrf import URLPolicy
@@ -37,5 +38,6 @@ class Services:
     secrets: Secrets
     pipeline: Pipeline
     removal: Removal
+    creation: WorkspaceCreation
     tasks: Tasks  # one-off work that outlives its request (delegations, removal cleanup)
     background: ServiceSupervisor  # the long-lived loops (write-behind, sweeps, ticks)

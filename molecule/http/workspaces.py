@@ -7,21 +7,14 @@ from typing import Any
 
 from quart import Blueprint, Response
 
-from molecule.actors.messages import Reload, Restart
+from molecule.actors.messages import Reload
 from molecule.actors.workspace import workspace_gone
 from molecule.errors import (
     BadRequest,
-    Conflict,
     Forbidden,
     MailboxFull,
-    NameTaken,
     NotFound,
     UnsafeURL,
-)
-from molecule.events import (
-    WORKSPACE_AWAITING_AGENT,
-    WORKSPACE_ONLINE,
-    WORKSPACE_PROVISIONING,
 )
 from molecule.http import validation as v
 from molecule.http.auth import Principal, admin_auth, any_auth, workspace_auth
@@ -34,9 +27,9 @@ from molecule.http.common import (
     services,
 )
 from molecule.http.connection_snippets import connection_block
-from molecule.models import EXTERNAL_RUNTIMES, CreateWorkspacePayload, WorkspaceStatus, is_uuid
+from molecule.models import CreateWorkspacePayload, WorkspaceStatus, is_uuid
+from molecule.operations.creation import CreateRequest
 from molecule.security.ssrf import validate_agent_url
-from molecule.store.workspaces import NewWorkspace
 
 log = logging.getLogger("molecule.http.workspaces")
 bp = Blueprint("workspaces", __name__)
@@ -102,9 +95,6 @@ async def create_workspace() -> Response:
     mode = v.check_delivery_mode(p.delivery_mode)
     if p.max_concurrent_tasks < 0 or (p.budget_limit is not None and p.budget_limit < 0):
         raise BadRequest(v.INVALID_FIELDS)
-    external = p.external or (runtime in EXTERNAL_RUNTIMES)
-    if external:
-        runtime = runtime or "external"
     url = p.url or None
     if url is not None:
         try:
@@ -113,81 +103,43 @@ async def create_workspace() -> Response:
             raise BadRequest(f"unsafe workspace URL: {exc.message}") from None
     parent_id = await _existing_parent(p.parent_id)
 
-    mock = runtime == "mock"  # the platform itself answers: nothing to provision
-    status = S.ONLINE if mock else S.PROVISIONING
-    if external:
-        status = S.ONLINE if url else S.AWAITING_AGENT
-    new = NewWorkspace(
-        name=name,
-        role=role,
-        tier=tier,
-        runtime=runtime or "langgraph",
-        status=status,
-        parent_id=parent_id,
-        url=url if external else None,
-        template=template,
-        workspace_dir=workspace_dir,
-        workspace_access=access,
-        budget_limit=p.budget_limit,
-        max_concurrent_tasks=p.max_concurrent_tasks or 1,
-        delivery_mode=mode,
-        x=float(p.canvas.x) if p.canvas else 0.0,
-        y=float(p.canvas.y) if p.canvas else 0.0,
-    )
-    try:
-        created = await svc.workspaces.insert(new)
-    except NameTaken:
-        raise Conflict("workspace name already in use; please pick a different name") from None
-    wid, name = created["id"], created["name"]
-    log.info("workspace %s created (%s, runtime %s)", wid, name, new.runtime)
-    await svc.bus.record(
-        WORKSPACE_PROVISIONING, wid, {"name": name, "tier": tier, "runtime": new.runtime}
-    )
-    # Every workspace has its token from creation (D13): nobody can register as it, or act
-    # as it, without holding one. Platform-run agents get a fresh one at every start.
-    token = await svc.tokens.mint(wid)
-    if external and url:
-        await svc.bus.record(WORKSPACE_ONLINE, wid, {"name": name, "external": True})
-        await _activate(wid)
-        body = {
-            "id": wid,
-            "external": True,
-            "status": "online",
-            "connection": connection_block(svc, wid, name, token),
-        }
-        return json_response(body, 201)
-    if external:
-        await svc.bus.record(WORKSPACE_AWAITING_AGENT, wid, {"name": name, "external": True})
-        await _activate(wid)
-        body = {
-            "id": wid,
-            "external": True,
-            "status": "awaiting_agent",
-            "connection": connection_block(svc, wid, name, token),
-        }
-        return json_response(body, 201)
-    if mock:
-        await svc.bus.record(
-            WORKSPACE_ONLINE, wid, {"name": name, "mock": True, "runtime": new.runtime}
+    created = await svc.creation.create(
+        CreateRequest(
+            name=name,
+            role=role,
+            tier=tier,
+            runtime=runtime,
+            external=p.external,
+            url=url,
+            parent_id=parent_id,
+            template=template,
+            workspace_dir=workspace_dir,
+            workspace_access=access,
+            budget_limit=p.budget_limit,
+            max_concurrent_tasks=p.max_concurrent_tasks or 1,
+            delivery_mode=mode,
+            x=float(p.canvas.x) if p.canvas else 0.0,
+            y=float(p.canvas.y) if p.canvas else 0.0,
         )
-        await _activate(wid)
-    else:
-        ref = await svc.directory.get(wid)
-        if ref is not None:
-            ref.tell(Restart("created", explicit=True))  # the shared start pipeline, in the actor
+    )
+    wid = created.id
+    if created.external:
+        body = {
+            "id": wid,
+            "external": True,
+            "status": str(created.status),
+            "connection": connection_block(svc, wid, created.name, created.token),
+        }
+        return json_response(body, 201)
     return json_response(
         {
             "id": wid,
-            "status": str(status),
+            "status": str(created.status),
             "awareness_namespace": f"workspace:{wid}",
             "workspace_access": access,
         },
         201,
     )
-
-
-async def _activate(workspace_id: str) -> None:
-    await services().directory.get(workspace_id)
 
 
 @bp.get("/workspaces")
@@ -293,12 +245,7 @@ async def patch_workspace(workspace_id: str) -> Response:
     body = await read_object("invalid request body")
     fields = await _patch_fields(wid, body, who)
     needs_restart = "workspace_dir" in fields
-    try:
-        updated = await svc.workspaces.patch(wid, fields)
-    except Exception as exc:
-        if type(exc).__name__ == "UniqueViolationError":
-            raise Conflict("workspace name already in use; please pick a different name") from None
-        raise
+    updated = await svc.workspaces.patch(wid, fields)  # a taken name: NameTaken, 409
     if not updated:
         raise NotFound("workspace not found")
     ref = svc.directory.running(wid)

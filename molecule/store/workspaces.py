@@ -21,6 +21,7 @@ from molecule.store.pool import Connection, Record, affected
 from molecule.store.workspace_reads import WorkspaceReads
 
 MAX_NAME_ATTEMPTS = 21
+NAME_CONSTRAINT = "workspaces_parent_name_uniq"  # names are unique among siblings
 
 
 @dataclass(frozen=True)
@@ -102,9 +103,9 @@ class Workspaces(WorkspaceReads):
                         )
                         return {"id": wid, "name": name}
                 except asyncpg.UniqueViolationError as exc:
-                    if exc.constraint_name != "workspaces_parent_name_uniq":
+                    if exc.constraint_name != NAME_CONSTRAINT:
                         raise
-            raise NameTaken(new.name)
+            raise NameTaken()
 
         return await self.store.unit(work, tx=False)
 
@@ -264,7 +265,12 @@ class Workspaces(WorkspaceReads):
                 )
             return True
 
-        return await self.store.unit(work)
+        try:
+            return await self.store.unit(work)
+        except asyncpg.UniqueViolationError as exc:
+            if exc.constraint_name == NAME_CONSTRAINT:
+                raise NameTaken() from None
+            raise
 
     async def cascade_remove(self, workspace_id: str) -> list[str]:
         """Mark the workspace and every non-removed descendant `removed` in one transaction,

@@ -1,0 +1,127 @@
+"""Creating a workspace: the one place that decides its first status and starts it.
+
+Every creator goes through here (POST /workspaces today; org import and bundles later): the
+caller validates the fields at its edge, this decides the rest.
+
+- mock: online at once (the platform itself answers for it), nothing to start;
+- external with a url: online at once (its agent runs elsewhere and is already reachable);
+- external without one: awaiting_agent until the agent registers or heartbeats;
+- anything else: provisioning, and its actor runs the shared start pipeline.
+
+Every workspace gets its token at creation (docs/compatibility.md#d13): nobody can register
+as it, or act as it, without holding one. Platform-run agents get a fresh one at every start.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from molecule.actors.directory import Directory
+from molecule.actors.messages import Restart
+from molecule.events import (
+    WORKSPACE_AWAITING_AGENT,
+    WORKSPACE_ONLINE,
+    WORKSPACE_PROVISIONING,
+    EventBus,
+)
+from molecule.models import EXTERNAL_RUNTIMES, WorkspaceStatus
+from molecule.store.token_rows import WorkspaceTokens
+from molecule.store.workspaces import NewWorkspace, Workspaces
+
+log = logging.getLogger("molecule.operations.creation")
+
+DEFAULT_RUNTIME = "langgraph"  # the original's default when none is named
+
+
+@dataclass(frozen=True)
+class CreateRequest:
+    """A validated request for a new workspace."""
+
+    name: str
+    role: str | None = None
+    tier: int = 3
+    runtime: str | None = None
+    external: bool = False
+    url: str | None = None
+    parent_id: str | None = None
+    template: str | None = None
+    workspace_dir: str | None = None
+    workspace_access: str = "none"
+    budget_limit: int | None = None
+    max_concurrent_tasks: int = 1
+    delivery_mode: str = "push"
+    x: float = 0.0
+    y: float = 0.0
+
+
+@dataclass(frozen=True)
+class Created:
+    id: str
+    name: str  # as stored (a taken name gets a ` (n)` suffix)
+    status: WorkspaceStatus
+    runtime: str
+    external: bool
+    token: str  # shown once, in the caller's answer
+
+
+class WorkspaceCreation:
+    def __init__(
+        self,
+        workspaces: Workspaces,
+        tokens: WorkspaceTokens,
+        bus: EventBus,
+        directory: Directory,
+    ) -> None:
+        self.workspaces = workspaces
+        self.tokens = tokens
+        self.bus = bus
+        self.directory = directory
+
+    async def create(self, req: CreateRequest) -> Created:
+        """Insert, record, mint the token and start it; raises NameTaken (409)."""
+        external = req.external or req.runtime in EXTERNAL_RUNTIMES
+        runtime = req.runtime or ("external" if external else DEFAULT_RUNTIME)
+        mock = runtime == "mock"
+        if external:
+            status = WorkspaceStatus.ONLINE if req.url else WorkspaceStatus.AWAITING_AGENT
+        else:
+            status = WorkspaceStatus.ONLINE if mock else WorkspaceStatus.PROVISIONING
+        new = NewWorkspace(
+            name=req.name,
+            role=req.role,
+            tier=req.tier,
+            runtime=runtime,
+            status=status,
+            parent_id=req.parent_id,
+            url=req.url if external else None,
+            template=req.template,
+            workspace_dir=req.workspace_dir,
+            workspace_access=req.workspace_access,
+            budget_limit=req.budget_limit,
+            max_concurrent_tasks=req.max_concurrent_tasks,
+            delivery_mode=req.delivery_mode,
+            x=req.x,
+            y=req.y,
+        )
+        row = await self.workspaces.insert(new)
+        wid, name = row["id"], row["name"]
+        log.info("workspace %s created (%s, runtime %s)", wid, name, runtime)
+        await self.bus.record(
+            WORKSPACE_PROVISIONING, wid, {"name": name, "tier": req.tier, "runtime": runtime}
+        )
+        token = await self.tokens.mint(wid)
+        if external:
+            event = WORKSPACE_ONLINE if req.url else WORKSPACE_AWAITING_AGENT
+            await self.bus.record(event, wid, {"name": name, "external": True})
+            await self.directory.get(wid)  # its actor watches the liveness from now on
+        elif mock:
+            await self.bus.record(
+                WORKSPACE_ONLINE, wid, {"name": name, "mock": True, "runtime": runtime}
+            )
+            await self.directory.get(wid)
+        else:
+            ref = await self.directory.get(wid)
+            if ref is not None:
+                ref.tell(Restart("created", explicit=True))  # the shared start pipeline
+        return Created(wid, name, status, runtime, external, token)
