@@ -37,7 +37,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("molecule.actors.delivery")
 
-S = WorkspaceStatus
 URL_CHECK_TTL = 5.0
 RESTART_RETRY_AFTER = 15  # seconds a caller is told to wait for a (re)starting agent
 
@@ -71,14 +70,14 @@ class Delivery:
             actor.nursery.start_soon(self._mock_reply, msg)
             return
         # No URL (a push with one went out in push_now).
-        if actor.status == S.HIBERNATED:  # docs/compatibility.md#d1: really wake it
+        if actor.status == WorkspaceStatus.HIBERNATED:  # docs/compatibility.md#d1: really wake it
             await actor.lifecycle.request_restart("wake on A2A", wake=True)
             raise ServiceUnavailable(
                 "workspace is waking from hibernation — retry in ~15 seconds",
                 retry_after=15,
                 extra={"waking": True, "retry_after": 15},
             )
-        if actor.status == S.PROVISIONING:
+        if actor.status == WorkspaceStatus.PROVISIONING:
             # Starting or restarting: retry once it is up (never another restart cycle).
             raise ServiceUnavailable(
                 "workspace has no URL",
@@ -184,7 +183,10 @@ class Delivery:
         spare = actor.max_concurrent_tasks - actor.active_tasks
         if self.draining or spare <= 0 or not actor.url:
             return
-        if actor.delivery_mode != DeliveryMode.PUSH or actor.status not in (S.ONLINE, S.DEGRADED):
+        if actor.delivery_mode != DeliveryMode.PUSH or actor.status not in (
+            WorkspaceStatus.ONLINE,
+            WorkspaceStatus.DEGRADED,
+        ):
             return
         self.draining = True
         actor.nursery.start_soon(self._drain, self.target(), spare)

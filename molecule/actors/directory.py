@@ -20,8 +20,13 @@ from molecule.models import WorkspaceStatus
 
 log = logging.getLogger("molecule.actors.directory")
 
-S = WorkspaceStatus
-WATCHED = (S.ONLINE, S.DEGRADED, S.PROVISIONING, S.OFFLINE, S.AWAITING_AGENT)
+WATCHED = (
+    WorkspaceStatus.ONLINE,
+    WorkspaceStatus.DEGRADED,
+    WorkspaceStatus.PROVISIONING,
+    WorkspaceStatus.OFFLINE,
+    WorkspaceStatus.AWAITING_AGENT,
+)
 GAVE_UP_REASON = "workspace supervisor gave up after repeated internal errors — restart it"
 
 
@@ -54,8 +59,12 @@ class Directory:
         log.error("workspace %s: supervisor gave up (%r)", workspace_id, exc)
         changed = await self.deps.workspaces.transition(
             workspace_id,
-            S.FAILED,
-            [s for s in S if s not in (S.REMOVED, S.FAILED)],
+            WorkspaceStatus.FAILED,
+            [
+                s
+                for s in WorkspaceStatus
+                if s not in (WorkspaceStatus.REMOVED, WorkspaceStatus.FAILED)
+            ],
             sample_error=GAVE_UP_REASON,
         )
         if changed:
@@ -97,7 +106,7 @@ class Directory:
         row = await self.deps.workspaces.get(workspace_id)
         if row is None:
             return None
-        if row["status"] == S.REMOVED:
+        if row["status"] == WorkspaceStatus.REMOVED:
             raise workspace_gone(row)
         return self._start(workspace_id, row)
 

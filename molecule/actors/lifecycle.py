@@ -32,7 +32,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("molecule.actors.lifecycle")
 
-S = WorkspaceStatus
 AUTO_RESTART_LIMIT = 5
 AUTO_RESTART_WINDOW = 300.0
 RESTART_CONTEXT_WAIT = 30.0
@@ -41,7 +40,7 @@ CRASH_LOOP_REASON = (
     "agent keeps stopping: {n} automatic restarts within {window:g} s — fix the cause (see the "
     "workspace's agent log) and restart it"
 )
-NOT_RESTARTABLE = (S.REMOVED, S.PAUSED, S.HIBERNATING)
+NOT_RESTARTABLE = (WorkspaceStatus.REMOVED, WorkspaceStatus.PAUSED, WorkspaceStatus.HIBERNATING)
 PROVISION_TIMEOUT_MESSAGE = (
     "provisioning timed out — container started but never called /registry/register. "
     "Check container logs and network connectivity to the platform."
@@ -88,7 +87,9 @@ class Lifecycle:
         actor = self.actor
         if not (self.startable() or (explicit and self.managed())):
             return False
-        if actor.status in NOT_RESTARTABLE or (actor.status == S.HIBERNATED and not wake):
+        if actor.status in NOT_RESTARTABLE or (
+            actor.status == WorkspaceStatus.HIBERNATED and not wake
+        ):
             return False
         if self.restart_running:
             self.restart_pending = True
@@ -102,7 +103,11 @@ class Lifecycle:
     async def request_auto_restart(self, reason: str) -> None:
         """A restart the platform decided on by itself (the agent died, or went silent),
         bounded by the crash-loop window: past it the workspace is `failed` with a reason."""
-        if not self.startable() or self.actor.status in (*NOT_RESTARTABLE, S.HIBERNATED, S.FAILED):
+        if not self.startable() or self.actor.status in (
+            *NOT_RESTARTABLE,
+            WorkspaceStatus.HIBERNATED,
+            WorkspaceStatus.FAILED,
+        ):
             return
         now = trio.current_time()
         while self.auto_restarts and self.auto_restarts[0] <= now - AUTO_RESTART_WINDOW:
@@ -117,13 +122,15 @@ class Lifecycle:
     async def _enter_provisioning(self) -> bool:
         """`provisioning`, URL cleared, WORKSPACE_PROVISIONING: the start of every cycle."""
         actor = self.actor
-        expected = [s for s in S if s not in (S.REMOVED, S.PAUSED)]
+        expected = [
+            s for s in WorkspaceStatus if s not in (WorkspaceStatus.REMOVED, WorkspaceStatus.PAUSED)
+        ]
         if not await actor.deps.workspaces.transition(
-            actor.workspace_id, S.PROVISIONING, expected, clear_url=True
+            actor.workspace_id, WorkspaceStatus.PROVISIONING, expected, clear_url=True
         ):
             await actor.reload()
             return False
-        actor.status, actor.url = S.PROVISIONING, None
+        actor.status, actor.url = WorkspaceStatus.PROVISIONING, None
         actor.liveness_deadline = float("inf")
         await actor.deps.bus.record(
             WORKSPACE_PROVISIONING,
@@ -133,15 +140,15 @@ class Lifecycle:
         return True
 
     async def provision_timed_out(self, timeout: float) -> None:
-        if self.actor.status != S.PROVISIONING or self.restart_running:
+        if self.actor.status != WorkspaceStatus.PROVISIONING or self.restart_running:
             return  # a cycle in flight will settle the status itself
         if await self.actor.deps.workspaces.transition(
             self.actor.workspace_id,
-            S.FAILED,
-            (S.PROVISIONING,),
+            WorkspaceStatus.FAILED,
+            (WorkspaceStatus.PROVISIONING,),
             sample_error=PROVISION_TIMEOUT_MESSAGE,
         ):
-            self.actor.status = S.FAILED
+            self.actor.status = WorkspaceStatus.FAILED
             await self.actor.deps.bus.record(
                 WORKSPACE_PROVISION_FAILED,
                 self.actor.workspace_id,
@@ -160,45 +167,51 @@ class Lifecycle:
 
     async def pause(self) -> bool:
         actor = self.actor
-        if actor.status in (S.REMOVED, S.PAUSED):
+        if actor.status in (WorkspaceStatus.REMOVED, WorkspaceStatus.PAUSED):
             return False
         self.restart_pending = False
         await self._stop_agent()
-        expected = [s for s in S if s not in (S.REMOVED, S.PAUSED)]
+        expected = [
+            s for s in WorkspaceStatus if s not in (WorkspaceStatus.REMOVED, WorkspaceStatus.PAUSED)
+        ]
         if not await actor.deps.workspaces.transition(
-            actor.workspace_id, S.PAUSED, expected, clear_url=True
+            actor.workspace_id, WorkspaceStatus.PAUSED, expected, clear_url=True
         ):
             await actor.reload()
             return False
-        actor.status, actor.url = S.PAUSED, None
+        actor.status, actor.url = WorkspaceStatus.PAUSED, None
         actor.liveness_deadline = float("inf")
         await actor.deps.bus.record(WORKSPACE_PAUSED, actor.workspace_id, {"name": actor.name})
         return True
 
     async def resume(self) -> bool:
         actor = self.actor
-        if actor.status != S.PAUSED:
+        if actor.status != WorkspaceStatus.PAUSED:
             return False
         if not self.managed():  # nothing to start: back to waiting for the agent
             if actor.runtime == "mock":
-                target = S.ONLINE  # the platform itself answers for it
+                target = WorkspaceStatus.ONLINE  # the platform itself answers for it
             else:  # its next heartbeat brings it online
-                target = S.AWAITING_AGENT if actor.external else S.OFFLINE
-            if await actor.deps.workspaces.transition(actor.workspace_id, target, (S.PAUSED,)):
+                target = (
+                    WorkspaceStatus.AWAITING_AGENT if actor.external else WorkspaceStatus.OFFLINE
+                )
+            if await actor.deps.workspaces.transition(
+                actor.workspace_id, target, (WorkspaceStatus.PAUSED,)
+            ):
                 actor.status = target
             return True
         if not await actor.deps.workspaces.transition(
-            actor.workspace_id, S.PROVISIONING, (S.PAUSED,)
+            actor.workspace_id, WorkspaceStatus.PROVISIONING, (WorkspaceStatus.PAUSED,)
         ):
             await actor.reload()
             return False
-        actor.status = S.PROVISIONING
+        actor.status = WorkspaceStatus.PROVISIONING
         await self.request_restart("resume", explicit=True)
         return True
 
     async def hibernate(self, force: bool) -> None:
         actor = self.actor
-        if actor.status not in (S.ONLINE, S.DEGRADED):
+        if actor.status not in (WorkspaceStatus.ONLINE, WorkspaceStatus.DEGRADED):
             raise NotFound(
                 "workspace not found or not in a hibernatable state (must be online or degraded)"
             )
@@ -208,13 +221,17 @@ class Lifecycle:
                 extra={"active_tasks": actor.active_tasks},
             )
         wid = actor.workspace_id
-        if not await actor.deps.workspaces.transition(wid, S.HIBERNATING, (S.ONLINE, S.DEGRADED)):
+        if not await actor.deps.workspaces.transition(
+            wid, WorkspaceStatus.HIBERNATING, (WorkspaceStatus.ONLINE, WorkspaceStatus.DEGRADED)
+        ):
             await actor.reload()
             return
-        actor.status = S.HIBERNATING
+        actor.status = WorkspaceStatus.HIBERNATING
         await self._stop_agent()
-        await actor.deps.workspaces.transition(wid, S.HIBERNATED, (S.HIBERNATING,), clear_url=True)
-        actor.status, actor.url = S.HIBERNATED, None
+        await actor.deps.workspaces.transition(
+            wid, WorkspaceStatus.HIBERNATED, (WorkspaceStatus.HIBERNATING,), clear_url=True
+        )
+        actor.status, actor.url = WorkspaceStatus.HIBERNATED, None
         actor.liveness_deadline = float("inf")
         row = await actor.deps.workspaces.get(wid) or {}
         await actor.deps.bus.record(
@@ -226,7 +243,7 @@ class Lifecycle:
         await self.actor.deps.pipeline.mark_failed(
             self.actor.workspace_id, message, {"source": "supervisor"}
         )
-        self.actor.status = S.FAILED
+        self.actor.status = WorkspaceStatus.FAILED
 
     async def _restart_loop(self, reason: str) -> None:
         """Cycles until no restart is pending; the first cycle's `provisioning` step was
@@ -260,7 +277,7 @@ class Lifecycle:
             actor.url = await pipeline.start(actor.workspace_id)
         except ProvisionFailed as failure:
             log.warning("workspace %s: start failed: %s", actor.workspace_id, failure.message)
-            actor.status = S.FAILED
+            actor.status = WorkspaceStatus.FAILED
             return
         await actor.reload()
         actor.nursery.start_soon(self._send_restart_context, started_at)
@@ -268,9 +285,9 @@ class Lifecycle:
     async def _send_restart_context(self, started_at: datetime) -> None:
         """Tell the fresh agent what happened (upstream-may §6.3), once it is online."""
         with trio.move_on_after(RESTART_CONTEXT_WAIT):
-            while self.actor.status != S.ONLINE or not self.actor.url:  # noqa: ASYNC110
+            while self.actor.status != WorkspaceStatus.ONLINE or not self.actor.url:  # noqa: ASYNC110
                 await trio.sleep(RESTART_CONTEXT_POLL)
-        if self.actor.status != S.ONLINE or not self.actor.url:
+        if self.actor.status != WorkspaceStatus.ONLINE or not self.actor.url:
             return
         row = await self.actor.deps.workspaces.get(self.actor.workspace_id) or {}
         env_keys = sorted(

@@ -30,7 +30,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("molecule.actors.registration")
 
-S = WorkspaceStatus
 MAX_SAMPLE_ERROR = 4096
 MAX_CURRENT_TASK = 4096
 DEGRADE_ERROR_RATE = 0.5
@@ -77,7 +76,7 @@ class Registration:
         if row is None:
             await self.actor.reload()  # raises StopActor when removed
             raise NotFound("workspace not found")
-        self.actor.status = S.ONLINE
+        self.actor.status = WorkspaceStatus.ONLINE
         self.actor.url = row["url"]
         self.actor.delivery_mode = mode
         self.actor.arm_liveness()
@@ -147,30 +146,30 @@ class Registration:
         snapshot = self.actor.status
         record = self.actor.deps.bus.record
         wid = self.actor.workspace_id
-        if snapshot == S.ONLINE:
+        if snapshot == WorkspaceStatus.ONLINE:
             if p.runtime_state == "wedged":
-                if await self.actor.transition(S.DEGRADED, (S.ONLINE,)):
+                if await self.actor.transition(WorkspaceStatus.DEGRADED, (WorkspaceStatus.ONLINE,)):
                     await record(
                         WORKSPACE_DEGRADED,
                         wid,
                         {"runtime_state": "wedged", "sample_error": sample_error},
                     )
             elif not native_status and p.error_rate >= DEGRADE_ERROR_RATE:
-                if await self.actor.transition(S.DEGRADED, (S.ONLINE,)):
+                if await self.actor.transition(WorkspaceStatus.DEGRADED, (WorkspaceStatus.ONLINE,)):
                     await record(
                         WORKSPACE_DEGRADED,
                         wid,
                         {"error_rate": p.error_rate, "sample_error": sample_error},
                     )
-        elif snapshot == S.DEGRADED:
+        elif snapshot == WorkspaceStatus.DEGRADED:
             if not native_status and p.error_rate < RECOVER_ERROR_RATE and not p.runtime_state:
-                if await self.actor.transition(S.ONLINE, (S.DEGRADED,)):
+                if await self.actor.transition(WorkspaceStatus.ONLINE, (WorkspaceStatus.DEGRADED,)):
                     await record(WORKSPACE_ONLINE, wid, {})
-        elif snapshot == S.OFFLINE:
-            if await self.actor.transition(S.ONLINE, (S.OFFLINE,)):
+        elif snapshot == WorkspaceStatus.OFFLINE:
+            if await self.actor.transition(WorkspaceStatus.ONLINE, (WorkspaceStatus.OFFLINE,)):
                 await record(WORKSPACE_ONLINE, wid, {})
-        elif snapshot in (S.PROVISIONING, S.AWAITING_AGENT):
-            if await self.actor.transition(S.ONLINE, (snapshot,)):
+        elif snapshot in (WorkspaceStatus.PROVISIONING, WorkspaceStatus.AWAITING_AGENT):
+            if await self.actor.transition(WorkspaceStatus.ONLINE, (snapshot,)):
                 await record(WORKSPACE_ONLINE, wid, {"recovered_from": str(snapshot)})
 
     def _store_runtime_metadata(self, p: HeartbeatPayload) -> None:

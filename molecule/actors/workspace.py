@@ -65,7 +65,6 @@ from molecule.store.workspaces import Workspaces
 
 log = logging.getLogger("molecule.actors.workspace")
 
-S = WorkspaceStatus
 MAX_SAMPLE_ERROR = 4096
 MAX_CURRENT_TASK = 4096
 DEGRADE_ERROR_RATE = 0.5
@@ -115,7 +114,7 @@ class WorkspaceActor(Actor):
         self.deps = deps
         self._preloaded = row
         self._resume_agent = resume_agent  # boot: the platform restarted, its agents did not
-        self.status: WorkspaceStatus = S.PROVISIONING
+        self.status: WorkspaceStatus = WorkspaceStatus.PROVISIONING
         self.liveness_deadline = math.inf
         self.capabilities: dict[str, bool] = {}
         self.idle_timeout_override: float | None = None
@@ -132,10 +131,10 @@ class WorkspaceActor(Actor):
         row, self._preloaded = self._preloaded, None
         if row is None:
             row = await self.deps.workspaces.get(self.workspace_id)
-        if row is None or row["status"] == S.REMOVED:
+        if row is None or row["status"] == WorkspaceStatus.REMOVED:
             raise StopActor()
         self._load(row)
-        if self.status in (S.ONLINE, S.DEGRADED):
+        if self.status in (WorkspaceStatus.ONLINE, WorkspaceStatus.DEGRADED):
             # After an activation (boot, restart of this actor) give the agent a full TTL
             # to show up: the platform itself may have been down, not the agent.
             self.arm_liveness()
@@ -148,13 +147,18 @@ class WorkspaceActor(Actor):
         provisioner = self.deps.pipeline.provisioner
         if provisioner is None or not self.lifecycle.startable():
             return
-        if self.status not in (S.ONLINE, S.DEGRADED, S.PROVISIONING, S.OFFLINE):
+        if self.status not in (
+            WorkspaceStatus.ONLINE,
+            WorkspaceStatus.DEGRADED,
+            WorkspaceStatus.PROVISIONING,
+            WorkspaceStatus.OFFLINE,
+        ):
             return
         if not await provisioner.is_running(self.workspace_id):
             await self.lifecycle.request_restart("platform restarted")
 
     def _load(self, row: dict[str, Any]) -> None:
-        self.status = S(row["status"])
+        self.status = WorkspaceStatus(row["status"])
         self.name: str = row["name"]
         self.role: str | None = row.get("role")
         self.tier: int | None = row.get("tier")
@@ -184,10 +188,10 @@ class WorkspaceActor(Actor):
     async def timeout(self) -> None:
         """No register or heartbeat within the TTL: offline, or awaiting_agent if external."""
         self.liveness_deadline = math.inf
-        if self.status not in (S.ONLINE, S.DEGRADED):
+        if self.status not in (WorkspaceStatus.ONLINE, WorkspaceStatus.DEGRADED):
             return
-        target = S.AWAITING_AGENT if self.external else S.OFFLINE
-        if await self.transition(target, (S.ONLINE, S.DEGRADED)):
+        target = WorkspaceStatus.AWAITING_AGENT if self.external else WorkspaceStatus.OFFLINE
+        if await self.transition(target, (WorkspaceStatus.ONLINE, WorkspaceStatus.DEGRADED)):
             log.info(
                 "workspace %s missed its heartbeat deadline: now %s", self.workspace_id, target
             )
@@ -208,8 +212,8 @@ class WorkspaceActor(Actor):
 
     async def reload(self) -> None:
         row = await self.deps.workspaces.get(self.workspace_id)
-        if row is None or row["status"] == S.REMOVED:
-            self.status = S.REMOVED
+        if row is None or row["status"] == WorkspaceStatus.REMOVED:
+            self.status = WorkspaceStatus.REMOVED
             raise StopActor()
         self._load(row)
 
@@ -257,7 +261,7 @@ class WorkspaceActor(Actor):
             case Reload():
                 await self.reload()
             case Removed():
-                self.status = S.REMOVED
+                self.status = WorkspaceStatus.REMOVED
                 self.deps.heartbeats.discard(self.workspace_id)
                 raise StopActor()
             case _:

@@ -36,7 +36,6 @@ from molecule.security.ssrf import validate_agent_url
 from molecule.services import Services
 
 bp = Blueprint("registry", __name__)
-S = WorkspaceStatus
 ASK_TIMEOUT = 15.0
 DISCOVERY_DENIED = "not authorized to discover this workspace"
 INVALID_BODY = "invalid request body"
@@ -56,7 +55,7 @@ async def _agent_or_gone(svc: Services, workspace_id: str) -> None:
         await agent_auth(svc, workspace_id)
     except Unauthorized:
         row = await svc.workspaces.get(workspace_id)
-        if row is not None and row["status"] == S.REMOVED:
+        if row is not None and row["status"] == WorkspaceStatus.REMOVED:
             raise workspace_gone(row) from None
         raise
 
@@ -144,10 +143,13 @@ async def discover(target_id: str) -> Response:
     if caller is not None and not await can_communicate(svc.workspaces, caller, target):
         raise Forbidden(DISCOVERY_DENIED)
     row = await svc.workspaces.get(target)
-    if row is None or row["status"] == S.REMOVED:
+    if row is None or row["status"] == WorkspaceStatus.REMOVED:
         raise NotFound("workspace not found")
     url = row.get("url") or ""
-    available = row["runtime"] in EXTERNAL_RUNTIMES or row["status"] in (S.ONLINE, S.DEGRADED)
+    available = row["runtime"] in EXTERNAL_RUNTIMES or row["status"] in (
+        WorkspaceStatus.ONLINE,
+        WorkspaceStatus.DEGRADED,
+    )
     if not url or not available:
         raise ServiceUnavailable("workspace not available", extra={"status": row["status"]})
     return json_response({"id": target, "url": url, "name": row["name"]})
@@ -161,7 +163,7 @@ async def peers(workspace_id: str) -> Response:
     if caller is not None and caller != wid:
         raise Forbidden(DISCOVERY_DENIED)
     row = await svc.workspaces.get(wid)
-    if row is None or row["status"] == S.REMOVED:
+    if row is None or row["status"] == WorkspaceStatus.REMOVED:
         raise NotFound("workspace not found")
     found = await svc.workspaces.peers(wid, row.get("parent_id"))
     q = request.args.get("q", "").strip().lower()

@@ -33,7 +33,6 @@ from molecule.security.ssrf import validate_agent_url
 
 log = logging.getLogger("molecule.http.workspaces")
 bp = Blueprint("workspaces", __name__)
-S = WorkspaceStatus
 
 _LIST_FIELDS = (
     "id", "name", "role", "tier", "status", "agent_card", "url", "parent_id", "active_tasks",
@@ -74,7 +73,7 @@ async def _existing_parent(parent_id: str | None) -> str | None:
     if not is_uuid(parent_id):
         raise BadRequest("parent_id must be a UUID")
     status = await services().workspaces.status_of(parent_id.lower())
-    if status is None or status == S.REMOVED:
+    if status is None or status == WorkspaceStatus.REMOVED:
         raise BadRequest("parent_id must reference an existing workspace")
     return parent_id.lower()
 
@@ -156,7 +155,11 @@ async def get_workspace(workspace_id: str) -> Response:
     wid = require_uuid(workspace_id)
     await svc.heartbeats.flush()
     row = await svc.workspaces.get(wid)
-    if row is not None and row["status"] == S.REMOVED and not query_flag("include_removed"):
+    if (
+        row is not None
+        and row["status"] == WorkspaceStatus.REMOVED
+        and not query_flag("include_removed")
+    ):
         # D14: to anyone who names it, its revoked token included: its agents and clients
         # watch for this 410 to stop.
         raise workspace_gone(row)
@@ -269,7 +272,7 @@ async def delete_workspace(workspace_id: str) -> Response:
     if row is None:
         raise NotFound("workspace not found")
     purge = query_flag("purge")
-    if row["status"] == S.REMOVED and not purge:
+    if row["status"] == WorkspaceStatus.REMOVED and not purge:
         return json_response({"status": "removed", "cascade_deleted": 0})
     children = await svc.workspaces.children(wid)
     if children and not query_flag("confirm"):
@@ -311,8 +314,13 @@ async def workspace_state(workspace_id: str) -> Response:
     status = await svc.workspaces.status_of(wid)
     if status is None:
         return json_response({"workspace_id": wid, "deleted": True}, 404)
-    if status == S.REMOVED:
+    if status == WorkspaceStatus.REMOVED:
         return json_response({"workspace_id": wid, "deleted": True, "status": "removed"}, 404)
     return json_response(
-        {"workspace_id": wid, "status": status, "paused": status == S.PAUSED, "deleted": False}
+        {
+            "workspace_id": wid,
+            "status": status,
+            "paused": status == WorkspaceStatus.PAUSED,
+            "deleted": False,
+        }
     )

@@ -26,7 +26,6 @@ from molecule.services import Services
 from molecule.store.workspaces import NewWorkspace
 from tests.conftest import make_settings
 
-S = WorkspaceStatus
 SLEEPER = [sys.executable, "-c", "import time; time.sleep(120)"]
 CRASHER = [sys.executable, "-c", "import sys; sys.exit(3)"]
 
@@ -46,7 +45,14 @@ def use_command(svc: Services, command: list[str]) -> LocalProcessProvisioner:
 
 async def echo_workspace(svc: Services, name: str = "echo", **extra: Any) -> str:
     created = await svc.workspaces.insert(
-        NewWorkspace(name=name, role=None, tier=3, runtime="echo", status=S.PROVISIONING, **extra)
+        NewWorkspace(
+            name=name,
+            role=None,
+            tier=3,
+            runtime="echo",
+            status=WorkspaceStatus.PROVISIONING,
+            **extra,
+        )
     )
     return str(created["id"])
 
@@ -141,7 +147,9 @@ async def test_a_dying_agent_is_restarted_then_failed_with_a_reason(svc: Service
 async def test_required_env_preflight_fails_with_the_canned_message(svc: Services) -> None:
     use_command(svc, SLEEPER)
     created = await svc.workspaces.insert(
-        NewWorkspace(name="llm", role=None, tier=3, runtime="llm", status=S.PROVISIONING)
+        NewWorkspace(
+            name="llm", role=None, tier=3, runtime="llm", status=WorkspaceStatus.PROVISIONING
+        )
     )
     wid = str(created["id"])
     with svc.bus.subscribe(wid) as sub:

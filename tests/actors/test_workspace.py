@@ -22,7 +22,6 @@ from molecule.services import Services
 from molecule.store.workspaces import NewWorkspace
 from tests.conftest import make_settings
 
-S = WorkspaceStatus
 CARD = {"name": "agent"}
 
 
@@ -33,7 +32,10 @@ async def svc(aio_loop: object, dsn: str, tmp_path: Path) -> AsyncIterator[Servi
 
 
 async def new_workspace(
-    svc: Services, name: str, runtime: str = "external", status: S = S.AWAITING_AGENT
+    svc: Services,
+    name: str,
+    runtime: str = "external",
+    status: WorkspaceStatus = WorkspaceStatus.AWAITING_AGENT,
 ) -> str:
     created = await svc.workspaces.insert(
         NewWorkspace(name=name, role=None, tier=3, runtime=runtime, status=status)
@@ -84,7 +86,9 @@ async def test_register_arms_liveness_and_expiry_sends_external_to_awaiting_agen
 async def test_heartbeats_keep_it_alive_and_managed_goes_offline(
     svc: Services, mock_clock: trio.testing.MockClock
 ) -> None:
-    wid = await new_workspace(svc, "managed", runtime="langgraph", status=S.PROVISIONING)
+    wid = await new_workspace(
+        svc, "managed", runtime="langgraph", status=WorkspaceStatus.PROVISIONING
+    )
     await ask(svc, wid, Heartbeat(HeartbeatPayload(workspace_id=wid)))
     assert await status_row(svc, wid) == "online"
     for _ in range(5):  # 5 x 100 s, each beat re-arms the 180 s deadline
@@ -107,7 +111,7 @@ async def test_heartbeats_keep_it_alive_and_managed_goes_offline(
 
 async def test_status_writes_are_conditional(svc: Services) -> None:
     """A row moved behind the actor's back (here: paused) is not overwritten by a heartbeat."""
-    wid = await new_workspace(svc, "racy", status=S.OFFLINE)
+    wid = await new_workspace(svc, "racy", status=WorkspaceStatus.OFFLINE)
     await ask(svc, wid, Snapshot())  # activate with the cached status "offline"
     await svc.store.execute("UPDATE workspaces SET status = 'paused' WHERE id = $1", wid)
     await ask(svc, wid, Heartbeat(HeartbeatPayload(workspace_id=wid)))
@@ -125,8 +129,8 @@ async def test_client_errors_do_not_crash_the_actor(svc: Services) -> None:
 async def test_repeated_crashes_mark_the_workspace_failed_with_a_reason(
     svc: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    wid = await new_workspace(svc, "crashy", status=S.ONLINE)
-    other = await new_workspace(svc, "bystander", status=S.ONLINE)
+    wid = await new_workspace(svc, "crashy", status=WorkspaceStatus.ONLINE)
+    other = await new_workspace(svc, "bystander", status=WorkspaceStatus.ONLINE)
     await ask(svc, other, Snapshot())
 
     async def broken(self: WorkspaceActor, *args: Any) -> None:
@@ -152,19 +156,25 @@ async def test_boot_activates_only_watched_workspaces(
     aio_loop: object, dsn: str, tmp_path: Path
 ) -> None:
     settings = make_settings(tmp_path, dsn)
-    ids: dict[S, str] = {}
+    ids: dict[WorkspaceStatus, str] = {}
     async with running_platform(settings, dsn) as first:
-        for status in S:
+        for status in WorkspaceStatus:
             ids[status] = await new_workspace(first, f"ws-{status}", status=status)
     async with running_platform(settings, dsn) as svc:
         active = {s for s, wid in ids.items() if svc.directory.running(wid) is not None}
-        assert active == {S.ONLINE, S.DEGRADED, S.PROVISIONING, S.OFFLINE, S.AWAITING_AGENT}
+        assert active == {
+            WorkspaceStatus.ONLINE,
+            WorkspaceStatus.DEGRADED,
+            WorkspaceStatus.PROVISIONING,
+            WorkspaceStatus.OFFLINE,
+            WorkspaceStatus.AWAITING_AGENT,
+        }
         # Others activate on demand; removed ones never do.
-        assert await svc.directory.get(ids[S.PAUSED]) is not None
+        assert await svc.directory.get(ids[WorkspaceStatus.PAUSED]) is not None
         from molecule.errors import Gone
 
         with pytest.raises(Gone):
-            await svc.directory.get(ids[S.REMOVED])
+            await svc.directory.get(ids[WorkspaceStatus.REMOVED])
 
 
 async def test_liveness_expiry_does_not_fail_a_workspace_this_platform_cannot_run(
@@ -172,7 +182,9 @@ async def test_liveness_expiry_does_not_fail_a_workspace_this_platform_cannot_ru
 ) -> None:
     """An agent that self-registered under an unknown id gets the default runtime; when it
     stops heartbeating it goes offline and stays there (no restart we cannot perform)."""
-    wid = await new_workspace(svc, "self-registered", runtime="langgraph", status=S.ONLINE)
+    wid = await new_workspace(
+        svc, "self-registered", runtime="langgraph", status=WorkspaceStatus.ONLINE
+    )
     await ask(svc, wid, Heartbeat(HeartbeatPayload(workspace_id=wid)))
     mock_clock.jump(181)
     await settle()
