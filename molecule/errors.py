@@ -7,7 +7,7 @@ other exception that escapes a handler is a real fault, logged with its tracebac
 answered with a bare 500, so internal detail never reaches a client.
 
     MoleculeError (500)
-    ├── BadRequest (400): JSONRejected, UnsafeURL, PathRefused
+    ├── BadRequest (400): JSONRejected, UnsafeURL, DNSLookupFailed, PathRefused, MalformedForm
     ├── Unauthorized (401), PaymentRequired (402), Forbidden (403), NotFound (404)
     ├── RequestTimeout (408)
     ├── Conflict (409): NameTaken, DuplicateIdempotencyKey
@@ -166,6 +166,11 @@ class UnsafeURL(BadRequest):
         super().__init__(message)
 
 
+class DNSLookupFailed(BadRequest):
+    """A hostname could not be turned into addresses (no answer, a timeout, garbage): an
+    SSRF check refuses it (molecule.security.ssrf); the message says why."""
+
+
 class PathRefused(BadRequest):
     """A virtual file path (`/configs/...`, `/workspace/...`) failed validation."""
 
@@ -292,12 +297,15 @@ class ProvisionFailed(MoleculeError):
 
 class AgentUnreachable(BadGateway):
     """Nothing answers at the agent's address: refused, unresolvable, TLS failure, or the
-    dial timed out. Not busy: nothing is listening there."""
+    dial timed out. Not busy: nothing is listening there. Also a URL or header the agent
+    client cannot put on the wire (the request never leaves)."""
 
     default_message = "failed to reach workspace agent"
 
 
 class ResponseTooLarge(BadGateway):
+    """The agent's response body is larger than the client reads (10 MiB)."""
+
     default_message = "agent response too large"
 
 
@@ -378,3 +386,8 @@ class RpcError(MoleculeError):
 
 class BridgeError(MoleculeError):
     """A refusal `molecule connect` cannot recover from (bad token, unknown workspace)."""
+
+
+class MalformedForm(BadRequest):
+    """A multipart/form-data body cannot be parsed or breaks a form limit (molecule.form_parts);
+    the message says what, in the parser's words. Each upload route words its own answer."""

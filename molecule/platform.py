@@ -36,7 +36,7 @@ from molecule.config import Settings
 from molecule.events import EventBus
 from molecule.http.app import create_app
 from molecule.http.server import serve
-from molecule.operations.activity_log import ActivityLog
+from molecule.events.activity_log import ActivityLog
 from molecule.operations.creation import WorkspaceCreation
 from molecule.operations.removal import Removal
 from molecule.provision.local import LocalProcessProvisioner

@@ -8,7 +8,7 @@ from molecule.actors.directory import Directory
 from molecule.actors.supervision import ServiceSupervisor, Tasks
 from molecule.config import Settings
 from molecule.events import EventBus
-from molecule.operations.activity_log import ActivityLog
+from molecule.events.activity_log import ActivityLog
 from molecule.operations.creation import WorkspaceCreation
 from molecule.operations.removal import Removal
 from molecule.provision.pipeline import Pipeline

@@ -54,7 +54,7 @@ from molecule.models import (
     DeliveryMode,
     WorkspaceStatus,
 )
-from molecule.operations.activity_log import ActivityLog
+from molecule.events.activity_log import ActivityLog
 from molecule.provision.pipeline import Pipeline
 from molecule.security.ssrf import URLPolicy
 from molecule.security.token_material import new_inbound_secret

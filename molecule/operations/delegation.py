@@ -44,7 +44,7 @@ from molecule.actors.dispatch import DELEGATION_COMPLETE, ProxyResult
 from molecule.errors import Conflict, DuplicateIdempotencyKey, MoleculeError
 from molecule.events import DELEGATION_FAILED, DELEGATION_SENT, DELEGATION_STATUS, EventBus
 from molecule.operations.a2a_send import send_a2a
-from molecule.operations.activity_log import ActivityLog
+from molecule.events.activity_log import ActivityLog
 from molecule.operations.delegation_wire import (
     EMPTY_RESPONSE,
     FAILED_SUMMARY,

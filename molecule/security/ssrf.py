@@ -36,7 +36,7 @@ from urllib.parse import urlsplit
 
 import trio
 
-from molecule.errors import UnsafeURL
+from molecule.errors import DNSLookupFailed, UnsafeURL
 
 _log = logging.getLogger(__name__)
 
@@ -230,16 +230,8 @@ def _split(url: str) -> tuple[str, str]:
     return parts.scheme.lower(), (parts.hostname or "")
 
 
-class _DNSFailure(Exception):
-    """Internal: the name could not be turned into addresses; `detail` says why."""
-
-    def __init__(self, detail: str) -> None:
-        super().__init__(detail)
-        self.detail = detail
-
-
 async def _resolve(host: str, timeout: float) -> list[IPAddress]:
-    """Every address `host` resolves to, normalized; raises `_DNSFailure`.
+    """Every address `host` resolves to, normalized; raises `DNSLookupFailed`.
 
     An empty answer counts as a failure: a check that passes because there was nothing to
     check would let the connection-time lookup decide on its own.
@@ -249,11 +241,11 @@ async def _resolve(host: str, timeout: float) -> list[IPAddress]:
         with trio.move_on_after(timeout) as scope:
             infos = list(await trio.socket.getaddrinfo(host, None, type=socket.SOCK_STREAM))
     except socket.gaierror as exc:
-        raise _DNSFailure(exc.strerror or str(exc)) from exc
+        raise DNSLookupFailed(exc.strerror or str(exc)) from exc
     except (OSError, UnicodeError, ValueError) as exc:
-        raise _DNSFailure(str(exc) or type(exc).__name__) from exc
+        raise DNSLookupFailed(str(exc) or type(exc).__name__) from exc
     if scope.cancelled_caught:
-        raise _DNSFailure(f"lookup timed out after {timeout:g}s")
+        raise DNSLookupFailed(f"lookup timed out after {timeout:g}s")
     addrs: list[IPAddress] = []
     for info in infos:
         sockaddr = info[4]
@@ -263,9 +255,9 @@ async def _resolve(host: str, timeout: float) -> list[IPAddress]:
             addrs.append(_normalize(ip_address(sockaddr[0])))
         except ValueError:
             # An answer we cannot classify must not be waved through.
-            raise _DNSFailure(f"unparseable address {sockaddr[0]!r}") from None
+            raise DNSLookupFailed(f"unparseable address {sockaddr[0]!r}") from None
     if not addrs:
-        raise _DNSFailure("no addresses found")
+        raise DNSLookupFailed("no addresses found")
     return addrs
 
 
@@ -317,8 +309,9 @@ async def validate_agent_url(url: str, policy: URLPolicy) -> None:
         return
     try:
         addrs = await _resolve(host, policy.dns_timeout)
-    except _DNSFailure as exc:
-        raise UnsafeURL(f'hostname "{host}" cannot be resolved (DNS error): {exc.detail}') from None
+    except DNSLookupFailed as exc:
+        detail = exc.message
+        raise UnsafeURL(f'hostname "{host}" cannot be resolved (DNS error): {detail}') from None
     for ip in addrs:
         label = _agent_block_label(ip, policy)
         if label is not None:
@@ -380,7 +373,7 @@ async def check_outbound_url(url: str, policy: URLPolicy) -> IPAddress:
         return literal
     try:
         addrs = await _resolve(host, policy.dns_timeout)
-    except _DNSFailure:
+    except DNSLookupFailed:
         raise UnsafeURL(f"DNS resolution blocked for hostname: {host}") from None
     for ip in addrs:
         if _outbound_violation(ip, policy) is not None:

@@ -14,7 +14,7 @@ import pytest
 import trio
 
 from molecule.events import ACTIVITY_LOGGED, Event, EventBus
-from molecule.operations.activity_log import STAGE_GATHER, ActivityLog
+from molecule.events.activity_log import STAGE_GATHER, ActivityLog
 from molecule.store.activity_rows import ActivityEntry, ActivityRows
 from molecule.store.pool import Connection, Store
 

@@ -34,7 +34,7 @@ from molecule.security.redact import sanitize_error_detail
 from molecule.store.activity_rows import ABSENT, ActivityEntry, ActivityRows
 from molecule.store.pool import Connection
 
-log = logging.getLogger("molecule.operations.activity_log")
+log = logging.getLogger("molecule.events.activity_log")
 
 
 def activity_logged_payload(entry: ActivityEntry) -> dict[str, Any]:
