@@ -28,6 +28,17 @@ It also carries one correction to hypercorn's HTTP/1.1 protocol (`AnnouncedClose
 a response sent before its request's body is in is marked `Connection: close`, the close the
 server then makes anyway.
 
+Hypercorn internals this module relies on (all checked by tests/http/test_server.py; review
+them when hypercorn's pin moves):
+- module attributes it replaces by name: `hypercorn.trio.run.TCPServer`,
+  `hypercorn.protocol.H11Protocol` (`install()` refuses to run if either changed);
+- `TCPServer`: `idle_task` (replaced by KeepAliveTimer), `_read_data` (overridden with a copy
+  of its loop), `_initiate_server_close`, `context.terminated`, `send_lock`, `stream`,
+  `protocol` and `protocol.protocol`, `config`; `hypercorn.trio.tcp_server.MAX_RECV`;
+- the task group hypercorn hands the timer: its `_nursery`;
+- `H11Protocol.connection.their_state` (h11's view of the request body).
+The figures behind the transport are in bench/README.md ("The lean transport").
+
 `serve()` installs both in hypercorn's trio worker, which looks the class up by name when it
 starts listening; it then serves every hypercorn trio server of the process (only ours run
 in a molecule process). pyproject pins hypercorn's minor version for this reason, and
