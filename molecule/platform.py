@@ -34,9 +34,9 @@ from molecule.actors.sweepers import start_sweeps
 from molecule.actors.workspace import WorkspaceDeps
 from molecule.config import Settings
 from molecule.events import EventBus
+from molecule.events.activity_log import ActivityLog
 from molecule.http.app import create_app
 from molecule.http.server import serve
-from molecule.events.activity_log import ActivityLog
 from molecule.operations.creation import WorkspaceCreation
 from molecule.operations.removal import Removal
 from molecule.provision.local import LocalProcessProvisioner

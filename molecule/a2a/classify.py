@@ -1,4 +1,13 @@
-"""How a failed or odd agent response is classified (upstream-may §3.2 j, n)."""
+"""How a failed or odd agent response is classified (upstream-may §3.2 j, n).
+
+A call that failed before the agent answered raised one of the transport's error types
+(`molecule.errors`, "talking to agents"), and its class alone says what happened:
+`AgentBusy` (timeouts, a dropped connection, no free connection: the agent is there but
+busy or stuck) or `AgentUnreachable` (nothing answers at its address). With the
+provisioner's word on whether the agent still runs, that gives the contract's outcome:
+dead -> 503 restarting; unreachable -> 502; busy -> 503 native_session for an agent that
+keeps its own sessions, else the durable queue (202 queued).
+"""
 
 from __future__ import annotations
 
@@ -6,37 +15,49 @@ import json
 from http import HTTPStatus
 from typing import Any
 
-import httpx
-
-from molecule.a2a.client import ResponseHeaderTimeout
+from molecule.errors import AgentBusy, AgentUnreachable, MoleculeError
 
 # Upstream statuses that mean "the agent behind this URL may be dead" (isUpstreamDeadStatus).
 DEAD_STATUSES = frozenset({502, 503, 504, 521, 522, 523, 524})
 
-
-class IdleTimeout(Exception):
-    """No event for the target within its idle window: the agent is busy or stuck."""
+RESTARTING = "workspace agent unreachable — container restart triggered"
 
 
-class CeilingTimeout(Exception):
-    """The request's absolute deadline (X-Timeout or the agent ceiling) passed."""
+def is_busy(exc: AgentBusy | AgentUnreachable) -> bool:
+    """Busy, not dead: the agent took the connection (or we could not get one to it in
+    time). A refused or unresolvable address is not busy: nothing is listening there."""
+    return isinstance(exc, AgentBusy)
 
 
-def is_busy(exc: BaseException) -> bool:
-    """Timeouts, cancellations and connections dropped mid-request mean "busy", not dead.
+def failure_outcome(
+    exc: AgentBusy | AgentUnreachable, *, dead: bool, session_capable: bool
+) -> MoleculeError | None:
+    """The answer to a request whose agent never answered; None: queue the request.
 
-    A refused or unreachable connection is not busy: nothing is listening there.
+    `dead`: the provisioner says the agent's process is gone (its restart is under way).
     """
-    if isinstance(exc, IdleTimeout | CeilingTimeout | ResponseHeaderTimeout):
-        return True
-    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
-        return False
-    if isinstance(exc, httpx.ReadTimeout | httpx.WriteTimeout | httpx.PoolTimeout):
-        return True
-    if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError):
-        return True
-    text = str(exc)
-    return "EOF" in text or "connection reset" in text.lower()
+    if dead:
+        return MoleculeError(RESTARTING, status=503, extra={"restarting": True})
+    if not is_busy(exc):
+        return MoleculeError("failed to reach workspace agent", status=502)
+    if session_capable:
+        return MoleculeError(
+            "workspace agent busy — adapter handles retry (native_session)",
+            status=503,
+            extra={"busy": True, "retry_after": 30, "native_session": True},
+            headers={"Retry-After": "30"},
+        )
+    return None
+
+
+def dead_status_outcome() -> MoleculeError:
+    """The answer when the agent answered a `DEAD_STATUSES` status and is indeed gone."""
+    return MoleculeError(
+        RESTARTING,
+        status=503,
+        extra={"restarting": True, "retry_after": 15},
+        headers={"Retry-After": "15"},
+    )
 
 
 def upstream_error_message(status: int, body: bytes) -> str:

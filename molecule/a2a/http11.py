@@ -5,7 +5,9 @@ request/response cycle; on the proxy's hot path that was a tenth of the whole re
 An agent's answer is simple to frame, so this parser does only what a client needs
 (RFC 9112 §4-7): the status line and headers, 1xx responses skipped, and a body framed by
 `Transfer-Encoding: chunked`, `Content-Length`, or the end of the connection.
-Anything malformed is a `ProtocolError`; the caller then drops the connection.
+Anything malformed is `AgentConnectionLost` (the agent sent something that is not HTTP,
+which the proxy treats like a dropped connection: busy); the caller then drops the
+connection.
 
 Usage per response: `feed()` what the socket gives, `head()` until it returns a `Head`,
 then `next_body()` until it returns `END`. `NEED_DATA` asks for more bytes (`feed(b"")`
@@ -19,6 +21,8 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
+from molecule.errors import AgentConnectionLost
+
 MAX_HEAD = 64 * 1024  # status line plus headers (h11's default was 16 KiB)
 MAX_CHUNK_LINE = 1024
 
@@ -26,10 +30,6 @@ _STATUS_LINE = re.compile(rb"HTTP/1\.([01]) ([0-9]{3})(?: [^\r\n]*)?")
 _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _HEX = re.compile(rb"[0-9A-Fa-f]+")
 _BLANK_LINE = re.compile(rb"\r?\n\r?\n")  # the end of the head, CRLF or bare LF
-
-
-class ProtocolError(Exception):
-    """The agent sent something that is not a valid HTTP/1.1 response."""
 
 
 class _Marker:
@@ -102,18 +102,18 @@ class ResponseParser:
             end, skip = self._head_end()
             if end < 0:
                 if len(self.buf) > MAX_HEAD:
-                    raise ProtocolError("response head too large")
+                    raise AgentConnectionLost("response head too large")
                 if self.eof:
-                    raise ProtocolError("connection closed before a complete response head")
+                    raise AgentConnectionLost("connection closed before a complete response head")
                 return NEED_DATA
             if end > MAX_HEAD:
-                raise ProtocolError("response head too large")
+                raise AgentConnectionLost("response head too large")
             raw = bytes(self.buf[:end])
             del self.buf[: end + skip]
             head = _parse_head(raw)
             if 100 <= head.status < 200:
                 if head.status == 101:
-                    raise ProtocolError("unexpected protocol switch")
+                    raise AgentConnectionLost("unexpected protocol switch")
                 continue
             self._frame(head)
             return head
@@ -136,16 +136,16 @@ class ResponseParser:
         if head.get(b"transfer-encoding") is not None:
             encoding = head.joined(b"transfer-encoding")
             if encoding.strip().lower() != b"chunked":
-                raise ProtocolError(f"unsupported transfer-encoding {encoding!r}")
+                raise AgentConnectionLost(f"unsupported transfer-encoding {encoding!r}")
             self.mode, self.chunk_state = _CHUNKED, _SIZE
             return
         lengths = {value for key, value in head.headers if key == b"content-length"}
         if lengths:
             if len(lengths) != 1:
-                raise ProtocolError("conflicting content-length headers")
+                raise AgentConnectionLost("conflicting content-length headers")
             (raw,) = lengths
             if not raw.isdigit():
-                raise ProtocolError(f"invalid content-length {raw!r}")
+                raise AgentConnectionLost(f"invalid content-length {raw!r}")
             self.mode, self.remaining = _LENGTH, int(raw)
             if self.remaining == 0:
                 self.done = True
@@ -174,7 +174,7 @@ class ResponseParser:
     def _length_body(self) -> bytes | _Marker:
         if not self.buf:
             if self.eof:
-                raise ProtocolError("connection closed before the end of the body")
+                raise AgentConnectionLost("connection closed before the end of the body")
             return NEED_DATA
         take = min(len(self.buf), self.remaining)
         data = bytes(self.buf[:take])
@@ -202,12 +202,12 @@ class ResponseParser:
             if self.chunk_state == _SIZE:
                 size = line.split(b";", 1)[0].strip()
                 if not _HEX.fullmatch(size):
-                    raise ProtocolError(f"invalid chunk size line {line[:40]!r}")
+                    raise AgentConnectionLost(f"invalid chunk size line {line[:40]!r}")
                 self.remaining = int(size, 16)
                 self.chunk_state = _DATA if self.remaining else _TRAILER
             elif self.chunk_state == _DATA_END:
                 if line:
-                    raise ProtocolError("missing CRLF after chunk data")
+                    raise AgentConnectionLost("missing CRLF after chunk data")
                 self.chunk_state = _SIZE
             elif not line:  # _TRAILER: an empty line ends the message
                 self.done = True
@@ -217,7 +217,7 @@ class ResponseParser:
         end = self.buf.find(b"\n", 0, MAX_CHUNK_LINE + 1)
         if end < 0:
             if len(self.buf) > MAX_CHUNK_LINE:
-                raise ProtocolError("chunk line too long")
+                raise AgentConnectionLost("chunk line too long")
             return None
         line = bytes(self.buf[:end]).rstrip(b"\r")
         del self.buf[: end + 1]
@@ -225,7 +225,7 @@ class ResponseParser:
 
     def _need(self) -> _Marker:
         if self.eof:
-            raise ProtocolError("connection closed before the end of the chunked body")
+            raise AgentConnectionLost("connection closed before the end of the chunked body")
         return NEED_DATA
 
 
@@ -234,12 +234,12 @@ def _parse_head(raw: bytes) -> Head:
     status_line = lines[0].rstrip(b"\r")
     match = _STATUS_LINE.fullmatch(status_line)
     if match is None:
-        raise ProtocolError(f"invalid status line {status_line[:80]!r}")
+        raise AgentConnectionLost(f"invalid status line {status_line[:80]!r}")
     headers: list[tuple[bytes, bytes]] = []
     for line in lines[1:]:
         line = line.rstrip(b"\r")
         name, colon, value = line.partition(b":")
         if not colon or not _TOKEN.fullmatch(name):
-            raise ProtocolError(f"invalid header line {line[:80]!r}")  # includes obs-fold
+            raise AgentConnectionLost(f"invalid header line {line[:80]!r}")  # includes obs-fold
         headers.append((name.lower(), value.strip(b" \t")))
     return Head(int(match.group(2)), headers, http10=match.group(1) == b"0")

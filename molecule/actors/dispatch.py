@@ -2,9 +2,11 @@
 
 Runs as a task in the target's WorkspaceActor nursery, so a slow agent never blocks the
 actor. The outcomes are the contract's (upstream-may §3.2 i-o, with D6/D7):
-- busy (idle timer, deadline, dropped connection) -> durable enqueue + 202, or 503 when the
-  target manages its own sessions;
+- busy (idle timer, deadline, dropped connection, no free connection) -> durable enqueue +
+  202, or 503 when the target manages its own sessions;
 - upstream dead status with a dead agent -> 503 restarting; unreachable -> 502;
+- which failure is which follows from the transport's error types (`AgentBusy`,
+  `AgentUnreachable`), in `molecule.a2a.classify`;
 - 2xx with an empty body -> error with the upstream status;
 - success -> the agent's status and body, an activity row, A2A_RESPONSE for the canvas.
 """
@@ -20,35 +22,42 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv6Address
 from typing import Any, Protocol
 
-import httpx
 import trio
 
+from molecule.a2a.agent_response import AgentResponse
 from molecule.a2a.classify import (
     DEAD_STATUSES,
-    CeilingTimeout,
-    IdleTimeout,
-    is_busy,
+    dead_status_outcome,
+    failure_outcome,
     reply_text,
     tool_trace,
     upstream_error_message,
 )
-from molecule.a2a.client import AgentClient, AgentResponse, ResponseHeaderTimeout, ResponseTooLarge
+from molecule.a2a.client import AgentClient
 from molecule.a2a.normalize import expires_in_seconds, extract_message_id
-from molecule.errors import MoleculeError
-from molecule.events import EventBus
+from molecule.errors import (
+    AgentBusy,
+    AgentConnectionLost,
+    AgentUnreachable,
+    CeilingTimeout,
+    IdleTimeout,
+    MoleculeError,
+    ResponseTooLarge,
+    StillBusy,
+)
+from molecule.events import A2A_RESPONSE, DELEGATION_COMPLETE, EventBus
+from molecule.events.activity_log import ActivityLog
 from molecule.jsontext import dumpb
 from molecule.models import EXTERNAL_RUNTIMES, SYSTEM_CALLER_PREFIXES
-from molecule.operations.activity_log import ActivityLog
 from molecule.security.redact import truncate_bytes
 from molecule.store.activity_rows import ABSENT, ActivityEntry
+from molecule.store.delegations import DelegationRows
 from molecule.store.queue import QueueRows
 from molecule.store.workspaces import Workspaces
 
 log = logging.getLogger("molecule.actors.dispatch")
 
 AGENT_CEILING = 30 * 60.0
-A2A_RESPONSE = "A2A_RESPONSE"
-DELEGATION_COMPLETE = "DELEGATION_COMPLETE"
 BUSY_MESSAGE = "workspace agent busy — request queued, will dispatch when capacity available"
 
 
@@ -138,6 +147,7 @@ class Dispatcher:
         activity: ActivityLog,
         queue: QueueRows,
         workspaces: Workspaces,
+        delegations: DelegationRows,
         liveness: AgentLiveness | None = None,
     ) -> None:
         self.client = client
@@ -145,6 +155,7 @@ class Dispatcher:
         self.activity = activity
         self.queue = queue
         self.workspaces = workspaces
+        self.delegations = delegations
         self.liveness = liveness  # None until a provisioner is wired: agents count as alive
         self.on_dead: Callable[[str], Awaitable[None]] | None = None
 
@@ -164,11 +175,11 @@ class Dispatcher:
         started = trio.current_time()
         ceiling = req.timeout or (AGENT_CEILING if req.agent_caller else math.inf)
         response: AgentResponse | None = None
-        error: BaseException | None = None
+        error: AgentBusy | AgentUnreachable | None = None
         with _bounded(ceiling) as deadline:
             try:
                 response = await self._call(target, req)
-            except (httpx.HTTPError, ResponseHeaderTimeout, IdleTimeout, OSError) as exc:
+            except (AgentBusy, AgentUnreachable) as exc:  # the transport raises only these
                 error = exc
         if deadline.cancelled_caught:
             error = CeilingTimeout(f"no answer within {ceiling:g}s")
@@ -179,7 +190,7 @@ class Dispatcher:
         try:
             with _bounded(ceiling) as reading:
                 body = await response.read()
-        except (httpx.HTTPError, ResponseTooLarge) as exc:
+        except (AgentConnectionLost, ResponseTooLarge) as exc:
             return await self._unreadable(target, req, response.status, exc, started)
         finally:
             await response.aclose()
@@ -204,7 +215,7 @@ class Dispatcher:
         return not alive
 
     async def _failed(
-        self, target: Target, req: A2ARequest, exc: BaseException, started: float
+        self, target: Target, req: A2ARequest, exc: AgentBusy | AgentUnreachable, started: float
     ) -> ProxyResult:
         log.info("workspace %s: A2A %s failed: %r", target.workspace_id, req.method, exc)
         dead = await self._agent_dead(target)
@@ -218,21 +229,9 @@ class Dispatcher:
                     error_detail=str(exc) or type(exc).__name__,
                 )
             )
-        if dead:
-            raise MoleculeError(
-                "workspace agent unreachable — container restart triggered",
-                status=503,
-                extra={"restarting": True},
-            )
-        if not is_busy(exc):
-            raise MoleculeError("failed to reach workspace agent", status=502)
-        if target.session_capable:
-            raise MoleculeError(
-                "workspace agent busy — adapter handles retry (native_session)",
-                status=503,
-                extra={"busy": True, "retry_after": 30, "native_session": True},
-                headers={"Retry-After": "30"},
-            )
+        outcome = failure_outcome(exc, dead=dead, session_capable=target.session_capable)
+        if outcome is not None:
+            raise outcome
         if req.queue_id is not None:
             raise StillBusy(str(exc))
         return await self._enqueue(target, req)
@@ -278,12 +277,7 @@ class Dispatcher:
             raise MoleculeError("agent returned empty response body", status=status)
         if status >= 300:
             if status in DEAD_STATUSES and await self._agent_dead(target):
-                raise MoleculeError(
-                    "workspace agent unreachable — container restart triggered",
-                    status=503,
-                    extra={"restarting": True, "retry_after": 15},
-                    headers={"Retry-After": "15"},
-                )
+                raise dead_status_outcome()
             if req.log_activity:
                 await self._log_success(target, req, status, _parse(body), started)
             raise MoleculeError(upstream_error_message(status, body), status=status)
@@ -300,6 +294,11 @@ class Dispatcher:
             try:
                 async for chunk in response.iter_raw():
                     yield chunk
+            except AgentConnectionLost as exc:  # the caller's stream just ends: say why here
+                log.info(
+                    "workspace %s: A2A %s stream cut: %s", target.workspace_id, req.method, exc
+                )
+                raise
             finally:
                 await response.aclose()
                 if req.log_activity:
@@ -348,20 +347,14 @@ class Dispatcher:
         if not delegation_id or not req.caller_id or result.stream is not None:
             return
         text = reply_text(result.body)
-        changed = await self.workspaces.store.execute(
-            """
-            UPDATE activity_logs SET status = 'completed', summary = $5,
-                response_body = jsonb_build_object('text', $4::text, 'delegation_id', $3::text)
-            WHERE workspace_id = $1 AND method = 'delegate_result' AND target_id = $2
-              AND response_body->>'delegation_id' = $3
-            """,
+        completed = await self.delegations.complete_result(
             req.caller_id,
             target.workspace_id,
             str(delegation_id),
             text,
             f"Delegation completed ({truncate_bytes(text, 80)})",
         )
-        if changed.endswith(" 0"):
+        if not completed:
             return
         await self.bus.record(
             DELEGATION_COMPLETE,
@@ -373,10 +366,6 @@ class Dispatcher:
                 "via": "queue_drain",
             },
         )
-
-
-class StillBusy(Exception):
-    """A drained item found its target busy again: it goes back to the queue (D2)."""
 
 
 # Stands in for the scope of an unbounded wait: never cancelled, and entering it costs nothing

@@ -49,12 +49,12 @@ from molecule.events import (
     WORKSPACE_OFFLINE,
     EventBus,
 )
+from molecule.events.activity_log import ActivityLog
 from molecule.models import (
     EXTERNAL_RUNTIMES,
     DeliveryMode,
     WorkspaceStatus,
 )
-from molecule.events.activity_log import ActivityLog
 from molecule.provision.pipeline import Pipeline
 from molecule.security.ssrf import URLPolicy
 from molecule.security.token_material import new_inbound_secret

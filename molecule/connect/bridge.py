@@ -32,6 +32,7 @@ from typing import Any
 import httpx
 
 from molecule.connect.backends import Backend
+from molecule.errors import BridgeError
 
 log = logging.getLogger("molecule.connect")
 
@@ -42,10 +43,6 @@ POLL_LIMIT = 50
 REPLY_TIMEOUT = 60.0
 CURSOR_FILE = "cursor"
 TOKEN_FILE = "auth_token"
-
-
-class BridgeError(Exception):
-    """A refusal the bridge cannot recover from (bad token, unknown workspace)."""
 
 
 @dataclass

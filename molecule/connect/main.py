@@ -41,8 +41,8 @@ from molecule.connect.bridge import (
     SINCE_SECS,
     Bridge,
     BridgeConfig,
-    BridgeError,
 )
+from molecule.errors import BridgeError
 from molecule.models import is_uuid
 
 log = logging.getLogger("molecule.connect")

@@ -33,24 +33,30 @@ from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
 import trio
 
 from molecule.a2a.classify import reply_text, upstream_error_message
 from molecule.actors.directory import Directory
-from molecule.actors.dispatch import DELEGATION_COMPLETE, ProxyResult
+from molecule.actors.dispatch import ProxyResult
 from molecule.errors import Conflict, DuplicateIdempotencyKey, MoleculeError
-from molecule.events import DELEGATION_FAILED, DELEGATION_SENT, DELEGATION_STATUS, EventBus
-from molecule.operations.a2a_send import send_a2a
+from molecule.events import (
+    DELEGATION_COMPLETE,
+    DELEGATION_FAILED,
+    DELEGATION_SENT,
+    DELEGATION_STATUS,
+    EventBus,
+)
 from molecule.events.activity_log import ActivityLog
+from molecule.operations.a2a_send import send_a2a
 from molecule.operations.delegation_wire import (
     EMPTY_RESPONSE,
     FAILED_SUMMARY,
     INTERNAL_ERROR,
     QUEUED_SUMMARY,
     TIMED_OUT,
+    Started,
     buffered_reply,
     completed_summary,
     delegation_envelope,
@@ -58,6 +64,7 @@ from molecule.operations.delegation_wire import (
     is_poll_queued_response,
     is_queued_response,
     should_retry,
+    started_from_row,
     task_preview,
 )
 from molecule.security.redact import sanitize_error_detail, truncate_bytes
@@ -71,17 +78,6 @@ RETRY_DELAY = 8.0
 """Seconds before the one retry of a 502 / 503-restarting delivery (the original's 8 s)."""
 EXECUTION_TIMEOUT = 30 * 60.0
 """Bound on one whole execution, retry included (the original's 30 min)."""
-
-
-@dataclass(frozen=True)
-class Started:
-    """What `begin` decided: a new delegation to execute, or an idempotent hit."""
-
-    delegation_id: str
-    status: str
-    target_id: str | None
-    hit: bool = False
-    warning: str | None = None
 
 
 class Delegations:
@@ -114,7 +110,7 @@ class Delegations:
             existing = await self.rows.by_idempotency_key(source_id, idempotency_key)
             if existing is not None:
                 if existing["status"] != "failed":
-                    return _hit(existing)
+                    return started_from_row(existing)
                 await self.rows.delete_failed(existing["id"])
         delegation_id = str(uuid.uuid4())
         entry = self._delegate_entry(
@@ -127,7 +123,7 @@ class Delegations:
             winner = await self.rows.by_idempotency_key(source_id, idempotency_key)
             if winner is None:
                 raise Conflict("idempotency_key is already used by another activity") from None
-            return _hit(winner)
+            return started_from_row(winner)
         except Exception:
             log.exception("workspace %s: recording delegation %s failed", source_id, delegation_id)
             await self.announce(source_id, target_id, delegation_id, task)
@@ -391,7 +387,3 @@ class Delegations:
 
     async def listing(self, workspace_id: str) -> list[dict[str, Any]]:
         return [fold_row(row) for row in await self.rows.recent(workspace_id)]
-
-
-def _hit(row: dict[str, Any]) -> Started:
-    return Started(row["delegation_id"], row["status"], row["target_id"], hit=True)

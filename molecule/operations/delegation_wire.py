@@ -5,6 +5,7 @@ proxy's answers are read (queued, poll-queued, retryable), summaries, and the le
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 from molecule.a2a.classify import reply_text
@@ -141,3 +142,18 @@ async def buffered_reply(result: ProxyResult) -> bytes:
         if reply_text(event) != event.decode(errors="replace"):
             return event
     return events[-1] if events else b""
+
+
+@dataclass(frozen=True)
+class Started:
+    """What `begin` decided: a new delegation to execute, or an idempotent hit."""
+
+    delegation_id: str
+    status: str
+    target_id: str | None
+    hit: bool = False
+    warning: str | None = None
+
+
+def started_from_row(row: dict[str, Any]) -> Started:
+    return Started(row["delegation_id"], row["status"], row["target_id"], hit=True)

@@ -24,11 +24,11 @@ import trio
 from molecule.errors import ProvisionError
 from molecule.lifeline import Lifeline
 from molecule.provision.base import ExitCallback, Started, StartSpec
+from molecule.workspace_paths import HOST_DIRS, VirtualRoots, validate_virtual
 
 log = logging.getLogger("molecule.provision.local")
 
-SUBDIRS = ("configs", "workspace", "home", "plugins")
-VIRTUAL_ROOTS = {f"/{name}": name for name in SUBDIRS}
+SUBDIRS = HOST_DIRS  # the virtual roots' directories (molecule.workspace_paths maps them)
 STOP_GRACE = 5.0
 # Environment a runtime may inherit from the platform; everything else comes from the spec.
 _INHERITED = ("PATH", "LANG", "LC_ALL", "TZ", "PYTHONPATH", "VIRTUAL_ENV", "SSL_CERT_FILE")
@@ -61,15 +61,10 @@ class LocalProcessProvisioner:
         return self.root / workspace_id
 
     def host_path(self, workspace_id: str, virtual: str) -> Path:
-        """Map `/configs/x` etc. onto the workspace's directories; refuse anything else."""
-        clean = os.path.normpath(virtual)
-        if clean != virtual or ".." in virtual.split("/"):
-            raise ValueError("invalid path")
-        for prefix, sub in VIRTUAL_ROOTS.items():
-            if virtual == prefix or virtual.startswith(prefix + "/"):
-                rest = virtual[len(prefix) :].lstrip("/")
-                return self.workspace_dir(workspace_id) / sub / rest
-        raise ValueError("path must be under /configs, /workspace, /home, or /plugins")
+        """Map `/configs/x` etc. onto the workspace's directories, with the agent's own rules
+        (the same module maps them inside the agent); anything else is `PathRefused`."""
+        roots = VirtualRoots(self.workspace_dir(workspace_id))
+        return roots.to_host(validate_virtual(virtual))
 
     def _prepare(self, spec: StartSpec) -> Path:
         base = self.workspace_dir(spec.workspace_id)

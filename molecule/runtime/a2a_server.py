@@ -19,12 +19,13 @@ from typing import Any
 
 import trio
 
+from molecule.errors import PayloadTooLarge, RpcError
 from molecule.runtime import a2a_wire as w
 from molecule.runtime.adapters.base import AgentRequest
-from molecule.runtime.asgi import BodyTooLarge, Request, Send, dumps, send_error, send_json
-from molecule.runtime.redact import describe, secret_values
+from molecule.runtime.asgi import Request, Send, dumps, send_error, send_json
 from molecule.runtime.state import RuntimeState
 from molecule.runtime.tasks import TaskRecord
+from molecule.security.redact import describe_error, secret_env_values
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +67,7 @@ def requested_version(header: str | None) -> str:
     return value
 
 
-def envelope(rid: Any, *, result: Any = None, error: w.RpcError | None = None) -> dict[str, Any]:
+def envelope(rid: Any, *, result: Any = None, error: RpcError | None = None) -> dict[str, Any]:
     if error is not None:
         return {"jsonrpc": "2.0", "id": rid, "error": error.to_dict()}
     return {"jsonrpc": "2.0", "id": rid, "result": result}
@@ -83,16 +84,16 @@ def _lenient_id(body: bytes) -> Any:
 class A2AHandler:
     def __init__(self, state: RuntimeState) -> None:
         self.state = state
-        self._secrets = secret_values(state.settings.env)
+        self._secrets = secret_env_values(state.settings.env)
 
     async def __call__(self, request: Request, send: Send) -> None:
         try:
             body = await request.body(MAX_BODY)
-        except BodyTooLarge:
-            await send_error(send, 413, "request body too large")
+        except PayloadTooLarge as exc:
+            await send_error(send, exc.status, exc.message)
             return
         if not self.state.configured:
-            error = w.RpcError(w.INTERNAL_ERROR, NOT_CONFIGURED, self.state.configuration_error)
+            error = RpcError(w.INTERNAL_ERROR, NOT_CONFIGURED, self.state.configuration_error)
             await send_json(send, 503, envelope(_lenient_id(body), error=error))
             return
         rid: Any = None
@@ -100,13 +101,13 @@ class A2AHandler:
             try:
                 payload = json.loads(body)
             except ValueError as exc:
-                raise w.RpcError(w.PARSE_ERROR, str(exc)) from exc
+                raise RpcError(w.PARSE_ERROR, str(exc)) from exc
             if not isinstance(payload, dict):
-                raise w.RpcError(w.INVALID_REQUEST, "Invalid Request")
+                raise RpcError(w.INVALID_REQUEST, "Invalid Request")
             rid = payload.get("id")
             method = payload.get("method")
             if payload.get("jsonrpc") != "2.0" or not isinstance(method, str):
-                raise w.RpcError(w.INVALID_REQUEST, "Invalid Request")
+                raise RpcError(w.INVALID_REQUEST, "Invalid Request")
             version = requested_version(request.header("a2a-version"))
             op = self._resolve(method, version)
             params = payload.get("params")
@@ -115,7 +116,7 @@ class A2AHandler:
                 await self._stream(send, rid, msg, version)
                 return
             result = await self._dispatch(op, params, version)
-        except w.RpcError as exc:
+        except RpcError as exc:
             await send_json(send, 200, envelope(rid, error=exc))
             return
         await send_json(send, 200, envelope(rid, result=result))
@@ -123,7 +124,7 @@ class A2AHandler:
     def _resolve(self, method: str, version: str) -> str:
         entry = METHODS.get(method)
         if entry is None:
-            raise w.RpcError(w.METHOD_NOT_FOUND, "Method not found")
+            raise RpcError(w.METHOD_NOT_FOUND, "Method not found")
         op, name_version = entry
         if version not in (w.V03, w.V10):
             raise w.version_error(version, name_version)
@@ -131,7 +132,7 @@ class A2AHandler:
             raise w.version_error(w.V03, w.V10)
         if name_version == w.V03 and version == w.V10:
             # what the a2a-sdk 0.3 compat handler says when sent a 1.0 header
-            raise w.RpcError(
+            raise RpcError(
                 w.INTERNAL_ERROR,
                 f"A2A version '{w.V10}' is not supported by this handler. "
                 f"Expected version '{w.V03}'.",
@@ -163,17 +164,17 @@ class A2AHandler:
             if target is None:
                 raise w.task_not_found(version)
             if op == "resubscribe":
-                raise w.RpcError(-32004, "This operation is not supported")
+                raise RpcError(-32004, "This operation is not supported")
             return self._cancel(target, version)
         if op == "push":
-            raise w.RpcError(-32003, "Push Notification is not supported")
+            raise RpcError(-32003, "Push Notification is not supported")
         if op == "extended_card":
-            raise w.RpcError(-32007, "Authenticated Extended Card is not configured")
-        raise w.RpcError(-32004, "This operation is not supported")
+            raise RpcError(-32007, "Authenticated Extended Card is not configured")
+        raise RpcError(-32004, "This operation is not supported")
 
     def _cancel(self, record: TaskRecord, version: str) -> Any:
         if record.finished or record.scope is None:
-            raise w.RpcError(w.TASK_NOT_CANCELABLE, "Task cannot be canceled")
+            raise RpcError(w.TASK_NOT_CANCELABLE, "Task cannot be canceled")
         record.scope.cancel()
         self.state.store.finish(record, "canceled", None)
         return w.render_task(record.view, version)
@@ -202,11 +203,11 @@ class A2AHandler:
             store.finish(record, "completed", agent)
             return agent
         except Exception as exc:
-            error = describe(exc, self._secrets)
+            error = describe_error(exc, self._secrets)
             log.exception("adapter %s failed on task %s", adapter.name, request.task_id)
             failure = w.agent_message(error, request.context_id, request.task_id)
             store.finish(record, "failed", failure)
-            raise w.RpcError(w.INTERNAL_ERROR, "Internal error", error) from exc
+            raise RpcError(w.INTERNAL_ERROR, "Internal error", error) from exc
         finally:
             tracker.finish(request.task_id, error)
             if not record.finished:  # cancelled from outside (shutdown, client gone)
@@ -229,7 +230,7 @@ class A2AHandler:
         await event(envelope(rid, result=working))
         try:
             reply = await self._execute(record, request)
-        except w.RpcError as exc:
+        except RpcError as exc:
             await event(envelope(rid, error=exc), more=False)
             return
         if reply is None:

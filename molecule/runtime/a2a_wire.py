@@ -13,6 +13,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from molecule.errors import RpcError
+
 V03, V10 = "0.3", "1.0"
 
 # JSON-RPC / A2A error codes used by the runtime.
@@ -34,15 +36,6 @@ _STATES_V10 = {
     "failed": "TASK_STATE_FAILED",
     "canceled": "TASK_STATE_CANCELED",
 }
-
-
-class RpcError(Exception):
-    def __init__(self, code: int, message: str, data: Any = None) -> None:
-        super().__init__(message)
-        self.code, self.message, self.data = code, message, data
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"code": self.code, "message": self.message, "data": self.data}
 
 
 def error_info(reason: str, metadata: dict[str, Any] | None = None) -> list[dict[str, Any]]:

@@ -13,15 +13,13 @@ from contextlib import aclosing
 from typing import Any
 from urllib.parse import parse_qs
 
+from molecule.errors import ClientGone, PayloadTooLarge
+
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 Headers = Iterable[tuple[str, str | bytes]]
-
-
-class ClientDisconnected(Exception):
-    pass
 
 
 async def answer_lifespan(receive: Receive, send: Send) -> None:
@@ -34,10 +32,6 @@ async def answer_lifespan(receive: Receive, send: Send) -> None:
         elif message["type"] == "lifespan.shutdown":
             await send({"type": "lifespan.shutdown.complete"})
             return
-
-
-class BodyTooLarge(Exception):
-    pass
 
 
 class Request:
@@ -70,7 +64,7 @@ class Request:
         while not self.body_complete:
             message = await self.receive()
             if message["type"] == "http.disconnect":
-                raise ClientDisconnected()
+                raise ClientGone()
             if not message.get("more_body", False):
                 self.body_complete = True
             chunk = message.get("body", b"")
@@ -83,7 +77,7 @@ class Request:
             async for chunk in chunks:
                 buf += chunk
                 if len(buf) > limit:
-                    raise BodyTooLarge()
+                    raise PayloadTooLarge("request body too large")
         return bytes(buf)
 
 

@@ -20,10 +20,11 @@ from urllib.parse import quote
 
 import trio
 
+from molecule.errors import BadRequest, MoleculeError, NotFound
 from molecule.runtime.asgi import Request, Send, send_error, start_response
 from molecule.runtime.credentials import Credentials
-from molecule.runtime.paths import PathRefused, VirtualRoots, validate_virtual
 from molecule.security.token_material import bearer_from_header, constant_time_equal
+from molecule.workspace_paths import VirtualRoots, validate_virtual
 
 CHUNK = 64 * 1024
 _ATTR_CHARS = "!#$&+-.^_`|~"  # RFC 5987 attr-char punctuation kept as is
@@ -52,36 +53,36 @@ def content_type(name: str) -> str:
     return guessed + "; charset=utf-8" if guessed.startswith("text/") else guessed
 
 
-class Refused(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status, self.message = status, message
+NOT_FOUND = "file not found"
+NOT_REGULAR = "path is not a regular file"
+STAT_FAILED = "stat failed"
 
 
 def open_regular(host_path: str) -> tuple[int, os.stat_result]:
-    """lstat, refuse anything but a regular file, open no-follow, confirm with fstat."""
+    """lstat, refuse anything but a regular file, open no-follow, confirm with fstat.
+
+    Refusals are `MoleculeError`s with the contract's status and message (404, 400, 500).
+    """
     try:
         st = os.lstat(host_path)
-    except FileNotFoundError as exc:
-        raise Refused(404, "file not found") from exc
-    except NotADirectoryError as exc:
-        raise Refused(404, "file not found") from exc
+    except (FileNotFoundError, NotADirectoryError) as exc:
+        raise NotFound(NOT_FOUND) from exc
     except OSError as exc:
-        raise Refused(500, "stat failed") from exc
+        raise MoleculeError(STAT_FAILED) from exc
     if not stat.S_ISREG(st.st_mode):
-        raise Refused(400, "path is not a regular file")
+        raise BadRequest(NOT_REGULAR)
     try:
         fd = os.open(host_path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except FileNotFoundError as exc:
-        raise Refused(404, "file not found") from exc
+        raise NotFound(NOT_FOUND) from exc
     except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise Refused(400, "path is not a regular file") from exc
-        raise Refused(500, "stat failed") from exc
+        if exc.errno == errno.ELOOP:  # swapped for a symlink since the lstat
+            raise BadRequest(NOT_REGULAR) from exc
+        raise MoleculeError(STAT_FAILED) from exc
     st = os.fstat(fd)
     if not stat.S_ISREG(st.st_mode):
         os.close(fd)
-        raise Refused(400, "path is not a regular file")
+        raise BadRequest(NOT_REGULAR)
     return fd, st
 
 
@@ -93,12 +94,8 @@ async def file_read(
         return
     try:
         virtual = validate_virtual(request.query.get("path"))
-    except PathRefused as exc:
-        await send_error(send, 400, str(exc))
-        return
-    try:
         fd, st = await trio.to_thread.run_sync(open_regular, str(roots.to_host(virtual)))
-    except Refused as exc:
+    except MoleculeError as exc:  # PathRefused (400) or open_regular's refusals
         await send_error(send, exc.status, exc.message)
         return
     try:

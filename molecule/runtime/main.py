@@ -32,16 +32,17 @@ from hypercorn.config import Config as HyperConfig
 from hypercorn.trio import serve
 from hypercorn.typing import ASGIFramework
 
+from molecule.errors import SettingsError, UnknownAdapter
 from molecule.lifeline import lifeline_fd, wait_until_cut
-from molecule.runtime.adapters import AdapterContext, UnknownAdapter, create_adapter
+from molecule.runtime.adapters import AdapterContext, create_adapter
 from molecule.runtime.adapters import known as known_adapters
 from molecule.runtime.app import RuntimeApp
 from molecule.runtime.credentials import Credentials
 from molecule.runtime.heartbeat import heartbeat_loop, register
 from molecule.runtime.platform_client import PlatformClient
-from molecule.runtime.redact import describe, secret_values
-from molecule.runtime.settings import Settings, SettingsError, load_settings
+from molecule.runtime.settings import Settings, load_settings
 from molecule.runtime.state import RuntimeState
+from molecule.security.redact import describe_error, secret_env_values
 
 log = logging.getLogger("molecule.runtime")
 
@@ -80,7 +81,7 @@ async def _setup_adapter(state: RuntimeState, client: PlatformClient) -> None:
     except UnknownAdapter:
         raise
     except Exception as exc:  # a broken adapter config: serve the card, say why
-        state.configuration_error = describe(exc, secret_values(settings.env))
+        state.configuration_error = describe_error(exc, secret_env_values(settings.env))
         log.error("adapter %r not loaded: %s", settings.config.adapter, state.configuration_error)
         return
     state.adapter = adapter
@@ -88,7 +89,7 @@ async def _setup_adapter(state: RuntimeState, client: PlatformClient) -> None:
         with trio.fail_after(SETUP_TIMEOUT):
             await adapter.setup()
     except Exception as exc:
-        state.configuration_error = describe(exc, secret_values(settings.env))
+        state.configuration_error = describe_error(exc, secret_env_values(settings.env))
         log.error("adapter %r not configured: %s", adapter.name, state.configuration_error)
 
 

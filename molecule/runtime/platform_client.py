@@ -17,6 +17,7 @@ from typing import IO, Any
 import httpx
 import trio
 
+from molecule.errors import PlatformError
 from molecule.runtime.credentials import Credentials
 from molecule.runtime.settings import Settings
 
@@ -25,16 +26,6 @@ log = logging.getLogger(__name__)
 REGISTER_TIMEOUT = 10.0
 CALL_TIMEOUT = 30.0
 UPLOAD_TIMEOUT = 600.0
-
-
-class PlatformError(Exception):
-    """A platform call answered with an unexpected status (or not at all)."""
-
-    def __init__(self, what: str, status: int | None, body: str = "") -> None:
-        detail = f"HTTP {status}" if status is not None else "no response"
-        super().__init__(f"{what} failed: {detail}" + (f": {body[:300]}" if body else ""))
-        self.status = status
-        self.body = body
 
 
 def _open_files(paths: Sequence[Path]) -> list[IO[bytes]]:

@@ -18,7 +18,8 @@ from typing import Any
 
 import yaml
 
-from molecule.runtime.paths import VirtualRoots
+from molecule.errors import SettingsError
+from molecule.workspace_paths import VirtualRoots
 
 log = logging.getLogger(__name__)
 
@@ -26,10 +27,6 @@ DEFAULT_PORT = 8000
 DEFAULT_HEARTBEAT = 30.0
 HEARTBEAT_MIN, HEARTBEAT_MAX = 5.0, 300.0
 MIN_HEARTBEAT_OVERRIDE = 0.05
-
-
-class SettingsError(Exception):
-    """Startup cannot proceed (the original's preflight hard failures)."""
 
 
 @dataclass(frozen=True)

@@ -22,8 +22,9 @@ from typing import Any
 
 import trio
 
-from molecule.runtime.paths import PathRefused, VirtualRoots, validate_virtual
-from molecule.runtime.platform_client import PlatformClient, PlatformError
+from molecule.errors import PathRefused, PlatformError, ToolError
+from molecule.runtime.platform_client import PlatformClient
+from molecule.workspace_paths import VirtualRoots, validate_virtual
 
 SEND_MESSAGE = "send_message_to_user"
 DELEGATE = "delegate_task"
@@ -73,10 +74,6 @@ TOOL_SCHEMAS: list[dict[str, Any]] = [
         },
     },
 ]
-
-
-class ToolError(Exception):
-    pass
 
 
 def resolve_attachment(roots: VirtualRoots, path: str) -> tuple[Path, str]:

@@ -23,18 +23,19 @@ from typing import Any
 
 import trio
 
-from molecule.runtime.asgi import ClientDisconnected, Request, Send, send_error, send_json
+from molecule.errors import (
+    BadRequest,
+    ClientGone,
+    MalformedForm,
+    MkdirFailed,
+    MoleculeError,
+    PayloadTooLarge,
+)
+from molecule.form_parts import FormParts, PartData, PartEnd, PartStart, boundary_from
+from molecule.runtime.asgi import Request, Send, send_error, send_json
 from molecule.runtime.credentials import Credentials
 from molecule.runtime.internal_files import authorized
-from molecule.runtime.multipart import (
-    MultiPartException,
-    MultipartParser,
-    PartData,
-    PartEnd,
-    PartStart,
-    boundary_from,
-)
-from molecule.runtime.paths import UPLOADS_DIR, VirtualRoots, sanitize_filename
+from molecule.workspace_paths import UPLOADS_DIR, VirtualRoots, sanitize_filename
 
 MAX_BYTES = 100 * 1024 * 1024
 MAX_FILES = 64
@@ -45,19 +46,8 @@ FLUSH_BYTES = 1024 * 1024
 FIELD_NAME = "files"
 DRAIN_BYTES = MAX_BYTES + RAW_SLACK
 DRAIN_SECONDS = 30.0
-
-
-class TooLarge(Exception):
-    def __init__(self, body: dict[str, Any]) -> None:
-        super().__init__(body["error"])
-        self.body = body
-
-
-class MkdirFailed(Exception):
-    def __init__(self, exc: OSError) -> None:
-        super().__init__(str(exc))
-        self.errno = exc.errno
-        self.detail = exc.strerror or str(exc)
+# The original ran Starlette's form parser and named its exception in the 400 body.
+PARSER_EXCEPTION = "MultiPartException"
 
 
 @dataclass
@@ -119,7 +109,9 @@ class UploadSink:
             await trio.to_thread.run_sync(_write_all, f.fd, data)
 
     async def consume(self, chunks: AsyncIterator[bytes], boundary: bytes) -> None:
-        parser = MultipartParser(boundary)
+        """Parse and store the form; a refusal raises (MalformedForm, PayloadTooLarge,
+        MkdirFailed). The next chunk is read only once the previous one is written."""
+        parser = FormParts(boundary)
         current: _OpenFile | None = None
         field_size: int | None = None  # bytes of the current non-file field; None if none
         raw = 0
@@ -127,7 +119,7 @@ class UploadSink:
             async for chunk in chunks:
                 raw += len(chunk)
                 if raw > MAX_BYTES + RAW_SLACK:
-                    raise TooLarge({"error": "request body too large", "max": MAX_BYTES})
+                    raise PayloadTooLarge("request body too large", extra={"max": MAX_BYTES})
                 for event in parser.feed(chunk):
                     if isinstance(event, PartStart):
                         current, field_size = await self._start(event)
@@ -137,7 +129,7 @@ class UploadSink:
                         elif field_size is not None:
                             field_size += len(event.data)
                             if field_size > MAX_FIELD_BYTES:
-                                raise MultiPartException("Part exceeded maximum size of 1024KB.")
+                                raise MalformedForm("Part exceeded maximum size of 1024KB.")
                     elif isinstance(event, PartEnd) and current is not None:
                         await self._flush(current)
                         await trio.to_thread.run_sync(os.close, current.fd)
@@ -154,13 +146,11 @@ class UploadSink:
         if part.filename is None:
             self.fields += 1
             if self.fields > MAX_FIELDS:
-                raise MultiPartException(
-                    f"Too many fields. Maximum number of fields is {MAX_FIELDS}."
-                )
+                raise MalformedForm(f"Too many fields. Maximum number of fields is {MAX_FIELDS}.")
             return None, 0
         self.files += 1
         if self.files > MAX_FILES:
-            raise MultiPartException(f"Too many files. Maximum number of files is {MAX_FILES}.")
+            raise MalformedForm(f"Too many files. Maximum number of files is {MAX_FILES}.")
         if part.name != FIELD_NAME:
             return None, None  # a file under another field name: read past it
         return await self._open(part), None
@@ -169,11 +159,11 @@ class UploadSink:
         f.size += len(data)
         self.total += len(data)
         if f.size > MAX_BYTES:
-            raise TooLarge(
-                {"error": "file exceeds per-file cap", "filename": f.name, "max": MAX_BYTES}
+            raise PayloadTooLarge(
+                "file exceeds per-file cap", extra={"filename": f.name, "max": MAX_BYTES}
             )
         if self.total > MAX_BYTES:
-            raise TooLarge({"error": "upload exceeds total cap", "max": MAX_BYTES})
+            raise PayloadTooLarge("upload exceeds total cap", extra={"max": MAX_BYTES})
         assert f.pending is not None
         f.pending += data
         if len(f.pending) >= FLUSH_BYTES:
@@ -213,32 +203,28 @@ async def drain(request: Request) -> None:
                     drained += len(chunk)
                     if drained > DRAIN_BYTES:
                         return
-        except ClientDisconnected:
+        except ClientGone:
             return
 
 
-async def _receive_files(request: Request, sink: UploadSink) -> tuple[int, dict[str, Any]]:
-    """Parse the upload into `sink`; the answer's (status, body)."""
+async def _receive_files(request: Request, sink: UploadSink) -> list[dict[str, Any]]:
+    """Parse the upload into `sink`; the stored files, or a refusal in the contract's words."""
     try:
         boundary = boundary_from(request.header("content-type"))
         if boundary is not None:
             async with aclosing(request.stream()) as chunks:
                 await sink.consume(chunks, boundary)
-    except MultiPartException as exc:
-        detail = {"exception": type(exc).__name__, "detail": str(exc)}
-        return 400, {"error": "failed to parse multipart form", **detail}
-    except TooLarge as exc:
-        return 413, exc.body
+    except MalformedForm as exc:
+        detail = {"exception": PARSER_EXCEPTION, "detail": exc.message}
+        raise BadRequest("failed to parse multipart form", extra=detail) from exc
     except MkdirFailed as exc:
-        return 500, {
-            "error": "failed to create upload directory",
-            "path": UPLOADS_DIR,
-            "errno": exc.errno,
-            "detail": exc.detail,
-        }
+        raise MoleculeError(
+            "failed to create upload directory",
+            extra={"path": UPLOADS_DIR, "errno": exc.errno, "detail": exc.detail},
+        ) from exc
     if not sink.results:
-        return 400, {"error": "expected at least one 'files' field"}
-    return 200, {"files": sink.results}
+        raise BadRequest("expected at least one 'files' field")
+    return sink.results
 
 
 async def ingest(
@@ -253,11 +239,15 @@ async def ingest(
         return
     sink = UploadSink(roots)
     try:
-        status, body = await _receive_files(request, sink)
-        if status != 200:
+        try:
+            status, body = 200, {"files": await _receive_files(request, sink)}
+        except ClientGone:
+            raise
+        except MoleculeError as refusal:
+            status, body = refusal.status, refusal.body()
             await trio.to_thread.run_sync(sink.discard)
         await drain(request)  # usually nothing left; after an early refusal, the rest
-    except ClientDisconnected:
+    except ClientGone:
         await trio.to_thread.run_sync(sink.discard)
         return
     except BaseException:

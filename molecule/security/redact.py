@@ -5,13 +5,20 @@ broadcast (upstream-may §2.3): agents put raw exception text there, which routi
 `Authorization: Bearer ...`, API keys or JWTs, and every canvas watching the workspace receives
 the event. The database keeps the raw value; only what leaves the platform is scrubbed.
 
+`describe_error` is the agent program's own filter, for error text it puts in its card, its
+JSON-RPC errors and its heartbeats: it also knows the agent's environment, so it replaces the
+values of secret-looking variables wherever they appear (`secret_env_values`).
+
 `truncate_bytes` bounds previews (summaries, log excerpts) by their UTF-8 size, which is what
 columns, events and terminals care about, without ever splitting a character.
+
+The agent program imports this module too, so it imports nothing of the platform.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 
 ERROR_DETAIL_MAX_BYTES = 4096
 """Cap on a sanitized error detail, before the truncation marker (as in the original)."""
@@ -32,8 +39,18 @@ _PREFIXED_SECRET = re.compile(
     r"((?:bearer|token|api[_-]?key|sk-proj-|sk-)[ :=]*)[A-Za-z0-9_/.-]{20,}",
     re.IGNORECASE | re.ASCII,
 )
+# The agent's filter is stricter than the original's broadcast filter above, which is kept as
+# the original had it: values from 16 characters, and `+` counts (base64 keys).
+_PREFIXED_SECRET_STRICT = re.compile(
+    r"((?:bearer|token|api[_-]?key|sk-proj-|sk-)[ :=]*)[A-Za-z0-9_/.+-]{16,}",
+    re.IGNORECASE | re.ASCII,
+)
 # Three base64url segments, the first starting with the encoding of '{"'.
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+_SECRET_ENV_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|CREDENTIAL", re.IGNORECASE)
+_SECRET_ENV_MIN_CHARS = 8  # shorter values would redact ordinary words
+ERROR_TEXT_MAX_CHARS = 500
+"""Cap on the agent's own error text (card, JSON-RPC `data`, heartbeat), before `…`."""
 _TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_/.-")
 
 
@@ -105,3 +122,35 @@ def truncate_bytes(s: str, limit: int) -> str:
     if limit < _ELLIPSIS_BYTES:
         return _utf8_prefix(s, limit)
     return _utf8_prefix(s, limit - _ELLIPSIS_BYTES) + ELLIPSIS
+
+
+# --- the agent program's error text -------------------------------------------------------
+
+
+def secret_env_values(env: Mapping[str, str]) -> list[str]:
+    """Values of environment variables whose names say they are secrets (8+ characters)."""
+    return [
+        value
+        for name, value in env.items()
+        if _SECRET_ENV_NAME.search(name) and len(value) >= _SECRET_ENV_MIN_CHARS
+    ]
+
+
+def scrub_error_text(text: str, secrets: Iterable[str] = ()) -> str:
+    """Replace the given secret values and credential-looking tokens with `[REDACTED]`, then
+    cap the text at 500 characters (`…` when cut)."""
+    for value in secrets:
+        if value:
+            text = text.replace(value, REDACTED)
+    text = _PREFIXED_SECRET_STRICT.sub(lambda m: m.group(1) + REDACTED, text)
+    text = _JWT.sub(REDACTED, text)
+    if len(text) > ERROR_TEXT_MAX_CHARS:
+        text = text[:ERROR_TEXT_MAX_CHARS] + ELLIPSIS
+    return text
+
+
+def describe_error(exc: BaseException, secrets: Iterable[str] = ()) -> str:
+    """`<Type>: message`, scrubbed: the shape of the original's `configuration_error`."""
+    message = str(exc)
+    text = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+    return scrub_error_text(text, secrets)

@@ -83,6 +83,27 @@ class DelegationRows:
         )
         return affected(result)
 
+    async def complete_result(
+        self, workspace_id: str, target_id: str, delegation_id: str, text: str, summary: str
+    ) -> bool:
+        """Complete the `delegate_result` row of a delegation whose message waited in the
+        target's queue: the drained reply's text becomes its response. False when there is
+        no such row (the delegation was not queued, or the caller is gone)."""
+        result = await self.store.execute(
+            """
+            UPDATE activity_logs SET status = 'completed', summary = $5,
+                response_body = jsonb_build_object('text', $4::text, 'delegation_id', $3::text)
+            WHERE workspace_id = $1 AND method = 'delegate_result' AND target_id = $2
+              AND response_body->>'delegation_id' = $3
+            """,
+            workspace_id,
+            target_id,
+            delegation_id,
+            text,
+            summary,
+        )
+        return affected(result) > 0
+
     async def recent(self, workspace_id: str, limit: int = LIST_LIMIT) -> list[dict[str, Any]]:
         """The newest `delegate` / `delegate_result` rows of a workspace, newest first."""
         rows = await self.store.fetch(

@@ -9,6 +9,9 @@ because the column's storage is EXTERNAL, uncompressed).
 Rows live 24 h unacked (`expires_at`), or 1 h after their ack; `gc_pending_uploads` deletes
 the rest and runs every 5 minutes. Large objects left by a process killed mid-upload are
 unlinked at the next boot (`unlink_orphaned_staging`).
+
+The chat-file routes' other reads live here too: the `workspaces` columns that decide whether
+an upload is staged (poll mode) or forwarded to the agent, and where to (`chat_file_route`).
 """
 
 from __future__ import annotations
@@ -27,6 +30,29 @@ GC_INTERVAL = 300.0
 GC_DEADLINE = 30.0
 
 _LIVE = "acked_at IS NULL AND expires_at > now()"
+
+
+@dataclass(frozen=True)
+class ChatFileRoute:
+    """The `workspaces` columns that decide where a workspace's chat files go."""
+
+    delivery_mode: str  # "push" | "poll"
+    url: str  # "" when none is registered
+    inbound_secret: str  # "" when none is minted yet
+    runtime: str
+
+
+async def chat_file_route(store: Store, workspace_id: str) -> ChatFileRoute | None:
+    """The workspace's routing columns; None when there is no such workspace."""
+    row = await store.fetchrow(
+        "SELECT delivery_mode, COALESCE(url, '') AS url,"
+        " COALESCE(platform_inbound_secret, '') AS secret, runtime"
+        " FROM workspaces WHERE id = $1",
+        workspace_id,
+    )
+    if row is None:
+        return None
+    return ChatFileRoute(row["delivery_mode"], row["url"], row["secret"], row["runtime"])
 
 
 @dataclass

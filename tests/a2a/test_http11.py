@@ -17,9 +17,9 @@ from molecule.a2a.http11 import (
     MAX_HEAD,
     NEED_DATA,
     Head,
-    ProtocolError,
     ResponseParser,
 )
+from molecule.errors import AgentConnectionLost
 
 Splitter = Callable[[bytes], list[bytes]]
 
@@ -102,12 +102,12 @@ def head_of(data: bytes) -> Head:
 
 
 def head_error(data: bytes, *, eof: bool = False) -> None:
-    """The head of `data` is a ProtocolError."""
+    """The head of `data` is refused: the agent sent something that is not HTTP."""
     parser = ResponseParser()
     parser.feed(data)
     if eof:
         parser.feed(b"")
-    with pytest.raises(ProtocolError):
+    with pytest.raises(AgentConnectionLost):
         parser.head()
 
 
@@ -116,7 +116,7 @@ def body_error(data: bytes, split: Splitter = whole) -> None:
     parser = ResponseParser()
     feeder = Feeder(parser, split(data))
     read_head(feeder)
-    with pytest.raises(ProtocolError):
+    with pytest.raises(AgentConnectionLost):
         read_body(feeder)
 
 
@@ -585,7 +585,7 @@ def test_head_too_large_fed_in_pieces() -> None:
     parser = ResponseParser()
     parser.feed(b"HTTP/1.1 200 OK\r\n")
     assert parser.head() is NEED_DATA
-    with pytest.raises(ProtocolError):
+    with pytest.raises(AgentConnectionLost):
         for _ in range(MAX_HEAD // 1024 + 1):
             parser.feed(b"x-filler: " + b"a" * 1012 + b"\r\n")
             assert parser.head() is NEED_DATA

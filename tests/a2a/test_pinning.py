@@ -30,6 +30,7 @@ from hypercorn.config import Config
 from hypercorn.trio import serve
 
 from molecule.a2a.client import AgentClient
+from molecule.errors import AgentUnreachable
 from molecule.security.ssrf import URLPolicy, check_outbound_url
 from tests.a2a.agents import ScriptedAgent
 from tests.conftest import Harness, make_settings, start_platform
@@ -227,7 +228,7 @@ async def test_pinned_https_verifies_the_url_hostname(
             assert await post(client, f"https://{NAME}:{port}/a2a", VETTED) == "tls"
             assert agent.received[0].headers["host"] == f"{NAME}:{port}"
             # Another name pinned to the same server is refused: the name is what is verified.
-            with pytest.raises(httpx.ConnectError):
+            with pytest.raises(AgentUnreachable):
                 await post(client, f"https://other.rebind.test:{port}/a2a", VETTED)
             assert len(agent.received) == 1
             assert client.open_connections() == 1

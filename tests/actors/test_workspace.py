@@ -13,6 +13,7 @@ import trio.testing
 from molecule.actors.directory import GAVE_UP_REASON
 from molecule.actors.dispatch import A2ARequest, Dispatcher, ProxyResult, Target
 from molecule.actors.messages import Heartbeat, Register, Snapshot
+from molecule.actors.registration import Registration
 from molecule.actors.workspace import WorkspaceActor
 from molecule.errors import ActorError, ActorStopped, BadRequest
 from molecule.models import HeartbeatPayload, WorkspaceStatus
@@ -133,11 +134,11 @@ async def test_repeated_crashes_mark_the_workspace_failed_with_a_reason(
     other = await new_workspace(svc, "bystander", status=WorkspaceStatus.ONLINE)
     await ask(svc, other, Snapshot())
 
-    async def broken(self: WorkspaceActor, *args: Any) -> None:
-        if self.workspace_id == wid:
+    async def broken(self: Registration, *args: Any) -> None:
+        if self.actor.workspace_id == wid:
             raise RuntimeError("bug in the status evaluation")
 
-    monkeypatch.setattr(WorkspaceActor, "_evaluate_status", broken)
+    monkeypatch.setattr(Registration, "_evaluate_status", broken)
     for _ in range(6):  # five restarts are allowed in the window; the sixth crash gives up
         with pytest.raises(ActorError):
             await ask(svc, wid, Heartbeat(HeartbeatPayload(workspace_id=wid)))
@@ -212,7 +213,7 @@ async def test_push_dispatch_skips_the_mailbox_and_answers_when_the_actor_dies(
         await trio.sleep_forever()
         raise AssertionError("unreachable")
 
-    async def broken(self: WorkspaceActor, *args: Any) -> None:
+    async def broken(self: Registration, *args: Any) -> None:
         raise RuntimeError("crash while a dispatch is in flight")
 
     async def routable(url: str, policy: object) -> None:
@@ -220,7 +221,7 @@ async def test_push_dispatch_skips_the_mailbox_and_answers_when_the_actor_dies(
 
     monkeypatch.setattr(WorkspaceActor, "handle", spy)
     monkeypatch.setattr(Dispatcher, "forward", hang)
-    monkeypatch.setattr("molecule.actors.workspace.check_outbound_url", routable)
+    monkeypatch.setattr("molecule.actors.delivery.check_outbound_url", routable)
     envelope = {"jsonrpc": "2.0", "id": "1", "method": "message/send", "params": {}}
     errors: list[BaseException] = []
     with trio.fail_after(10):  # a lost reply would hang here
@@ -241,7 +242,7 @@ async def test_push_dispatch_skips_the_mailbox_and_answers_when_the_actor_dies(
             nursery.start_soon(call)
             await settle()
             assert handled == []  # the dispatch never went through the mailbox
-            monkeypatch.setattr(WorkspaceActor, "_evaluate_status", broken)
+            monkeypatch.setattr(Registration, "_evaluate_status", broken)
             with pytest.raises(ActorError):
                 await ask(svc, wid, Heartbeat(HeartbeatPayload(workspace_id=wid)))
     assert len(errors) == 1 and isinstance(errors[0], ActorStopped)

@@ -1,20 +1,28 @@
-"""Chat uploads/downloads through a real echo workspace, the resolve-and-forward refusals, and
-poll-mode pending uploads (upstream-may §13, §9.4; runtime contract §2.4, §2.5)."""
+"""Chat uploads/downloads through a real echo workspace, the resolve-and-forward refusals, the
+SSRF guard on forwarding, and poll-mode pending uploads (upstream-may §13, §9.4; runtime
+contract §2.4, §2.5)."""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import socket
 from collections.abc import AsyncIterator, Iterator
+from ipaddress import IPv4Address, IPv6Address
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import trio
+from hypercorn.config import Config
+from hypercorn.trio import serve
 
 from molecule.http import chat_files
 from molecule.http.auth import SESSION_COOKIE, make_session
+from molecule.operations import chat_staging
+from molecule.operations.chat_forwarding import pinned_request
 from molecule.provision.local import LocalProcessProvisioner
 from molecule.store.pending_uploads import (
     PendingUploads,
@@ -275,9 +283,171 @@ async def test_resolve_refusals(platform: Harness, monkeypatch: pytest.MonkeyPat
         }
     monkeypatch.undo()
 
+    # With a secret, the URL the agent registered meets the SSRF guard, which refuses loopback
+    # outside development (the reachable cases: test_forwarding_dials_the_vetted_address).
     await set_columns(h, wid, platform_inbound_secret="s3cret")
     for r in await both(h, wid):
-        assert (r.status_code, r.json()) == (502, {"error": "workspace unreachable"})
+        assert (r.status_code, r.json()) == (502, {"error": NOT_ROUTABLE})
+
+
+# -- SSRF guard on forwarding ------------------------------------------------------------------
+
+NOT_ROUTABLE = "workspace URL is not publicly routable"
+NAME = "agent.chat-files.test"
+VETTED = "127.0.0.2"  # where the fake agent listens: what the guard approves
+REBOUND = "127.0.0.3"  # where the name points after the first lookup: nothing listens
+
+
+class FakeAgent:
+    """The two endpoints chat files are forwarded to (runtime contract §2.4, §2.5), over real
+    HTTP; it records what reached it."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, str, str]] = []  # (method, path, Host header)
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while (message := await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        headers = {k.decode(): v.decode() for k, v in scope["headers"]}
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        self.seen.append((scope["method"], scope["path"], headers.get("host", "")))
+        if scope["path"] == "/internal/chat/uploads/ingest":
+            files = [{"uri": "workspace:/workspace/a.txt", "name": "a.txt", "size": len(body)}]
+            status, ctype, out = 200, b"application/json", json.dumps({"files": files}).encode()
+        else:
+            status, ctype, out = 200, b"text/plain", b"agent file"
+        await send(
+            {"type": "http.response.start", "status": status, "headers": [(b"content-type", ctype)]}
+        )
+        await send({"type": "http.response.body", "body": out})
+
+
+async def serve_agent(nursery: trio.Nursery, agent: FakeAgent, host: str) -> int:
+    config = Config()
+    config.bind = [f"{host}:0"]
+    config.accesslog = None
+    config.graceful_timeout = 0.1
+    binds = await nursery.start(
+        lambda task_status: serve(agent, config, task_status=task_status)  # type: ignore[arg-type]
+    )
+    return int(binds[0].rsplit(":", 1)[1])
+
+
+class RebindingResolver(trio.abc.HostnameResolver):
+    """`NAME` answers VETTED to its first lookup and REBOUND ever after (a zero-TTL record
+    flipped under us); other names resolve as usual. Numeric hosts never reach it."""
+
+    def __init__(self) -> None:
+        self.lookups = 0
+
+    async def getaddrinfo(
+        self,
+        host: bytes | None,
+        port: bytes | str | int | None,
+        family: int = 0,
+        type: int = 0,
+        proto: int = 0,
+        flags: int = 0,
+    ) -> list[Any]:
+        if host != NAME.encode():
+            return await trio.to_thread.run_sync(
+                socket.getaddrinfo, host, port, family, type, proto, flags
+            )
+        self.lookups += 1
+        answer = VETTED if self.lookups == 1 else REBOUND
+        return [
+            (socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (answer, int(port or 0)))
+        ]
+
+    async def getnameinfo(self, sockaddr: Any, flags: int) -> tuple[str, str]:
+        raise OSError("not used")
+
+
+async def test_forwarding_refuses_unsafe_agent_urls(platform: Harness) -> None:
+    """Outside development an agent-registered URL to loopback, a name resolving there, or
+    the metadata address is refused before anything is sent; a platform-assigned loopback
+    URL of an agent it runs is not (the echo-workspace tests above go through it)."""
+    h = platform
+    agent = FakeAgent()
+    async with trio.open_nursery() as nursery:
+        port = await serve_agent(nursery, agent, "127.0.0.1")
+        wid = str((await h.create_external("ext"))["id"])
+        for url in (
+            f"http://127.0.0.1:{port}",
+            f"http://localhost:{port}/",
+            "http://169.254.169.254/latest",
+            f"http://[::ffff:127.0.0.1]:{port}",
+        ):
+            await set_columns(h, wid, url=url, delivery_mode="push", platform_inbound_secret="s")
+            for r in await both(h, wid):
+                assert (r.status_code, r.json()) == (502, {"error": NOT_ROUTABLE}), url
+        nursery.cancel_scope.cancel()
+    assert agent.seen == []
+
+
+async def test_forwarding_dials_the_vetted_address(dev_platform: Harness) -> None:
+    """Development mode allows loopback agents, so the guard approves NAME at 127.0.0.2; the
+    request goes there with the name as Host, and the name is never looked up again (a second
+    lookup would answer 127.0.0.3, where nothing listens)."""
+    h = dev_platform
+    agent = FakeAgent()
+    resolver = RebindingResolver()
+    previous = trio.socket.set_custom_hostname_resolver(resolver)
+    try:
+        async with trio.open_nursery() as nursery:
+            port = await serve_agent(nursery, agent, VETTED)
+            wid = str((await h.create_external("pinned"))["id"])
+            url = f"http://{NAME}:{port}"
+            await set_columns(h, wid, url=url, delivery_mode="push", platform_inbound_secret="s")
+            r = await upload(h, wid, {"files": ("a.txt", b"hello", "text/plain")})
+            assert r.status_code == 200, r.text
+            assert r.json()["files"][0]["name"] == "a.txt"
+            assert resolver.lookups == 1
+            resolver.lookups = 0  # the next check sees VETTED again, any later lookup REBOUND
+            r = await download(h, wid, "/workspace/a.txt")
+            assert (r.status_code, r.content) == (200, b"agent file")
+            assert resolver.lookups == 1  # the guard's own; the client dialled its answer
+
+            # The guard lets a dead loopback agent through in development: it is unreachable.
+            dead = f"http://127.0.0.1:{closed_port()}"
+            await set_columns(h, wid, url=dead)
+            for r in await both(h, wid):
+                assert (r.status_code, r.json()) == (502, {"error": "workspace unreachable"})
+            nursery.cancel_scope.cancel()
+    finally:
+        trio.socket.set_custom_hostname_resolver(previous)
+    host = f"{NAME}:{port}"
+    assert agent.seen == [
+        ("POST", "/internal/chat/uploads/ingest", host),
+        ("GET", "/internal/file/read", host),
+    ]
+
+
+def test_pinned_request_keeps_the_name_for_host_and_tls() -> None:
+    client = httpx.AsyncClient()
+    url = "https://Agent.Example:8443/internal/file/read"
+    address = IPv4Address("93.184.216.34")
+    headers = {"Authorization": "Bearer s"}
+    req = pinned_request(client, "GET", url, address, headers=headers, params={"path": "/a"})
+    assert str(req.url) == "https://93.184.216.34:8443/internal/file/read?path=%2Fa"
+    assert req.headers["authorization"] == "Bearer s"
+    assert req.headers["host"] == "agent.example:8443"
+    assert req.extensions["sni_hostname"] == "agent.example"
+    req = pinned_request(
+        client, "POST", "http://agent.example/x", IPv6Address("2001:db8::1"), headers={}
+    )
+    assert (str(req.url), req.headers["host"]) == ("http://[2001:db8::1]/x", "agent.example")
+    assert "sni_hostname" not in req.extensions  # plain HTTP: no TLS name
+    req = pinned_request(client, "GET", "http://127.0.0.1:9/x", None, headers={})
+    assert (str(req.url), req.headers["host"]) == ("http://127.0.0.1:9/x", "127.0.0.1:9")
 
 
 # -- poll mode -------------------------------------------------------------------------------
@@ -439,7 +609,7 @@ async def test_poll_mode_refusals(
     r = await upload(h, wid, [("files", ("ok.txt", b"x")), ("files", ("empty.txt", b""))])
     assert (r.status_code, r.json()) == (400, {"error": "file is empty", "filename": "empty.txt"})
 
-    monkeypatch.setattr(chat_files, "MAX_FILE_BYTES", 3 * MB)
+    monkeypatch.setattr(chat_staging, "MAX_FILE_BYTES", 3 * MB)
     r = await upload(
         h, wid, [("files", ("ok.txt", b"x")), ("files", ("huge.bin", os.urandom(4 * MB)))]
     )
@@ -479,7 +649,7 @@ async def test_boot_unlinks_staging_objects_of_an_interrupted_upload(
 
 
 def test_mimetype_and_disposition_rules() -> None:
-    clean = chat_files.clean_mimetype
+    clean = chat_staging.clean_mimetype
     assert clean(None) == "" and clean("") == "" and clean(" ; a=b") == ""
     assert clean("text/plain; charset=utf-8") == "text/plain"
     assert clean("text") == "application/octet-stream"

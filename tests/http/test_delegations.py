@@ -24,9 +24,9 @@ from hypercorn.trio import serve
 from quart import Response, request
 from quart_trio import QuartTrio
 
-from molecule.operations import delegation
 from molecule.errors import MoleculeError
 from molecule.events import Event, Subscription
+from molecule.operations import delegation
 from molecule.operations.delegation import should_retry
 from tests.conftest import Harness, make_settings, start_platform
 from tests.http.test_registry import auth, register

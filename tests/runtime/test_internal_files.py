@@ -9,9 +9,10 @@ from urllib.parse import quote
 
 import pytest
 
+from molecule.errors import PathRefused
 from molecule.runtime.internal_files import content_disposition
 from molecule.runtime.main import Running
-from molecule.runtime.paths import PathRefused, validate_virtual
+from molecule.workspace_paths import VirtualRoots, validate_virtual
 from tests.runtime.conftest import Harness
 
 UNDER = "path must be under /configs, /workspace, /home, or /plugins"
@@ -165,8 +166,6 @@ def test_validate_virtual_accepts_roots_and_children() -> None:
 
 
 def test_roots_map_onto_host(tmp_path: Path) -> None:
-    from molecule.runtime.paths import VirtualRoots
-
     roots = VirtualRoots(tmp_path)
     assert roots.to_host("/workspace/a/b") == tmp_path / "workspace" / "a" / "b"
     assert roots.uploads_dir == tmp_path / "workspace" / ".molecule" / "chat-uploads"

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 import trio
 
-from molecule.runtime.settings import SettingsError, load_settings
+from molecule.errors import SettingsError
+from molecule.runtime.settings import load_settings
 from tests.runtime.conftest import Harness, eventually, make_root, text_message
 
 ENTRY = "from molecule.runtime.main import main; raise SystemExit(main())"

@@ -1,4 +1,4 @@
-"""`POST /internal/chat/uploads/ingest` (runtime contract §2.5) and the streaming parser."""
+"""`POST /internal/chat/uploads/ingest` (runtime contract §2.5) and the streaming form parts."""
 
 from __future__ import annotations
 
@@ -10,18 +10,11 @@ from pathlib import Path
 import pytest
 import trio
 
+from molecule.errors import MalformedForm
+from molecule.form_parts import FormParts, PartData, PartEnd, PartStart, boundary_from
 from molecule.runtime import uploads
 from molecule.runtime.main import Running
-from molecule.runtime.multipart import (
-    MultiPartException,
-    MultipartParser,
-    PartData,
-    PartEnd,
-    PartStart,
-    boundary_from,
-    parse_options,
-)
-from molecule.runtime.paths import sanitize_filename
+from molecule.workspace_paths import sanitize_filename
 from tests.runtime.conftest import Harness
 
 BOUNDARY = "xXxBoUnDaRyxXx"
@@ -293,7 +286,7 @@ def test_parser_handles_any_chunking() -> None:
         part("field", b"value"),
     )
     for size in (1, 2, 3, 7, 64, len(body)):
-        parser = MultipartParser(BOUNDARY.encode())
+        parser = FormParts(BOUNDARY.encode())
         events = []
         for i in range(0, len(body), size):
             events += parser.feed(body[i : i + size])
@@ -313,27 +306,41 @@ def test_parser_handles_any_chunking() -> None:
         assert data == [b"line1\r\nline2\r\n--not-the-boundary\r\n", b"value"]
 
 
-def test_parser_preamble_epilogue_and_errors() -> None:
-    body = b"preamble junk\r\n" + form(part("files", b"x", "a")) + b"epilogue"
-    parser = MultipartParser(BOUNDARY.encode())
-    events = parser.feed(body)
+def test_parser_epilogue_and_errors() -> None:
+    parser = FormParts(BOUNDARY.encode())
+    events = parser.feed(form(part("files", b"x", "a")) + b"epilogue")
     parser.finish()
-    assert sum(isinstance(e, PartEnd) for e in events) == 1
-    with pytest.raises(MultiPartException):
-        p = MultipartParser(BOUNDARY.encode())
-        p.feed(form(part("files", b"x", "a"))[:-10])
-        p.finish()
-    with pytest.raises(MultiPartException):
-        MultipartParser(BOUNDARY.encode()).feed(f"--{BOUNDARY}\r\nNoColonHere\r\n\r\n".encode())
+    assert parser.done and sum(isinstance(e, PartEnd) for e in events) == 1
+    truncated = FormParts(BOUNDARY.encode())
+    truncated.feed(form(part("files", b"x", "a"))[:-10])
+    with pytest.raises(MalformedForm, match="Unexpected end of multipart body"):
+        truncated.finish()
+    with pytest.raises(MalformedForm):
+        FormParts(BOUNDARY.encode()).feed(f"--{BOUNDARY}\r\nNoColonHere\r\n\r\n".encode())
+    with pytest.raises(MalformedForm, match="Missing Content-Disposition header"):
+        FormParts(BOUNDARY.encode()).feed(f"--{BOUNDARY}\r\nX-A: b\r\n\r\n".encode())
+    with pytest.raises(MalformedForm, match="Missing 'name'"):
+        FormParts(BOUNDARY.encode()).feed(
+            f"--{BOUNDARY}\r\nContent-Disposition: form-data\r\n\r\n".encode()
+        )
+    with pytest.raises(MalformedForm):
+        FormParts(b"b" * 300)  # longer than any client sends (RFC 2046: 70)
 
 
-def test_content_disposition_options() -> None:
-    assert parse_options('form-data; name="files"; filename="a \\"q\\".txt"') == (
-        "form-data",
-        {"name": "files", "filename": 'a "q".txt'},
-    )
-    _, opts = parse_options("form-data; name=files; filename=x; filename*=UTF-8''na%C3%AFve.txt")
-    assert opts["filename"] == "naïve.txt"
+def test_content_disposition_and_boundary() -> None:
+    parser = FormParts(BOUNDARY.encode())
+    [start, *_] = parser.feed(part("files", b"x", 'a \\"q\\".txt'))
+    assert start == PartStart("files", 'a "q".txt', None)
+    # UTF-8 names as browsers send them; RFC 7578 forbids `filename*`, so the plain name wins
+    # (Starlette's parser does the same).
+    raw = (
+        f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=files; filename=na\xc3\xafve.txt;"
+        " filename*=UTF-8''other.txt\r\n\r\n"
+    ).encode("latin-1")
+    [start] = FormParts(BOUNDARY.encode()).feed(raw)
+    assert start == PartStart("files", "naïve.txt", None)
     assert boundary_from('multipart/form-data; boundary="a;b"') == b"a;b"
     assert boundary_from("application/json") is None
     assert boundary_from(None) is None
+    with pytest.raises(MalformedForm, match="Missing boundary in multipart."):
+        boundary_from("multipart/form-data")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from molecule.errors import UnknownAdapter
 from molecule.runtime.adapters.base import (
     Adapter,
     AdapterContext,
@@ -27,10 +28,6 @@ _REGISTRY: dict[str, AdapterFactory] = {
     "openai-compatible": OpenAICompatAdapter,
     "llm": OpenAICompatAdapter,
 }
-
-
-class UnknownAdapter(LookupError):
-    pass
 
 
 def register(name: str, factory: AdapterFactory) -> None:
@@ -54,7 +51,6 @@ __all__ = [
     "AgentReply",
     "AgentRequest",
     "RuntimeCapabilities",
-    "UnknownAdapter",
     "create_adapter",
     "known",
     "register",

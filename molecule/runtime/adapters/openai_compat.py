@@ -29,6 +29,7 @@ from typing import Any
 import httpx
 import trio
 
+from molecule.errors import LLMError
 from molecule.runtime.adapters.base import Adapter, AdapterContext, AgentReply, AgentRequest
 from molecule.runtime.tools import TOOL_SCHEMAS, PlatformTools
 
@@ -42,10 +43,6 @@ DEFAULT_SYSTEM_PROMPT = (
 )
 MAX_CONTEXTS = 200
 MAX_HISTORY_MESSAGES = 40
-
-
-class LLMError(Exception):
-    pass
 
 
 class OpenAICompatAdapter(Adapter):
