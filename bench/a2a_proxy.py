@@ -101,7 +101,7 @@ def echo_reply(body: bytes) -> tuple[int, bytes]:
 
 async def _echo_asgi(scope: dict[str, Any], receive: Any, send: Any) -> None:
     if scope["type"] == "lifespan":
-        from molecule.runtime.asgi import answer_lifespan  # server side only
+        from molecule.asgi import answer_lifespan  # server side only
 
         return await answer_lifespan(receive, send)
     if scope["type"] != "http":
@@ -113,7 +113,7 @@ def _serve_forwarder(port: int, agent_port: int) -> None:
     """`--floor`: the platform's HTTP server and agent client, nothing else (no auth, no
     actor, no activity row): what any proxy on this stack pays per message."""
     from molecule.a2a.client import AgentClient
-    from molecule.runtime.asgi import answer_lifespan
+    from molecule.asgi import answer_lifespan
 
     client = AgentClient()
     url = f"http://localhost:{agent_port}/"

@@ -65,7 +65,7 @@ def _serve(port: int) -> None:
     import trio
     from _loadgen import asgi_body, asgi_reply, serve_bare
 
-    from molecule.runtime.asgi import answer_lifespan
+    from molecule.asgi import answer_lifespan
 
     sockets: set[Any] = set()  # the connected WebSockets' ASGI send callables
     ticking = {"on": False, "sent": 0}

@@ -23,7 +23,7 @@ PACKAGE = ROOT / "molecule"
 MAX_LINES = 400
 
 # The modules every layer may use: no molecule imports of their own beyond each other.
-SHARED = {"errors", "models", "jsontext", "lifeline", "workspace_paths", "form_parts"}
+SHARED = {"errors", "models", "jsontext", "lifeline", "workspace_paths", "form_parts", "asgi"}
 # What each package (or top-level module) may import from molecule, besides itself.
 ALLOWED: dict[str, set[str]] = {
     "__init__": set(),
@@ -33,6 +33,7 @@ ALLOWED: dict[str, set[str]] = {
     "lifeline": set(),
     "workspace_paths": {"errors"},
     "form_parts": {"errors"},
+    "asgi": {"errors", "jsontext"},
     "security": SHARED,
     "config": SHARED | {"security"},
     "store": SHARED | {"security"},

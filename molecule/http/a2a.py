@@ -15,10 +15,11 @@ import trio
 from quart import Blueprint, Response, request
 
 from molecule.a2a.normalize import normalize_a2a_request
+from molecule.asgi import Send, send_bytes
 from molecule.errors import BadRequest, Forbidden, NotFound, Unauthorized
 from molecule.http.auth import admin_auth, agent_auth, current_credentials, privileged
 from molecule.http.common import json_response, require_uuid, services
-from molecule.http.raw_routes import RawRequest, Send, raw_route, send_bytes
+from molecule.http.raw_routes import RawRequest
 from molecule.models import SYSTEM_CALLER_PREFIXES, is_uuid
 from molecule.operations.a2a_send import send_a2a
 from molecule.security.token_material import constant_time_equal
@@ -73,7 +74,6 @@ def _x_timeout(req: RawRequest) -> float | None:
     return float(value) if value > 0 else None
 
 
-@raw_route("POST", r"/workspaces/(?P<workspace_id>[^/]+)/a2a")
 async def proxy(req: RawRequest, send: Send) -> None:
     """The hot path, served as raw ASGI: Quart's per-request machinery cost about as much
     CPU as the whole forward (bench/a2a_proxy.py)."""
@@ -96,7 +96,7 @@ async def proxy(req: RawRequest, send: Send) -> None:
     if result.stream is not None:
         await _send_stream(req, send, result.status, result.content_type, result.stream)
         return
-    await send_bytes(send, result.status, result.body, "application/json", result.headers)
+    await send_bytes(send, result.status, result.body, "application/json", result.headers.items())
 
 
 async def _send_stream(

@@ -21,6 +21,7 @@ from typing import Any
 
 from quart import Blueprint, Response, request
 
+from molecule.asgi import Send, send_json
 from molecule.errors import BadRequest, Forbidden, Gone, NotFound
 from molecule.events import AGENT_MESSAGE
 from molecule.http.auth import workspace_auth
@@ -32,7 +33,7 @@ from molecule.http.common import (
     require_uuid,
     services,
 )
-from molecule.http.raw_routes import RawRequest, Send, raw_route, send_json
+from molecule.http.raw_routes import RawRequest
 from molecule.models import WorkspaceStatus, is_uuid
 from molecule.store.activity_rows import ABSENT, ActivityEntry, FeedQuery
 
@@ -164,7 +165,6 @@ def _optional(body: dict[str, Any], key: str, kind: type | tuple[type, ...]) -> 
     return value
 
 
-@raw_route("POST", r"/workspaces/(?P<workspace_id>[^/]+)/activity")
 async def report_activity(req: RawRequest, send: Send) -> None:
     """Raw ASGI: agents report activity all day, and Quart's per-request machinery cost more
     than the rest of this route (bench/fanout.py publishes through it)."""

@@ -30,11 +30,21 @@ from molecule.http import (
     workspaces,
 )
 from molecule.http.common import json_response
+from molecule.http.raw_routes import RawRoute
 from molecule.services import Services
 
 log = logging.getLogger("molecule.http")
 
 health_bp = Blueprint("health", __name__)
+
+WORKSPACE = r"/workspaces/(?P<workspace_id>[^/]+)"
+# Served as raw ASGI in front of Quart (molecule/http/raw_routes.py): the hot paths and the
+# upload that must stream with backpressure.
+RAW_ROUTES = (
+    RawRoute("POST", WORKSPACE + "/a2a", a2a.proxy),
+    RawRoute("POST", WORKSPACE + "/activity", activity_feed.report_activity),
+    RawRoute("POST", WORKSPACE + "/chat/uploads", chat_files.upload),
+)
 
 
 @health_bp.get("/health")
@@ -68,8 +78,7 @@ def create_app(svc: Services) -> QuartTrio:
         external.bp,
     ):
         app.register_blueprint(bp)
-    # Uploads and the A2A proxy are raw ASGI routes in front of Quart (see raw_routes.py).
-    raw_routes.install(app)
+    raw_routes.install(app, RAW_ROUTES)
 
     @app.before_request
     async def refuse_nul() -> None:

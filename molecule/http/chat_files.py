@@ -18,10 +18,11 @@ from urllib.parse import quote
 
 from quart import Blueprint, Response, request
 
+from molecule.asgi import Send, send_json
 from molecule.errors import ClientGone, MoleculeError
 from molecule.http.auth import workspace_auth
 from molecule.http.common import json_response, require_uuid, services
-from molecule.http.raw_routes import RawRequest, Send, raw_route, send_json
+from molecule.http.raw_routes import RawRequest
 from molecule.operations.chat_forwarding import ChatForwarding, Upstream, check_download_path
 from molecule.operations.chat_staging import RAW_SLACK, ChatStaging
 from molecule.services import Services
@@ -29,7 +30,6 @@ from molecule.store.pending_uploads import MAX_FILE_BYTES
 
 bp = Blueprint("chat_files", __name__)
 
-UPLOAD_ROUTE = r"/workspaces/([^/]+)/chat/uploads"
 FORWARDED_DOWNLOAD_HEADERS = ("content-type", "content-length", "content-disposition")
 
 
@@ -40,9 +40,8 @@ def _forwarding(svc: Services) -> ChatForwarding:
 # -- POST /workspaces/:id/chat/uploads (raw ASGI) -------------------------------------------
 
 
-@raw_route("POST", UPLOAD_ROUTE)
 async def upload(req: RawRequest, send: Send) -> None:
-    wid = require_uuid(req.match[1])
+    wid = require_uuid(req.match["workspace_id"])
     svc = req.svc
     await workspace_auth(svc, wid, req.credentials)
     forwarding = _forwarding(svc)

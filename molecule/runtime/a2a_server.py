@@ -19,10 +19,11 @@ from typing import Any
 
 import trio
 
-from molecule.errors import PayloadTooLarge, RpcError
+from molecule.asgi import Request, Send, send_error, send_json
+from molecule.errors import ClientGone, MoleculeError, RpcError
+from molecule.jsontext import dumpb
 from molecule.runtime import a2a_wire as w
 from molecule.runtime.adapters.base import AgentRequest
-from molecule.runtime.asgi import Request, Send, dumps, send_error, send_json
 from molecule.runtime.state import RuntimeState
 from molecule.runtime.tasks import TaskRecord
 from molecule.security.redact import describe_error, secret_env_values
@@ -88,8 +89,10 @@ class A2AHandler:
 
     async def __call__(self, request: Request, send: Send) -> None:
         try:
-            body = await request.body(MAX_BODY)
-        except PayloadTooLarge as exc:
+            body = await request.read_body(MAX_BODY)
+        except ClientGone:
+            return
+        except MoleculeError as exc:  # too large (413) or too slow (408)
             await send_error(send, exc.status, exc.message)
             return
         if not self.state.configured:
@@ -223,7 +226,7 @@ class A2AHandler:
         await send({"type": "http.response.start", "status": 200, "headers": headers})
 
         async def event(obj: dict[str, Any], more: bool = True) -> None:
-            data = b"data: " + dumps(obj) + b"\n\n"
+            data = b"data: " + dumpb(obj) + b"\n\n"
             await send({"type": "http.response.body", "body": data, "more_body": more})
 
         working = w.render_status_update(record.view, version, final=False)

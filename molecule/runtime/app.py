@@ -17,8 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 
-from molecule.runtime.a2a_server import A2AHandler
-from molecule.runtime.asgi import (
+from molecule.asgi import (
     Receive,
     Request,
     Scope,
@@ -28,6 +27,7 @@ from molecule.runtime.asgi import (
     send_json,
     send_text,
 )
+from molecule.runtime.a2a_server import A2AHandler
 from molecule.runtime.card import build_card
 from molecule.runtime.internal_files import file_read
 from molecule.runtime.state import RuntimeState

@@ -20,8 +20,8 @@ from urllib.parse import quote
 
 import trio
 
+from molecule.asgi import Request, Send, send_error, start_response
 from molecule.errors import BadRequest, MoleculeError, NotFound
-from molecule.runtime.asgi import Request, Send, send_error, start_response
 from molecule.runtime.credentials import Credentials
 from molecule.security.token_material import bearer_from_header, constant_time_equal
 from molecule.workspace_paths import VirtualRoots, validate_virtual

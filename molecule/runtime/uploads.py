@@ -23,6 +23,7 @@ from typing import Any
 
 import trio
 
+from molecule.asgi import Request, Send, send_error, send_json
 from molecule.errors import (
     BadRequest,
     ClientGone,
@@ -32,7 +33,6 @@ from molecule.errors import (
     PayloadTooLarge,
 )
 from molecule.form_parts import FormParts, PartData, PartEnd, PartStart, boundary_from
-from molecule.runtime.asgi import Request, Send, send_error, send_json
 from molecule.runtime.credentials import Credentials
 from molecule.runtime.internal_files import authorized
 from molecule.workspace_paths import UPLOADS_DIR, VirtualRoots, sanitize_filename

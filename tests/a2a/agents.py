@@ -32,7 +32,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from molecule.runtime.asgi import answer_lifespan
+from molecule.asgi import answer_lifespan
 
 STEP_DELAY = 0.4
 ECHO_STARTUP_TIMEOUT = 30.0

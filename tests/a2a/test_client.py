@@ -31,6 +31,7 @@ from hypercorn.trio import serve
 
 from molecule.a2a.classify import is_busy
 from molecule.a2a.client import AgentClient
+from molecule.asgi import answer_lifespan
 from molecule.errors import (
     AgentConnectionLost,
     AgentUnreachable,
@@ -38,7 +39,6 @@ from molecule.errors import (
     ResponseHeaderTimeout,
     ResponseTooLarge,
 )
-from molecule.runtime.asgi import answer_lifespan
 
 BODY = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "message/send", "params": {}}).encode()
 

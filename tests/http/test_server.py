@@ -22,6 +22,7 @@ import hypercorn.protocol as hypercorn_protocol
 import hypercorn.trio.run as hypercorn_run
 import trio
 
+from molecule.asgi import answer_lifespan
 from molecule.config import Settings
 from molecule.http.server import (
     HEADER_READ_TIMEOUT,
@@ -33,7 +34,6 @@ from molecule.http.server import (
     serve,
 )
 from molecule.platform import hypercorn_config
-from molecule.runtime.asgi import answer_lifespan
 
 Message = dict[str, Any]
 

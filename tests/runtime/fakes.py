@@ -24,7 +24,7 @@ import trio
 from hypercorn.config import Config
 from hypercorn.trio import serve
 
-from molecule.runtime.asgi import answer_lifespan
+from molecule.asgi import answer_lifespan
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]

@@ -18,6 +18,7 @@ ALLOWED = (
     "molecule.security.redact",
     "molecule.workspace_paths",
     "molecule.form_parts",
+    "molecule.asgi",
 )
 
 
