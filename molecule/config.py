@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from molecule.durations import parse_duration
 from molecule.errors import ConfigError, SecretKeyError
 from molecule.security.crypto import parse_key
 from molecule.security.ssrf import dev_mode, saas_mode
@@ -19,6 +20,7 @@ from molecule.security.ssrf import dev_mode, saas_mode
 log = logging.getLogger("molecule.config")
 
 DEFAULT_A2A_IDLE_TIMEOUT = 300.0
+DEFAULT_RESPONSE_HEADER_TIMEOUT = 180.0
 LIVENESS_TTL_SECONDS = 180.0
 
 
@@ -37,6 +39,18 @@ def _positive_number(env: Mapping[str, str], name: str, default: float) -> float
     return value
 
 
+def _duration(env: Mapping[str, str], name: str, default: float) -> float:
+    """A positive Go duration (`180s`, `3m`) or number of seconds; else the default, logged."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    value = parse_duration(raw)
+    if value is None or value <= 0:
+        log.warning("%s=%r is not a positive duration; using the default %gs", name, raw, default)
+        return default
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     home: Path
@@ -49,6 +63,9 @@ class Settings:
     external_platform_url: str | None = None
     liveness_ttl: float = LIVENESS_TTL_SECONDS
     a2a_idle_timeout: float = DEFAULT_A2A_IDLE_TIMEOUT
+    # How long an agent may take to send its response headers (the original's Go duration
+    # setting A2A_PROXY_RESPONSE_HEADER_TIMEOUT); past it the call counts as busy.
+    a2a_response_header_timeout: float = DEFAULT_RESPONSE_HEADER_TIMEOUT
     heartbeat_flush_interval: float = 1.0
     cors_origins: tuple[str, ...] = field(default_factory=tuple)
     secrets_key: bytes | None = None
@@ -95,6 +112,9 @@ class Settings:
             external_platform_url=(env.get("EXTERNAL_PLATFORM_URL") or "").rstrip("/") or None,
             a2a_idle_timeout=_positive_number(
                 env, "A2A_IDLE_TIMEOUT_SECONDS", DEFAULT_A2A_IDLE_TIMEOUT
+            ),
+            a2a_response_header_timeout=_duration(
+                env, "A2A_PROXY_RESPONSE_HEADER_TIMEOUT", DEFAULT_RESPONSE_HEADER_TIMEOUT
             ),
             cors_origins=cors,
             secrets_key=key,

@@ -104,7 +104,7 @@ async def running_platform(settings: Settings, dsn: str) -> AsyncIterator[Servic
         orphans = await unlink_orphaned_staging(store)
         if orphans:
             log.info("unlinked %d upload staging object(s) left by an interrupted run", orphans)
-        client = AgentClient()
+        client = AgentClient(settings.a2a_response_header_timeout)
         dispatcher = Dispatcher(client, bus, activity, queue, workspaces, DelegationRows(store))
         secrets = Secrets(store, SecretBox(settings.secrets_key))
         directory_box: list[Directory] = []

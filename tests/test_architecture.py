@@ -23,7 +23,10 @@ PACKAGE = ROOT / "molecule"
 MAX_LINES = 400
 
 # The modules every layer may use: no molecule imports of their own beyond each other.
-SHARED = {"errors", "models", "jsontext", "lifeline", "workspace_paths", "form_parts", "asgi"}
+SHARED = {
+    "errors", "models", "jsontext", "lifeline", "workspace_paths", "form_parts", "asgi",
+    "durations",
+}  # fmt: skip
 # What each package (or top-level module) may import from molecule, besides itself.
 ALLOWED: dict[str, set[str]] = {
     "__init__": set(),
@@ -34,6 +37,7 @@ ALLOWED: dict[str, set[str]] = {
     "workspace_paths": {"errors"},
     "form_parts": {"errors"},
     "asgi": {"errors", "jsontext"},
+    "durations": set(),
     "security": SHARED,
     "config": SHARED | {"security"},
     "store": SHARED | {"security"},

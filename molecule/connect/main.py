@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import argparse
 import logging
-import math
 import os
-import re
 import shlex
 import signal
 import sys
@@ -42,6 +40,7 @@ from molecule.connect.bridge import (
     Bridge,
     BridgeConfig,
 )
+from molecule.durations import parse_duration
 from molecule.errors import BridgeError
 from molecule.models import is_uuid
 
@@ -58,11 +57,6 @@ BACKEND_OPT_EXEC_TIMEOUT = 60.0
 BACKEND_OPTS: dict[str, tuple[str, ...]] = {"exec": ("cmd", "timeout"), "mock": ()}
 # Options whose value may start with "-" (see _attach_values).
 VALUE_OPTIONS = ("--token", "--backend-opt", "--exec")
-
-_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
-_DURATION_UNITS = {
-    "ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0,
-}  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -109,26 +103,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--since-secs", type=int, default=SINCE_SECS)
     p.add_argument("--once", action="store_true", help="register, poll once, answer, exit")
     return p
-
-
-def parse_duration(text: str) -> float | None:
-    """Seconds in a Go duration (`60s`, `5m`, `1h30m`, `250ms`), as the original's
-    `--backend-opt timeout=` takes; a bare number is seconds. None if it is not one."""
-    text = text.strip()
-    try:
-        seconds = float(text)
-    except ValueError:
-        pass
-    else:
-        return seconds if math.isfinite(seconds) else None
-    pos, total = 0, 0.0
-    while pos < len(text):
-        m = _DURATION_PART.match(text, pos)
-        if m is None:
-            return None
-        total += float(m.group(1)) * _DURATION_UNITS[m.group(2)]
-        pos = m.end()
-    return total if text else None
 
 
 def _platform(flag: str | None, environ: Mapping[str, str]) -> tuple[str, str]:
