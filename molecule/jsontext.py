@@ -78,7 +78,7 @@ def _too_deep(raw: bytes | str, limit: int) -> bool:
 
 
 def _reject_constant(name: str) -> NoReturn:
-    raise JSONRejected(f"{name} is not JSON")
+    raise JSONRejected(f"{name} is not JSON", malformed=True)
 
 
 def bad_text(value: str) -> str | None:

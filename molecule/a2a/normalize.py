@@ -34,13 +34,13 @@ The test corpus under `tests/a2a/corpus/` replays every shape seen in the wild t
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import uuid
 from typing import Any, NoReturn
 
-from molecule.errors import BadRequest
+from molecule.errors import BadRequest, JSONRejected
+from molecule.jsontext import loads
 
 __all__ = [
     "INVALID_CONTENT_TYPE",
@@ -66,6 +66,7 @@ JSONRPC_VERSION = "2.0"
 
 # A JSON escape that may decode to a UTF-16 surrogate (only then can a lone one survive).
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_NUL_ESCAPE = re.compile(rb"\\u0000")
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -184,26 +185,42 @@ def _normalize_message(message: dict[str, Any]) -> bool:
 
 
 def _parse_object(raw: bytes) -> tuple[dict[str, Any], bool]:
-    """The JSON object, and whether lone surrogates were replaced in it."""
-    replaced = False
+    """The JSON object, and whether lone surrogates were replaced in it.
+
+    The platform's input bounds apply (molecule.jsontext: depth, no NaN). Unpaired
+    surrogates are replaced with U+FFFD as Go's decoder does (message text passes through
+    like any other); a NUL is refused, since no row could store the message.
+    """
     try:
-        text = raw.decode("utf-8")  # strict: no UTF-16/32 sniffing, no lossy decoding
-        value = json.loads(text, parse_constant=_reject_constant)
-        if _SURROGATE_ESCAPE.search(raw):
-            value = _replace_lone_surrogates(value)
-            replaced = True
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        # RecursionError: nesting deeper than the interpreter can walk (Go's decoder also
-        # refuses absurd depths); the 1 MiB body cap keeps this cheap.
-        _invalid_json()
+        value = loads(raw, check_text=False)
+    except JSONRejected as exc:
+        raise BadRequest(
+            INVALID_JSON, extra={} if exc.malformed else {"detail": str(exc)}
+        ) from None
+    replaced = False
+    if _SURROGATE_ESCAPE.search(raw):
+        value = _replace_lone_surrogates(value)
+        replaced = True
+    if _NUL_ESCAPE.search(raw) and _holds_nul(value):
+        raise BadRequest(INVALID_JSON, extra={"detail": "text may not contain NUL"})
     if not isinstance(value, dict):
         _invalid_json()
     return value, replaced
 
 
-def _reject_constant(name: str) -> NoReturn:
-    # Python's json accepts NaN / Infinity / -Infinity; JSON (and the original) does not.
-    raise ValueError(f"non-standard JSON constant {name}")
+def _holds_nul(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 def _invalid_json() -> NoReturn:

@@ -40,6 +40,7 @@ from molecule.errors import (
     AgentConnectionLost,
     AgentUnreachable,
     CeilingTimeout,
+    DatastoreUnavailable,
     IdleTimeout,
     MoleculeError,
     ResponseTooLarge,
@@ -246,6 +247,8 @@ class Dispatcher:
                 extract_message_id(req.envelope),
                 expires_in_seconds(req.envelope),
             )
+        except DatastoreUnavailable:
+            raise  # nothing queued: the outage's own 503
         except Exception:
             log.exception("workspace %s: enqueue failed", target.workspace_id)
             raise MoleculeError(

@@ -69,6 +69,7 @@ class Restart:
 
     reason: str
     explicit: bool = False  # a user asked for this start (create, expand): see Lifecycle
+    wake: bool = False  # a hibernated workspace is started too (a manual restart)
     reply: Reply[bool] = field(default_factory=Reply)
 
 

@@ -50,6 +50,7 @@ from molecule.events import (
     EventBus,
 )
 from molecule.events.activity_log import ActivityLog
+from molecule.jsontext import rfc3339
 from molecule.models import (
     EXTERNAL_RUNTIMES,
     DeliveryMode,
@@ -94,7 +95,7 @@ def removed_body(row: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": row["id"],
         "hint": "Regenerate workspace + token from the canvas → Tokens tab",
-        "removed_at": removed_at.isoformat() if removed_at else None,
+        "removed_at": rfc3339(removed_at) if removed_at else None,
     }
 
 
@@ -236,7 +237,9 @@ class WorkspaceActor(Actor):
                 self.delivery.maybe_drain()
             case Restart():
                 msg.reply.set(
-                    await self.lifecycle.request_restart(msg.reason, explicit=msg.explicit)
+                    await self.lifecycle.request_restart(
+                        msg.reason, explicit=msg.explicit, wake=msg.wake
+                    )
                 )
             case Pause():
                 msg.reply.set(await self.lifecycle.pause())

@@ -61,7 +61,13 @@ async def restart(workspace_id: str) -> Response:
         raise NotFound("workspace not found")
     # Answered once the workspace is `provisioning` with no URL and WORKSPACE_PROVISIONING
     # is recorded, as the original's handler does.
-    await ref.ask(Restart("manual restart"), ASK_TIMEOUT)
+    if not await ref.ask(Restart("manual restart", explicit=True, wake=True), ASK_TIMEOUT):
+        status = await svc.workspaces.status_of(wid)
+        raise Conflict(
+            f"workspace is {status}: resume it first"
+            if status == "paused"
+            else f"workspace is {status} and cannot be restarted now"
+        )
     template = svc.pipeline.templates.for_workspace(row.get("template"), runtime)
     return json_response(
         {

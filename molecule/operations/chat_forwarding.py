@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import httpx
 import trio
 
-from molecule.errors import MoleculeError, NotFound, UnsafeURL
+from molecule.errors import DatastoreUnavailable, MoleculeError, NotFound, UnsafeURL
 from molecule.provision.pipeline import Pipeline
 from molecule.security.ssrf import IPAddress, URLPolicy, check_outbound_url
 from molecule.security.token_material import new_inbound_secret
@@ -124,6 +124,8 @@ class ChatForwarding:
         answered them."""
         try:
             route = await chat_file_route(self.store, workspace_id)
+        except DatastoreUnavailable:
+            raise  # an outage is a 503 with Retry-After, like everywhere else
         except Exception as exc:
             log.exception("workspace %s: chat %s lookup failed", workspace_id, action)
             if action == "upload":
@@ -161,6 +163,8 @@ class ChatForwarding:
         request is refused either way (retry, or reprovision when minting fails)."""
         try:
             healed = await self.workspaces.heal_inbound_secret(workspace_id, new_inbound_secret())
+        except DatastoreUnavailable:
+            raise
         except Exception:
             log.exception("workspace %s: minting the inbound secret failed", workspace_id)
             healed = None

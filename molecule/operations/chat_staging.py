@@ -18,7 +18,14 @@ from typing import Any
 
 import trio
 
-from molecule.errors import BadRequest, MalformedForm, MoleculeError, NotFound, PayloadTooLarge
+from molecule.errors import (
+    BadRequest,
+    DatastoreUnavailable,
+    MalformedForm,
+    MoleculeError,
+    NotFound,
+    PayloadTooLarge,
+)
 from molecule.events.activity_log import ActivityLog
 from molecule.form_parts import FormParts, PartData, PartEnd, PartStart, boundary_from
 from molecule.store.activity_rows import ActivityEntry
@@ -171,6 +178,8 @@ class ChatStaging:
 
         try:
             await self.store.unit(work)
+        except DatastoreUnavailable:
+            raise  # an outage is a 503 with Retry-After, like everywhere else
         except Exception as exc:
             log.warning("workspace %s: %s: %r", workspace_id, step, exc)
             raise MoleculeError(step) from exc
@@ -186,6 +195,8 @@ class ChatStaging:
         """The unacked, unexpired row of this workspace's file (without its content)."""
         try:
             row = await self.pending.get(file_id)
+        except DatastoreUnavailable:
+            raise
         except Exception as exc:
             log.exception("pending upload %s: lookup failed", file_id)
             raise MoleculeError("storage error") from exc
@@ -213,6 +224,8 @@ class ChatStaging:
         """True when this call acked the file, False when a concurrent ack got there first."""
         try:
             return await self.pending.ack(file_id)
+        except DatastoreUnavailable:
+            raise
         except Exception as exc:
             log.exception("pending upload %s: ack failed", file_id)
             raise MoleculeError("storage error") from exc

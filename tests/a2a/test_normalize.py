@@ -316,7 +316,20 @@ def test_neither_parts_nor_content_is_rejected_without_envelope_too() -> None:
     ],
 )
 def test_invalid_json_body(raw: bytes) -> None:
-    assert rejected(raw) == INVALID_JSON_BODY
+    body = rejected(raw)
+    assert body["error"] == INVALID_JSON_BODY["error"]
+    # Limits on otherwise valid JSON say which one was hit; malformed JSON says no more.
+    assert set(body) <= {"error", "detail"}
+
+
+def test_a2a_bodies_get_the_platform_input_bounds() -> None:
+    deep = b'{"params":' * 100 + b"{}" + b"}" * 100
+    assert rejected(deep) == {
+        "error": "invalid JSON",
+        "detail": "JSON nested deeper than 64 levels",
+    }
+    nul = b'{"method":"message/send","params":{"message":{"parts":[{"kind":"text","text":"a\\u0000b"}]}}}'
+    assert rejected(nul) == {"error": "invalid JSON", "detail": "text may not contain NUL"}
 
 
 # --- unicode ----------------------------------------------------------------------------

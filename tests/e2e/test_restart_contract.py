@@ -171,3 +171,25 @@ async def test_secret_changes_restart_only_what_the_platform_runs(dev_platform: 
     assert (await snapshot(h, ext))["restart_cycles"] == 0
     r = await h.client.get(f"/workspaces/{ext}", headers=h.admin)
     assert r.json()["status"] == "online"
+
+
+async def test_a_manual_restart_wakes_a_hibernated_workspace_and_refuses_a_paused_one(
+    platform: Harness,
+) -> None:
+    h = platform
+    wid = await _echo(h, "sleeper")
+    r = await h.client.post(f"/workspaces/{wid}/hibernate", headers=h.admin)
+    assert r.status_code == 200
+    await wait_status(h, wid, "hibernated")
+    r = await h.client.post(f"/workspaces/{wid}/restart", headers=h.admin)
+    assert r.status_code == 200 and r.json()["status"] == "provisioning"
+    r = await h.client.get(f"/workspaces/{wid}", headers=h.admin)
+    assert r.json()["status"] == "provisioning"
+    await wait_status(h, wid, "online")
+
+    r = await h.client.post(f"/workspaces/{wid}/pause", headers=h.admin)
+    assert r.status_code == 200
+    r = await h.client.post(f"/workspaces/{wid}/restart", headers=h.admin)
+    assert (r.status_code, r.json()) == (409, {"error": "workspace is paused: resume it first"})
+    r = await h.client.get(f"/workspaces/{wid}", headers=h.admin)
+    assert r.json()["status"] == "paused"

@@ -105,6 +105,14 @@ async def test_an_outage_is_503_and_nothing_acknowledged_is_lost(
         assert_unavailable(r)
     r = await client.post("/workspaces", json={"name": "x", "runtime": "external"}, headers=ADMIN)
     assert_unavailable(r)
+    # Chat files too: not a 500 "lookup failed" nor a 404.
+    files = {"files": ("a.txt", b"hello", "text/plain")}
+    r = await client.post(f"/workspaces/{wid}/chat/uploads", files=files, headers=ADMIN)
+    assert_unavailable(r)
+    r = await client.get(f"/workspaces/{wid}/chat/download?path=/workspace/a.txt", headers=ADMIN)
+    assert_unavailable(r)
+    r = await client.post(f"/workspaces/{wid}/pending-uploads/{uuid.uuid4()}/ack", headers=agent)
+    assert_unavailable(r)
 
     back = restart(own_server)
     try:
