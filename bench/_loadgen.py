@@ -1,7 +1,7 @@
 """Bench support: the platform under test as a subprocess, and an HTTP/1.1 load generator.
 
-Nothing here imports molecule or trio_asyncio (stack notes §3.4: importing trio_asyncio
-hijacks `asyncio.run`), so the load generator runs on the stock asyncio selector loop.
+Nothing here imports molecule or trio_asyncio (importing trio_asyncio hijacks
+`asyncio.run`), so the load generator runs on the stock asyncio selector loop.
 
 The load generator is run as its own process (`python bench/_loadgen.py`, a JSON job on
 stdin, a JSON result on stdout) so that it never shares an interpreter with the driver or the

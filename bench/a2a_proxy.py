@@ -17,9 +17,9 @@ loop runs up to 2x faster or slower from one second to the next, so a single lon
 side compared two different machines.
 
 The agent (`--agent`, default `hypercorn`) is a raw ASGI app on `hypercorn.trio.serve`, the
-upstream of the stack notes' §8 measurement (a plain Quart+httpx proxy reached ~0.27x of it);
-`asyncio` is a hand-rolled asyncio.Protocol server, several times faster, which shows what the
-proxy costs against an agent that costs almost nothing.
+agent of the early measurement in which a plain Quart+httpx proxy reached ~0.27x of its direct
+throughput; `asyncio` is a hand-rolled asyncio.Protocol server, several times faster, which
+shows what the proxy costs against an agent that costs almost nothing.
 
 `--floor` adds a third side to every round: a bare forwarder (a raw ASGI app on the platform's
 HTTP server, molecule.http.server, that passes the body to the agent with the platform's own

@@ -12,14 +12,14 @@ before it (the machine's speed at that moment).
 In each phase a publisher process sends events at a steady rate over keep-alive HTTP/1.1
 connections: `POST /workspaces/:id/activity` (ACTIVITY_LOGGED, the send time and a sequence
 number in the summary) when that route exists, else `POST /registry/heartbeat`
-(WORKSPACE_HEARTBEAT; sequence number in active_tasks, the send time in microseconds mod
-2^31 in uptime_seconds). Client processes hold the WebSockets (hand-parsed frames on plain
-asyncio, never importing molecule or trio_asyncio, stack notes §3.4) and record, for each
-event sent in the measured window, receive time - send time; the event's own `timestamp`
+(WORKSPACE_HEARTBEAT; sequence number in active_tasks, the send time in microseconds mod 2^31 in
+uptime_seconds). Client processes hold the WebSockets (hand-parsed frames on plain asyncio,
+never importing molecule or trio_asyncio, whose import hijacks `asyncio.run`) and record, for
+each event sent in the measured window, receive time - send time; the event's own `timestamp`
 (set when the server built the event) splits that into the publish path (HTTP request to
-broadcast) and the fan-out (broadcast to the client's socket). Dropped = events the
-publisher got a 2xx for in the window that a client never received (the server drops for a
-connection that falls too far behind).
+broadcast) and the fan-out (broadcast to the client's socket). Dropped = events the publisher
+got a 2xx for in the window that a client never received (the server drops for a connection that
+falls too far behind).
 
 By default the clients offer the `molecule.events.batch.v1` subprotocol (each message a JSON
 array of events, one per server tick); `--protocol single` measures the original format,

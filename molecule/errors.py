@@ -1,10 +1,10 @@
 """The one exception tree of Molecule: the platform and the agent program raise only these.
 
 Every error is a `MoleculeError` and knows its HTTP status, its client-facing message (the
-contract's exact string where the original defined one) and optional extra body keys and
-headers. The HTTP layer answers it as `{"error": message, **extra}` with that status; any
-other exception that escapes a handler is a real fault, logged with its traceback and
-answered with a bare 500, so internal detail never reaches a client.
+original's exact string where it defined one; docs/compatibility.md §1.1) and optional extra
+body keys and headers. The HTTP layer answers it as `{"error": message, **extra}` with that
+status; any other exception that escapes a handler is a real fault, logged with its traceback
+and answered with a bare 500, so internal detail never reaches a client.
 
     MoleculeError (500)
     ├── BadRequest (400): JSONRejected, UnsafeURL, DNSLookupFailed, PathRefused, MalformedForm
@@ -209,7 +209,7 @@ class UnknownAdapter(ConfigError):
 
 class DatastoreUnavailable(ServiceUnavailable):
     """PostgreSQL cannot be reached (down, restarting, out of connections): every such
-    failure, on any route, is this 503 with Retry-After (the contract's auth-lookup body),
+    failure, on any route, is this 503 with Retry-After (docs/compatibility.md#d23),
     never a 500. Raised by the store layer, which alone knows a connection failure from a
     query error."""
 

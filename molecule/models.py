@@ -2,7 +2,7 @@
 
 Request bodies are validated with pydantic in lax mode where the original's Go binding was
 lax (numbers for numbers, strings for strings), and every handler maps a validation failure
-to the contract's exact 400 message.
+to the original's exact 400 message.
 """
 
 from __future__ import annotations

@@ -1,13 +1,26 @@
-"""The platform process tree (architecture §1) and its startup and shutdown order.
+"""The platform process tree (docs/architecture.md §1.1) and its startup and shutdown order.
 
-    trio_asyncio loop
-    └─ nursery
-       ├─ Supervisor "workspaces"   one WorkspaceActor per watched workspace
-       ├─ services                  heartbeat write-behind, token last-used flush
-       └─ hypercorn.trio.serve      the HTTP API
+    trio.run (`molecule serve` starts the embedded PostgreSQL first, without DATABASE_URL)
+    └─ trio_asyncio loop
+       └─ platform nursery
+          ├─ Store                     asyncpg pool; migrations at boot
+          ├─ EventBus                  pub/sub and the A2A idle timers
+          ├─ Supervisor "workspaces"   one WorkspaceActor per live workspace
+          ├─ LocalProcessProvisioner   the agent processes and the lifeline pipe
+          ├─ ServiceSupervisor         heartbeat write-behind, activity writer, event ticks,
+          │                            token last-used flush, the sweeps
+          ├─ Tasks                     delegation delivery, removal cleanup
+          └─ HTTP server               hypercorn's trio worker (molecule.http.server)
 
-Shutdown (SIGTERM/SIGINT or cancellation): stop accepting requests, stop the services and
-actors, flush buffered heartbeat columns, close the pool.
+Startup: open the pool, apply migrations, return interrupted queue items to `queued`,
+unlink upload staging objects a killed run left, build the provisioner and start pipeline,
+start the supervisor, activate the watched workspaces from one query, start the services,
+then bind the HTTP server (`serve_platform`).
+
+Shutdown (SIGTERM/SIGINT or cancellation): stop accepting requests, stop every agent
+(bounded), flush staged activity rows, stop the actors and services, flush buffered
+heartbeat columns and token use times, close the pool. The CLI then stops the embedded
+cluster.
 """
 
 from __future__ import annotations

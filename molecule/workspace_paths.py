@@ -32,9 +32,9 @@ MSG_INVALID = "invalid path"
 
 
 def validate_virtual(path: str | None, roots: Sequence[str] = ROOTS) -> str:
-    """Apply the original's checks, in its order (runtime contract §2.4), and return the path.
+    """Apply the original's checks, in its order, and return the path.
 
-    Raises `PathRefused` with the contract's 400 message. The `..` test is a substring test,
+    Raises `PathRefused` with the original's 400 message. The `..` test is a substring test,
     as in the original: the platform's download route runs the same check before forwarding,
     so being laxer on one side would change nothing. `roots` lets the platform's download
     check accept one more root than the agent serves (the original's list did).
@@ -74,8 +74,8 @@ _ALLOWED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012345
 
 
 def sanitize_filename(name: str) -> str:
-    """The original's upload-name sanitiser (runtime contract §2.5), on both sides of a chat
-    upload: the agent names its stored file by it, the platform its staged one.
+    """The original's upload-name sanitiser, on both sides of a chat upload: the agent names
+    its stored file by it, the platform its staged one.
 
     Basename, spaces to `_`, anything outside `[A-Za-z0-9._-]` to `_`, at most 100 characters
     keeping an extension of at most 16, and `file` for an empty, `.` or `..` result.

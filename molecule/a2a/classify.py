@@ -1,12 +1,12 @@
-"""How a failed or odd agent response is classified (upstream-may §3.2 j, n).
+"""How a failed or odd agent response is classified, by the original platform's rules.
 
 A call that failed before the agent answered raised one of the transport's error types
 (`molecule.errors`, "talking to agents"), and its class alone says what happened:
 `AgentBusy` (timeouts, a dropped connection, no free connection: the agent is there but
 busy or stuck) or `AgentUnreachable` (nothing answers at its address). With the
-provisioner's word on whether the agent still runs, that gives the contract's outcome:
-dead -> 503 restarting; unreachable -> 502; busy -> 503 native_session for an agent that
-keeps its own sessions, else the durable queue (202 queued).
+provisioner's word on whether the agent still runs, that gives the original's outcome
+(docs/architecture.md §4.1, step 6): dead -> 503 restarting; unreachable -> 502; busy -> 503
+native_session for an agent that keeps its own sessions, else the durable queue (202 queued).
 """
 
 from __future__ import annotations

@@ -4,9 +4,9 @@ Timeouts follow the original: dial 10 s, response headers `A2A_PROXY_RESPONSE_HE
 (default 180 s); the body has no fixed read timeout because the dispatcher's idle timer (any
 event for the target resets it) and the 30-minute agent ceiling bound it instead.
 
-The transport is a small HTTP/1.1 client on trio, built for the proxy's hot path (the stack
-notes §8: a shared httpx.AsyncClient cut a proxy to ~0.27x of direct throughput, mostly pool
-contention). Its parts, one module each:
+The transport is a small HTTP/1.1 client on trio, built for the proxy's hot path (measured: a
+shared httpx.AsyncClient cut a proxy to ~0.27x of direct throughput, mostly pool contention;
+docs/architecture.md §6.4). Its parts, one module each:
 - `request_bytes`: the URL taken apart once, the request written as one buffer;
 - `connection_pool` (with `dial`): keep-alive connections per origin and pinned address;
 - `http11`: the response parser;

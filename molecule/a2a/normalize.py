@@ -1,14 +1,15 @@
 """Bring every A2A request body to one JSON-RPC shape before the proxy looks at it.
 
 Agents, the canvas, the CLI and the SDKs do not all speak the same A2A generation
-(upstream-runtime-contract §3.4). The runtimes behind the proxy run a2a-sdk, whose v0.3
+(docs/compatibility.md §1 lists them). The runtimes behind the proxy run a2a-sdk, whose v0.3
 validator insists on a JSON-RPC envelope, `params.message.parts` and `params.message.messageId`.
 Older ("v0.2") senders put the text in `params.message.content` instead, and several legacy
 senders omit the `jsonrpc` envelope or the `messageId` altogether. Before the compat shim
-existed such messages were accepted by the platform (HTTP 200/202) and then silently dropped
-by the receiver's validator (upstream PR #2349, issue #2345). This module converts at the
-proxy edge, so every workspace gets the compatibility for free, and rejects the shapes it
-cannot convert loudly, to the actual caller, with a 400 and a hint (upstream-may §3.2 step c).
+existed such messages were accepted by the platform (HTTP 200/202) and then silently dropped by
+the receiver's validator (the original platform's PR #2349, issue #2345). This module converts
+at the proxy edge, so every workspace gets the compatibility for free, and rejects the shapes it
+cannot convert loudly, to the actual caller, with a 400 and a hint (the original's messages,
+listed in docs/compatibility.md §1.1).
 
 Faithful to the original, it normalises *only* these things:
 
@@ -26,7 +27,7 @@ platform's own delegate path sends that), v1.0 proto-JSON shapes, or anything ou
 with both `kind` and `type`.
 
 `extract_message_id` and `expires_in_seconds` read the two values the busy-queue needs from a
-normalised envelope (upstream-may §4.1): the idempotency key and the optional TTL.
+normalised envelope, as the original does: the idempotency key and the optional TTL.
 
 The test corpus under `tests/a2a/corpus/` replays every shape seen in the wild through
 `normalize_a2a_payload`; a change here that breaks one of them fails that gate.
@@ -75,7 +76,7 @@ def normalize_a2a_payload(raw: bytes) -> tuple[dict[str, Any], str]:
 
     Returns the normalised JSON-RPC envelope (a fresh dict; `raw` is never aliased) and its
     method, or `""` when the method is missing or not a string (the envelope keeps whatever
-    was sent, `null` for a missing one). Raises `BadRequest` with the contract's exact body:
+    was sent, `null` for a missing one). Raises `BadRequest` with the original's exact body:
 
     * `{"error": "invalid JSON"}` for anything that is not a UTF-8 JSON object (including an
       empty or whitespace-only body, a top-level array/string/number/null, `NaN`/`Infinity`,
@@ -125,7 +126,7 @@ def normalize_a2a_request(raw: bytes) -> tuple[dict[str, Any], str, bool]:
 def extract_message_id(envelope: dict[str, Any]) -> str | None:
     """`params.message.messageId` when it is a non-empty string, else None.
 
-    The busy-queue uses it as the idempotency key (upstream-may §4.1: empty -> NULL, so a
+    The busy-queue uses it as the idempotency key (as in the original: empty -> NULL, so a
     retried request with the same messageId is not enqueued twice).
     """
     params = envelope.get("params")
@@ -145,7 +146,7 @@ def expires_in_seconds(envelope: dict[str, Any]) -> int | None:
 
     Only a JSON number counts (int or float, truncated toward zero); a bool, string, null,
     non-finite, negative or zero value, or one that truncates to zero (e.g. 0.5), is None, as is
-    a missing key or non-object `params` (upstream-may §4.1). The value is not capped: a caller
+    a missing key or non-object `params`, as in the original. The value is not capped: a caller
     adding it to a datetime should guard against overflow.
     """
     params = envelope.get("params")

@@ -98,7 +98,7 @@ class Directory:
     async def get(self, workspace_id: str) -> ActorRef | None:
         """The workspace's actor, activated if needed; None when no such row exists.
 
-        A removed workspace raises the contract's 410.
+        A removed workspace raises its 410 `workspace removed` (docs/compatibility.md#d29).
         """
         ref = self.running(workspace_id)
         if ref is not None:

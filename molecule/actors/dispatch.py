@@ -1,7 +1,8 @@
 """Forwarding one A2A request to a push-mode agent, and classifying what happened.
 
 Runs as a task in the target's WorkspaceActor nursery, so a slow agent never blocks the
-actor. The outcomes are the contract's (upstream-may §3.2 i-o, with D6/D7):
+actor. The outcomes are the original platform's (listed in docs/architecture.md §4.1, step 6),
+plus streaming and X-Timeout (docs/compatibility.md#d6, #d7):
 - busy (idle timer, deadline, dropped connection, no free connection) -> durable enqueue +
   202, or 503 when the target manages its own sessions;
 - upstream dead status with a dead agent -> 503 restarting; unreachable -> 502;
@@ -70,8 +71,9 @@ class A2ARequest:
     method: str
     caller_id: str | None  # None: the canvas/user; "system:..." for platform-internal callers
     log_activity: bool = True
-    timeout: float | None = None  # X-Timeout seconds, bounds the whole upstream call (D7)
-    a2a_version: str | None = None  # forwarded as the A2A-Version header (D6)
+    # X-Timeout seconds, bounds the whole upstream call (docs/compatibility.md#d7)
+    timeout: float | None = None
+    a2a_version: str | None = None  # sent on as A2A-Version (docs/compatibility.md#d6)
     queue_id: str | None = None  # set when this is a queue drain of that item
     raw: bytes | None = None  # the caller's bytes, when they are exactly `envelope`
 
@@ -291,7 +293,8 @@ class Dispatcher:
     def _stream(
         self, target: Target, req: A2ARequest, response: AgentResponse, started: float
     ) -> ProxyResult:
-        """An SSE reply is passed through event by event (D6), logged when it ends."""
+        """An SSE reply is passed through event by event (docs/compatibility.md#d6), logged
+        when it ends."""
 
         async def chunks() -> AsyncIterator[bytes]:
             try:
@@ -314,7 +317,7 @@ class Dispatcher:
         self, target: Target, req: A2ARequest, status: int, response_body: Any, started: float
     ) -> None:
         duration = _ms(started)
-        self.activity.stage(  # written moments later, off the reply's path (like upstream)
+        self.activity.stage(  # written moments later, off the reply's path (as the original)
             req.receipt(
                 target.workspace_id,
                 f"{req.method} → {target.name}",
@@ -343,7 +346,8 @@ class Dispatcher:
             )
 
     async def stitch_delegation(self, target: Target, req: A2ARequest, result: ProxyResult) -> None:
-        """A drained delegation completes the caller's `delegate_result` row (upstream §4.3)."""
+        """A drained delegation completes the caller's `delegate_result` row
+        (docs/architecture.md §4.2, step 4)."""
         message = (req.envelope.get("params") or {}).get("message") or {}
         metadata = message.get("metadata") if isinstance(message, dict) else None
         delegation_id = metadata.get("delegation_id") if isinstance(metadata, dict) else None

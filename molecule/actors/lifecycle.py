@@ -1,11 +1,12 @@
 """The workspace lifecycle, owned by its WorkspaceActor: start, restart, auto-restart.
 
-Coalescing (D11, no debounce): a restart requested while a cycle runs sets `restart_pending`;
-however many arrive, exactly one more cycle follows. Cycles run as a task in the actor's own
-nursery, so two workspaces never wait on each other and the actor keeps answering
-heartbeats meanwhile; a crash inside a cycle crashes the actor, whose supervisor restarts it
-with clean flags. Auto-restarts (the agent process died, or liveness expired) are bounded by
-a sliding window: past it the workspace is `failed` with a reason, never a restart loop.
+Coalescing (docs/compatibility.md#d11, no debounce): a restart requested while a cycle runs sets
+`restart_pending`; however many arrive, exactly one more cycle follows. Cycles run as a task in
+the actor's own nursery, so two workspaces never wait on each other and the actor keeps
+answering heartbeats meanwhile; a crash inside a cycle crashes the actor, whose supervisor
+restarts it with clean flags. Auto-restarts (the agent process died, or liveness expired) are
+bounded by a sliding window: past it the workspace is `failed` with a reason, never a restart
+loop.
 """
 
 from __future__ import annotations
@@ -283,7 +284,8 @@ class Lifecycle:
         actor.nursery.start_soon(self._send_restart_context, started_at)
 
     async def _send_restart_context(self, started_at: datetime) -> None:
-        """Tell the fresh agent what happened (upstream-may §6.3), once it is online."""
+        """Tell the fresh agent what happened, as the original does, once it is online
+        (docs/architecture.md §4.4, step 5)."""
         with trio.move_on_after(RESTART_CONTEXT_WAIT):
             while self.actor.status != WorkspaceStatus.ONLINE or not self.actor.url:  # noqa: ASYNC110
                 await trio.sleep(RESTART_CONTEXT_POLL)

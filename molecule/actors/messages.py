@@ -108,7 +108,10 @@ class Resume:
 
 @dataclass(frozen=True)
 class Hibernate:
-    """Stop an idle agent to save resources; the next A2A message wakes it (D1)."""
+    """Stop an idle agent to save resources; the next A2A message wakes it.
+
+    See docs/compatibility.md#d30 (hibernation) and #d1 (waking).
+    """
 
     force: bool = False
     reply: Reply[bool] = field(default_factory=Reply)

@@ -137,7 +137,8 @@ class Registration:
         return body
 
     async def _evaluate_status(self, p: HeartbeatPayload, sample_error: str) -> None:
-        """The heartbeat transitions of upstream-may §1.2, from one status snapshot.
+        """The original's heartbeat transitions (docs/architecture.md §3.3), from one status
+        snapshot.
 
         `status_mgmt` is read before this beat's metadata is stored, as in the original: the
         previous heartbeat's declaration governs this one.

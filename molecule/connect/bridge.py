@@ -1,11 +1,12 @@
-"""The poll-mode bridge behind `molecule connect` (upstream-runtime-contract §3.4-3.5).
+"""The poll-mode bridge behind `molecule connect`.
 
-It talks to the platform only over HTTP, as the original CLI does:
+It talks to the platform only over HTTP, as the original CLI does (docs/compatibility.md §1;
+the activity feed it polls is described in §1.1):
 
 1. `POST /registry/register` `{id, url: "", delivery_mode: "poll", agent_card}`; a first
    registration's `auth_token` is saved in the state dir.
 2. `POST /registry/heartbeat` every 20 s, from its own thread (a slow backend never starves
-   the liveness key).
+   the workspace's liveness deadline, docs/compatibility.md#d9).
 3. `GET /workspaces/:id/activity?type=a2a_receive` every few seconds: `since_secs=<window>`
    until it holds a cursor, then `since_id=<last row>` (oldest first). The cursor is written
    to `<state-dir>/cursor` after each handled row; a 410 (pruned or foreign cursor) drops it

@@ -1,4 +1,4 @@
-"""LogActivity: insert an activity row, then broadcast ACTIVITY_LOGGED (upstream-may §2.3).
+"""LogActivity, as in the original: insert an activity row, then broadcast ACTIVITY_LOGGED.
 
 The broadcast carries the bodies as given and a *sanitized* error_detail (capped, secrets
 redacted); the database keeps the raw value for operators.

@@ -3,7 +3,7 @@
 Caller identity: `X-Workspace-ID`, else the workspace owning the bearer. A named caller must
 prove itself with its own token (lazy bootstrap). Unlike the original, an anonymous caller is
 not trusted as "the canvas": it needs the session cookie, an admin or org bearer, or
-development mode (D5: no route fails open).
+development mode (no route fails open: docs/compatibility.md#d5).
 """
 
 from __future__ import annotations
@@ -102,7 +102,8 @@ async def proxy(req: RawRequest, send: Send) -> None:
 async def _send_stream(
     req: RawRequest, send: Send, status: int, content_type: str, stream: AsyncIterator[bytes]
 ) -> None:
-    """Pass an SSE reply through event by event (D6); a client that hangs up ends it."""
+    """Pass an SSE reply through event by event (docs/compatibility.md#d6); a client that hangs
+    up ends it."""
     headers = [(b"content-type", content_type.encode()), (b"cache-control", b"no-cache")]
     async with trio.open_nursery() as nursery:
 
@@ -145,7 +146,8 @@ def _queue_item_body(row: dict[str, Any]) -> dict[str, Any]:
 
 @bp.get("/workspaces/<workspace_id>/a2a/queue/<queue_id>")
 async def queue_item(workspace_id: str, queue_id: str) -> Response:
-    """D3: identity from a verified bearer; every refusal is the same 404."""
+    """Identity from a verified bearer; every refusal is the same 404
+    (docs/compatibility.md#d3)."""
     svc = services()
     not_found = NotFound("queue item not found")
     if not is_uuid(queue_id):

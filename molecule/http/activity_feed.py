@@ -1,15 +1,16 @@
-"""The activity feed and notify (upstream-may §2): what poll-mode clients read all day.
+"""The activity feed and notify: what poll-mode clients read all day.
 
-`GET /workspaces/:id/activity` keeps the original's exact rules (newest first; with `since_id`
-oldest first and strictly after the cursor, 410 for an unknown or foreign cursor), except
-that a malformed id, cursor or parameter is a 400 (D8), never a database error. As in the
-original, an empty query parameter counts as absent.
+`GET /workspaces/:id/activity` keeps the original's exact rules (docs/compatibility.md §1.1:
+newest first; with `since_id` oldest first and strictly after the cursor, 410 for an unknown
+or foreign cursor), except that a malformed id, cursor or parameter is a 400
+(docs/compatibility.md#d8), never a database error. As in the original, an empty query
+parameter counts as absent.
 
-`POST /workspaces/:id/notify` broadcasts AGENT_MESSAGE with lowercase attachment keys (D4) and
-stores an `a2a_receive` row so a reloaded chat shows the message and its file chips. Like the
-original it does *not* broadcast ACTIVITY_LOGGED for that row: chat panels consume both
-events, and the live AGENT_MESSAGE is the one that renders the bubble, so a second event would
-show the message twice.
+`POST /workspaces/:id/notify` broadcasts AGENT_MESSAGE with lowercase attachment keys
+(docs/compatibility.md#d4) and stores an `a2a_receive` row so a reloaded chat shows the message
+and its file chips. Like the original it does *not* broadcast ACTIVITY_LOGGED for that row: chat
+panels consume both events, and the live AGENT_MESSAGE is the one that renders the bubble, so a
+second event would show the message twice.
 """
 
 from __future__ import annotations
@@ -260,7 +261,8 @@ def notify_summary(message: str) -> str:
 @bp.post("/workspaces/<workspace_id>/notify")
 async def notify(workspace_id: str) -> Response:
     """An agent talks to its user: AGENT_MESSAGE now, and an `a2a_receive` row so a reloaded
-    chat shows the message and its attachment chips. Attachment keys are lowercase (D4)."""
+    chat shows the message and its attachment chips. Attachment keys are lowercase
+    (docs/compatibility.md#d4)."""
     svc = services()
     wid = require_uuid(workspace_id)
     await workspace_auth(svc, wid)

@@ -1,12 +1,14 @@
-"""Who may call what (contract.md "Authentication"; upstream-may §8).
+"""Who may call what (docs/compatibility.md, §3 Authentication).
 
 - WorkspaceAuth: admin token, org token, the workspace's own token, the canvas session
   cookie, or (development only) nothing.
 - AdminAuth: admin token, org token, session cookie, or development fail-open. Unlike the
-  original there is no fresh-install fail-open (D5): the platform always has an admin token.
+  original there is no fresh-install fail-open (docs/compatibility.md#d5): the platform always
+  has an admin token.
 - AgentAuth (registry routes, a workspace acting as itself): its own valid bearer, always;
   development mode keeps the original's lazy bootstrap (a bearer only once the workspace has
-  a live token). A datastore error fails *closed* (503), where the original failed open.
+  a live token). A datastore error fails *closed* (503), where the original failed open
+  (docs/compatibility.md#d23).
 """
 
 from __future__ import annotations
@@ -178,11 +180,12 @@ async def agent_auth(
     """The workspace proves it is itself (register, heartbeat, update-card, A2A and `/ws` as
     that workspace, discovery).
 
-    Outside development (D13): its own valid bearer, always. An unknown id, a workspace whose
-    tokens were revoked, one created with a `url` or a mock one are refused like any wrong
-    token, so nobody can mint a token or act as a workspace without holding its token.
-    In development, the original's lazy bootstrap: a bearer only once the workspace has a
-    live token. A datastore error fails closed (503), where the original failed open.
+    Outside development (docs/compatibility.md#d13): its own valid bearer, always. An unknown
+    id, a workspace whose tokens were revoked, one created with a `url` or a mock one are
+    refused like any wrong token, so nobody can mint a token or act as a workspace without
+    holding its token. In development, the original's lazy bootstrap: a bearer only once the
+    workspace has a live token. A datastore error fails closed (503), where the original failed
+    open.
     """
     if svc.settings.dev_mode and not await svc.tokens.has_live(workspace_id):
         return

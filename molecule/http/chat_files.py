@@ -1,7 +1,7 @@
 """Chat files: upload to / download from a workspace, and poll-mode pending uploads.
 
-Upstream-may §13. The routes authenticate, parse the request and relay; what happens to the
-bytes is decided in `molecule.operations`: a push-mode workspace gets them forwarded to its
+The routes authenticate, parse the request and relay; what happens to the bytes is decided
+in `molecule.operations`, as in the original: a push-mode workspace gets them forwarded to its
 own agent (`chat_forwarding`), a poll-mode one cannot be reached, so an upload is staged on
 the platform until the agent fetches and acks it (`chat_staging`).
 

@@ -1,10 +1,10 @@
-"""The `connection` block of an external workspace (upstream-may §6.1).
+"""The `connection` block of an external workspace, in the original platform's shape.
 
-Shown at create (`POST /workspaces`), after a rotate (`POST /workspaces/:id/external/rotate`)
-and on re-show (`GET /workspaces/:id/external/connection`, with an empty token). Everything
-an operator needs to bring their own agent: where the platform is, the token, the two
-registry endpoints, a ready-to-paste curl register command and one snippet per supported
-client.
+Shown at create (`POST /workspaces`, for every external workspace: docs/compatibility.md#d17),
+after a rotate (`POST /workspaces/:id/external/rotate`) and on re-show
+(`GET /workspaces/:id/external/connection`, with an empty token). Everything an operator needs
+to bring their own agent: where the platform is, the token, the two registry endpoints, a
+ready-to-paste curl register command and one snippet per supported client.
 
 The snippets are templates with three placeholders, `{{PLATFORM_URL}}`, `{{WORKSPACE_ID}}`
 and `{{MCP_SERVER_NAME}}`, filled in here. `MCP_SERVER_NAME` is `molecule-<slug>`: the

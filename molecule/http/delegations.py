@@ -1,4 +1,4 @@
-"""Delegation routes (upstream-may §5.1, §5.3), all behind WorkspaceAuth on the source.
+"""Delegation routes, all behind WorkspaceAuth on the source (docs/compatibility.md#d32).
 
 - `POST /workspaces/:id/delegate`: record, then deliver in the background; 202 at once.
 - `GET /workspaces/:id/delegations`: the last 50 `delegate` / `delegate_result` rows, folded.

@@ -1,6 +1,6 @@
 """Live events: the WebSocket `/ws` and the per-workspace SSE stream.
 
-`/ws` (D5: authenticated, unlike the original):
+`/ws` (authenticated, unlike the original: docs/compatibility.md#d5 and #d38):
 - the canvas (session cookie, admin or org bearer, or development fail-open) gets every event;
 - an agent (X-Workspace-ID + its bearer, lazy bootstrap) gets only events of workspaces it
   may talk to, decided by CanCommunicate and cached per connection for a short while.

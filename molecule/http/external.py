@@ -6,7 +6,7 @@
   (the plaintext is never stored, so it cannot be shown again).
 
 Both answer 400 for a workspace whose runtime is not external-like (external, kimi,
-kimi-cli) and 404 for an unknown or removed one (upstream-may §6.1).
+kimi-cli) and 404 for an unknown or removed one, as the original does.
 """
 
 from __future__ import annotations

@@ -156,7 +156,8 @@ async def hibernate(workspace_id: str) -> Response:
 
 @bp.post("/workspaces/<workspace_id>/expand")
 async def expand(workspace_id: str) -> Response:
-    """D12: create the template's `sub_workspaces` as children and start them."""
+    """Create the template's `sub_workspaces` as children and start them
+    (docs/compatibility.md#d12)."""
     svc = services()
     wid = require_uuid(workspace_id)
     await workspace_auth(svc, wid)
@@ -197,7 +198,7 @@ async def expand(workspace_id: str) -> Response:
 
 @bp.post("/workspaces/<workspace_id>/collapse")
 async def collapse(workspace_id: str) -> Response:
-    """D12: stop and remove every child (and its subtree)."""
+    """Stop and remove every child (and its subtree) (docs/compatibility.md#d12)."""
     svc = services()
     wid = require_uuid(workspace_id)
     await workspace_auth(svc, wid)

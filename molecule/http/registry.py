@@ -48,9 +48,10 @@ def _body_uuid(value: str) -> str:
 
 
 async def _agent_or_gone(svc: Services, workspace_id: str) -> None:
-    """AgentAuth, except that a removed workspace answers its 410 (D10, D14) to whoever names
-    it: its agent's token was revoked with it, and the agent stops on the 410. The row is
-    read only when the credential was refused, never on the heartbeat's hot path."""
+    """AgentAuth, except that a removed workspace answers its 410 (docs/compatibility.md#d10
+    and #d29) to whoever names it: its agent's token was revoked with it, and the agent stops
+    on the 410. The row is read only when the credential was refused, never on the
+    heartbeat's hot path."""
     try:
         await agent_auth(svc, workspace_id)
     except Unauthorized:
@@ -95,7 +96,7 @@ async def heartbeat() -> Response:
     wid = _body_uuid(p.workspace_id)
     await _agent_or_gone(svc, wid)
     ref = await svc.directory.get(wid)
-    if ref is None:  # (development only) unknown id: nothing to update, as upstream
+    if ref is None:  # (development only) unknown id: nothing to update, as the original
         return json_response({"status": "ok"})
     return json_response(await ref.ask(Heartbeat(p), ASK_TIMEOUT))
 

@@ -1,8 +1,9 @@
 """Secrets: global (`/settings/secrets`, AdminAuth) and per workspace (WorkspaceAuth).
 
 Values are sealed at rest and never returned except through `/secrets/values` to the
-workspace itself (what its agent runs with). A change restarts the affected workspaces so the
-agent sees it (D11: restarts coalesce, nothing is dropped by a debounce).
+workspace itself (what its agent runs with). A change restarts the affected workspaces that
+this platform runs, so the agent sees it (docs/compatibility.md#d33); restarts coalesce and
+none is dropped by a debounce (docs/compatibility.md#d11).
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from molecule.store.token_rows import MAX_LIVE_WORKSPACE_TOKENS
 
 bp = Blueprint("tokens", __name__)
 
-ORG_TOKEN_CREATE_LIMIT = 10  # per hour per client address, as upstream
+ORG_TOKEN_CREATE_LIMIT = 10  # per hour per client address, as the original
 MAX_ORG_TOKEN_NAME = 100
 
 

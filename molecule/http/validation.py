@@ -1,4 +1,4 @@
-"""Field rules for workspace create/patch (upstream-april §1.2, upstream-may §6.1)."""
+"""Field rules for workspace create/patch: the original platform's, with its 400 messages."""
 
 from __future__ import annotations
 

@@ -160,8 +160,8 @@ async def get_workspace(workspace_id: str) -> Response:
         and row["status"] == WorkspaceStatus.REMOVED
         and not query_flag("include_removed")
     ):
-        # D14: to anyone who names it, its revoked token included: its agents and clients
-        # watch for this 410 to stop.
+        # docs/compatibility.md#d14: to anyone who names it, its revoked token included: its
+        # agents and clients watch for this 410 to stop.
         raise workspace_gone(row)
     await any_auth(svc)
     if row is None:

@@ -36,7 +36,7 @@ async def send_a2a(
 
     `raw`, when given, is the body exactly as the caller sent it and normalising left it
     unchanged: it is forwarded as is. Raises a MoleculeError for every refusal or failure
-    the contract defines.
+    (docs/architecture.md §4.1).
     """
     system = caller_id is not None and caller_id.startswith(SYSTEM_CALLER_PREFIXES)
     if caller_id and not system and caller_id != target_id:

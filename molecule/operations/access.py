@@ -1,7 +1,8 @@
-"""CanCommunicate: who may talk to whom in the org chart (upstream-april §7.1).
+"""CanCommunicate: who may talk to whom in the org chart (the original's rule).
 
 Allowed: self; siblings (same non-null parent); two roots; parent <-> child; any ancestor <->
 descendant on one line. Denied: cousins, uncle <-> nephew. An unknown id is denied.
+Where it applies: docs/compatibility.md §3.3.
 """
 
 from __future__ import annotations

@@ -1,12 +1,11 @@
 """Push-mode chat files: uploads and downloads proxied to the workspace's own agent.
 
-Upstream-may §13.1-13.2, runtime contract §2.4-2.5. The bytes go to the agent's
-`/internal/chat/uploads/ingest` or come from its `/internal/file/read`, with
-`Authorization: Bearer <platform_inbound_secret>`; both directions resolve the agent through
-one `target()`, which refuses with the original's answers (no URL yet, poll mode, no secret)
-and heals a missing inbound secret. Bodies stream both ways: the caller hands an async
-iterator of request chunks (pulled only as the agent reads them) and relays the `Upstream`
-answer chunk by chunk.
+As in the original platform, the bytes go to the agent's `/internal/chat/uploads/ingest` or come
+from its `/internal/file/read`, with `Authorization: Bearer <platform_inbound_secret>`; both
+directions resolve the agent through one `target()`, which refuses with the original's answers
+(no URL yet, poll mode, no secret) and heals a missing inbound secret. Bodies stream both ways:
+the caller hands an async iterator of request chunks (pulled only as the agent reads them) and
+relays the `Upstream` answer chunk by chunk.
 
 SSRF: the URL is whatever the workspace registered, so unless the platform assigned it itself
 (a local-process agent on `http://127.0.0.1:<port>`, trusted as `WorkspaceActor._target`
@@ -136,7 +135,7 @@ class ChatForwarding:
         return route
 
     async def target(self, workspace_id: str, route: ChatFileRoute, action: str) -> ForwardTarget:
-        """Where to forward, or the §13.1 refusal (`action`: upload|download)."""
+        """Where to forward, or the original's refusal (`action`: upload|download)."""
         url = route.url
         if not url:
             if route.delivery_mode != "push":
@@ -217,7 +216,9 @@ class ChatForwarding:
         headers = {"Authorization": f"Bearer {target.secret}"}
         if content_type is not None:
             headers["Content-Type"] = content_type
-        if length:  # a fixed-length body instead of chunked (stack notes §7)
+        # httpx sends an async-iterator body chunked unless Content-Length is set; with the
+        # caller's length the agent gets a fixed-length body it can refuse before reading.
+        if length:
             headers["Content-Length"] = str(length)
         return await self._open(target, "upload", "POST", INGEST_PATH, headers, content=body)
 

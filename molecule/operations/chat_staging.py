@@ -1,7 +1,7 @@
 """Poll-mode chat files: staged on the platform until the agent fetches and acks them.
 
-Upstream-may §13.3, §9.4. A poll-mode workspace cannot be reached, so an upload to it is
-parsed as it streams in and each `files` part written in slices into a large object
+A poll-mode workspace cannot be reached, so an upload to it is staged, as in the original. It
+is parsed as it streams in and each `files` part written in slices into a large object
 (`molecule.store.pending_uploads`); one transaction then turns them into `pending_uploads`
 rows and announces each with an `a2a_receive` activity row (`chat_upload_receive`), broadcast
 once committed. The agent reads a file back in slices and acks it.

@@ -1,4 +1,4 @@
-"""Delegation: one workspace hands a task to another and tracks the outcome (upstream-may §5).
+"""Delegation: one workspace hands a task to another and tracks the outcome.
 
 `Delegations.begin` records the request (`delegate` row, status `pending`, idempotency by
 key) and `Delegations.execute` delivers it through the A2A proxy as the source workspace,
@@ -11,7 +11,7 @@ and a DELEGATION_* event on the *source* workspace:
 - `completed`: the agent answered; its text is the result (DELEGATION_COMPLETE);
 - `failed`: the proxy refused or the agent failed (DELEGATION_FAILED).
 
-Where this does better than the original:
+Where this does better than the original (docs/compatibility.md#d32):
 
 - A poll-mode target answers 200 `{"status": "queued", "delivery_mode": "poll"}`: the message
   now waits in the target's inbox, nothing has been done yet. The original took that JSON as
@@ -26,7 +26,8 @@ Where this does better than the original:
 - DELEGATION_SENT is recorded before the execution starts, so a canvas never sees the
   DELEGATION_STATUS of a delegation before the one announcing it.
 
-The optional ledger (`DELEGATION_LEDGER_WRITE=1`, §5.4) is not implemented.
+The original's optional ledger (`DELEGATION_LEDGER_WRITE=1`) is not implemented
+(docs/compatibility.md §1.2).
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 prepare context (secrets global then workspace, forbidden operator keys, env: WORKSPACE_ID,
 PLATFORM_URL, PARENT_ID, role, model), required_env preflight, mint the auth token and the
 inbound secret, start through the provisioner, store the URL. A failure is recorded with a
-canned message only (upstream-may §7.5): internals go to the log, never to a broadcast.
+canned message only, as in the original (docs/architecture.md §4.4): internals go to the log,
+never to a broadcast.
 """
 
 from __future__ import annotations

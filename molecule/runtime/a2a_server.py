@@ -1,8 +1,8 @@
 """A2A JSON-RPC on `POST /`: the methods the platform and peers call.
 
 v0.3 names are served by default; the v1.0 names only with header `A2A-Version: 1.0` (and the
-v0.3 names then refused), exactly as the a2a-sdk server with v0.3 compatibility does (runtime
-contract §2.2). JSON-RPC errors travel with HTTP 200; only "not configured" answers 503.
+v0.3 names then refused), exactly as the a2a-sdk server with v0.3 compatibility does.
+JSON-RPC errors travel with HTTP 200; only "not configured" answers 503.
 
 Every message runs as a task (see `tasks.py`). `message/send` answers the agent's reply as a
 `Message`; `message/stream` answers Server-Sent Events: a `working` status update, then the

@@ -1,10 +1,10 @@
 """A2A message shapes: parse v0.3 and v1.0 requests, render v0.3 and v1.0 results.
 
 The runtime keeps one internal form (`WireMessage`, parts in the v0.3 `kind` shape) and
-converts at the edges. Validation mirrors what the a2a-sdk 1.3 server does (runtime contract
-§3.2, probed): v0.3 requires `messageId`, `role` in {user, agent} and `parts`, accepts the
-legacy `{type: "text"}` part tag, and answers -32600 with pydantic-like text in `error.data`;
-v1.0 answers -32602 "Validation failed" with field violations.
+converts at the edges. Validation mirrors what the a2a-sdk 1.3 server does (probed against
+it): v0.3 requires `messageId`, `role` in {user, agent} and `parts`, accepts the legacy
+`{type: "text"}` part tag, and answers -32600 with pydantic-like text in `error.data`; v1.0
+answers -32602 "Validation failed" with field violations.
 """
 
 from __future__ import annotations

@@ -8,8 +8,8 @@
 | `POST /internal/chat/uploads/ingest` | inbound secret | `uploads.py` |
 | `GET /transcript` | `.auth_token` | "not supported" answer (no adapter keeps transcripts yet) |
 
-The lifespan scope is answered explicitly (hypercorn's trio worker crashes on a raw app that
-silently returns from it, stack notes §4).
+The lifespan scope is answered explicitly: hypercorn's trio worker crashes on a raw app that
+silently returns from it.
 """
 
 from __future__ import annotations

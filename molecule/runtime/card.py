@@ -1,9 +1,10 @@
 """The agent card: registered with the platform and served at `/.well-known/agent-card.json`.
 
-Same fields as the original (runtime contract §1.4, §2.1) with one fix: the interface entries
-name the `JSONRPC` binding (the original's odd `https://a2a.g/v1` made a2a-sdk clients unable
-to resolve its card). `configuration_status` is `ready` or `not_configured` (+ the redacted
-`configuration_error`) so the platform and canvas can show why an agent cannot answer.
+Same fields as the original runtime's card, with one fix (docs/compatibility.md#d37): the
+interface entries name the `JSONRPC` binding (the original's odd `https://a2a.g/v1` made a2a-sdk
+clients unable to resolve its card). `configuration_status` is `ready` or `not_configured` (+
+the redacted `configuration_error`) so the platform and canvas can show why an agent cannot
+answer.
 """
 
 from __future__ import annotations

@@ -1,14 +1,14 @@
 """Register once at boot, then heartbeat every `observability.heartbeat_interval_seconds`.
 
-Register (runtime contract §1.4/§1.5): one `POST /registry/register` with a 10 s timeout; only a
-200 is parsed, and its `auth_token` / `platform_inbound_secret` are saved (mode 0600).
+Register, as the original runtime does: one `POST /registry/register` with a 10 s timeout;
+only a 200 is parsed, and its `auth_token` / `platform_inbound_secret` are saved (mode 0600).
 
-Heartbeat (§1.6): the payload is exactly the original's, with `runtime_metadata` carrying the
+Heartbeat: the payload is exactly the original's, with `runtime_metadata` carrying the
 adapter's capability map (and `idle_timeout_seconds` only when positive), `runtime_state:
 "wedged"` plus the reason as `sample_error` when the adapter marked itself wedged. Every 200
 answer's `platform_inbound_secret` is saved.
 
-Where the original ignores the heartbeat's status, we react (documented deviation):
+Where the original ignores the heartbeat's status, we react (docs/compatibility.md#d37):
 
 | answer | what the runtime does |
 |---|---|

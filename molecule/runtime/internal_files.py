@@ -1,4 +1,4 @@
-"""`GET /internal/file/read?path=<abs>`: the platform's chat-download forward (contract §2.4).
+"""`GET /internal/file/read?path=<abs>`: where the platform forwards chat downloads.
 
 Bearer = `.platform_inbound_secret` (constant time, case-sensitive `Bearer`, fail closed when
 the file is missing or empty). The path is validated as a *virtual* path in the original's
@@ -61,7 +61,8 @@ STAT_FAILED = "stat failed"
 def open_regular(host_path: str) -> tuple[int, os.stat_result]:
     """lstat, refuse anything but a regular file, open no-follow, confirm with fstat.
 
-    Refusals are `MoleculeError`s with the contract's status and message (404, 400, 500).
+    Refusals are `MoleculeError`s with the original runtime's status and message (404, 400,
+    500).
     """
     try:
         st = os.lstat(host_path)

@@ -1,11 +1,11 @@
 """`molecule agent`: boot the runtime, serve until SIGTERM/SIGINT.
 
-Boot order (the original's, runtime contract §1.1, adapted): settings from the environment
-and config.yaml (preflight failures exit 2); adapter created and `setup()` run — a failure
-leaves the runtime up in "not configured" mode; HTTP server bound (hypercorn's trio worker);
-one register; heartbeat loop. SIGTERM or SIGINT triggers hypercorn's graceful shutdown (in
-flight requests get `GRACEFUL_TIMEOUT` seconds), then the heartbeat stops and the adapter is
-closed; the exit code is 0.
+Boot order (the original runtime's, adapted): settings from the environment and config.yaml
+(preflight failures exit 2); adapter created and `setup()` run — a failure leaves the runtime up
+in "not configured" mode; HTTP server bound (hypercorn's trio worker); one register; heartbeat
+loop. SIGTERM or SIGINT triggers hypercorn's graceful shutdown (in flight requests get
+`GRACEFUL_TIMEOUT` seconds), then the heartbeat stops and the adapter is closed; the exit code
+is 0.
 
 Environment (see `settings.py`): `WORKSPACE_ID` (required), `PLATFORM_URL`,
 `WORKSPACE_CONFIG_PATH`, `CONFIGS_DIR`, `HOSTNAME` (advertised host, default `localhost`),

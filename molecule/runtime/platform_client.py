@@ -1,8 +1,8 @@
 """Every call the runtime makes to the platform, with the original's headers.
 
-Headers (runtime contract §1.8): `Authorization: Bearer <token>` when a token is known,
-`Origin: <PLATFORM_URL>` when PLATFORM_URL is set (the SaaS edge wants it; harmless locally),
-and `X-Workspace-ID: <self>` on calls attributed to this workspace.
+Headers, as the original runtime sends them: `Authorization: Bearer <token>` when a token is
+known, `Origin: <PLATFORM_URL>` when PLATFORM_URL is set (the SaaS edge wants it; harmless
+locally), and `X-Workspace-ID: <self>` on calls attributed to this workspace.
 """
 
 from __future__ import annotations

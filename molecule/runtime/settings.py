@@ -1,9 +1,9 @@
 """Runtime settings: the environment the provisioner gives us plus `<config dir>/config.yaml`.
 
-Read once at startup and frozen. Environment variables follow the original runtime (runtime
-contract §1.2); the local-process additions are `MOLECULE_WORKSPACE_ROOT` (host directory
-holding `configs/ workspace/ home/ plugins/`) and `MOLECULE_AGENT_PORT` (the port the
-provisioner picked, overriding `a2a.port`).
+Read once at startup and frozen. Environment variables follow the original runtime's names;
+the local-process additions are `MOLECULE_WORKSPACE_ROOT` (host directory holding
+`configs/ workspace/ home/ plugins/`) and `MOLECULE_AGENT_PORT` (the port the provisioner
+picked, overriding `a2a.port`).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""`POST /internal/chat/uploads/ingest`: the platform's chat-upload forward (contract §2.5).
+"""`POST /internal/chat/uploads/ingest`: where the platform forwards chat uploads.
 
 Bearer = `.platform_inbound_secret` (401 otherwise). A declared `Content-Length` over 100 MiB
 is refused with 413 before reading. The multipart body is parsed as it streams in and every
@@ -208,7 +208,7 @@ async def drain(request: Request) -> None:
 
 
 async def _receive_files(request: Request, sink: UploadSink) -> list[dict[str, Any]]:
-    """Parse the upload into `sink`; the stored files, or a refusal in the contract's words."""
+    """Parse the upload into `sink`; the stored files, or a refusal in the original's words."""
     try:
         boundary = boundary_from(request.header("content-type"))
         if boundary is not None:

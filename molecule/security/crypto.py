@@ -1,4 +1,4 @@
-"""AES-256-GCM for secrets at rest (upstream-april §2.2).
+"""AES-256-GCM for secrets at rest, in the original platform's format.
 
 Key from SECRETS_ENCRYPTION_KEY: 32 raw bytes or base64 of 32 bytes. Ciphertext layout:
 12-byte random nonce || GCM ciphertext+tag. Version 0 rows are plaintext (no key configured),

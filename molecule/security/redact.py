@@ -1,7 +1,7 @@
 """Keep secrets and unbounded text out of what users and clients see.
 
 `sanitize_error_detail` is the original's filter for the `error_detail` of an activity
-broadcast (upstream-may §2.3): agents put raw exception text there, which routinely embeds
+broadcast: agents put raw exception text there, which routinely embeds
 `Authorization: Bearer ...`, API keys or JWTs, and every canvas watching the workspace receives
 the event. The database keeps the raw value; only what leaves the platform is scrubbed.
 

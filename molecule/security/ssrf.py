@@ -3,7 +3,8 @@
 The platform makes HTTP calls to URLs that agents hand it (register, create, agent cards), so
 a hostile or careless agent could aim the platform at its own loopback services, at a cloud
 metadata endpoint, or into the private network it runs in. Two checks exist, as in the
-original (upstream-may §8.5, upstream-april §7.3), and they deliberately differ:
+original, and they deliberately differ (what each blocks beyond the original:
+docs/compatibility.md#d25):
 
 - `validate_agent_url` runs when a URL is *stored* (register, create). It never relaxes for
   development, and lets the literal hostname `localhost` through without a lookup.

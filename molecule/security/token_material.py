@@ -1,9 +1,9 @@
 """Bearer tokens and shared secrets: minting, hashing, parsing, comparing.
 
-The original platform (upstream-may §8.1) mints workspace and org tokens as 32 random bytes in
-base64url without padding and stores only `sha256(plaintext)` plus an 8-character prefix, so a
-database leak yields no usable credential while the prefix still lets a human tell tokens apart
-in a list. Clients already hold tokens in that shape, so we keep it byte for byte.
+The original platform mints workspace and org tokens as 32 random bytes in base64url without
+padding and stores only `sha256(plaintext)` plus an 8-character prefix, so a database leak
+yields no usable credential while the prefix still lets a human tell tokens apart in a list.
+Clients already hold tokens in that shape, so we keep it byte for byte.
 
 Everything here is pure and synchronous: no I/O, no clock, nothing from other molecule layers.
 """

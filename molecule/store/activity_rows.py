@@ -54,7 +54,8 @@ _INSERT_MANY = """
 """
 _JSON_COLUMNS = (6, 7, 8)  # request_body, response_body, tool_trace in ActivityEntry.args()
 
-# The feed's row shape (upstream-may §2.1); the three body columns are omitted when NULL.
+# The feed's row shape (docs/compatibility.md §1.1); the three body columns are omitted when
+# NULL.
 FEED_COLUMNS = (
     "id, workspace_id, activity_type, source_id, target_id, method, summary, duration_ms,"
     " status, error_detail, created_at, request_body, response_body, tool_trace"

@@ -1,9 +1,10 @@
 """Delegation rows: the `delegate` / `delegate_result` entries of `activity_logs`.
 
-A delegation is tracked as activity of the *source* workspace (upstream-may §5): one
+A delegation is tracked as activity of the *source* workspace, as in the original: one
 `delegate` row per delegation (its `request_body.delegation_id` is the key, its status moves
 pending -> dispatched -> queued | completed | failed) plus `delegate_result` rows carrying the
-outcome (`response_body.delegation_id`). The optional ledger table (§5.4) is not used.
+outcome (`response_body.delegation_id`). The original's optional ledger table is not used
+(docs/compatibility.md §1.2).
 
 Idempotency rides on the table's unique index `(workspace_id, idempotency_key)`: a second
 insert with the same key raises `DuplicateIdempotencyKey`, and the caller re-reads the winner.

@@ -1,10 +1,10 @@
 """The `pending_uploads` table: poll-mode chat uploads staged until the agent acks them.
 
-Upstream-may §13.3 / §9.4 / §11. A file is written in slices while the multipart body streams
-in, so the platform never holds a whole file: the bytes go into a PostgreSQL large object
-(`lo_from_bytea` then `lo_put` per slice), and the final transaction copies it into the row
-(`lo_get`, server side) and unlinks it. Reads come back in slices too (`substring`, cheap
-because the column's storage is EXTERNAL, uncompressed).
+A file is written in slices while the multipart body streams in, so the platform never holds a
+whole file: the bytes go into a PostgreSQL large object (`lo_from_bytea` then `lo_put` per
+slice), and the final transaction copies it into the row (`lo_get`, server side) and unlinks it.
+Reads come back in slices too (`substring`, cheap because the column's storage is EXTERNAL,
+uncompressed).
 
 Rows live 24 h unacked (`expires_at`), or 1 h after their ack; `gc_pending_uploads` deletes
 the rest and runs every 5 minutes. Large objects left by a process killed mid-upload are
@@ -166,7 +166,7 @@ async def unlink_orphaned_staging(store: Store) -> int:
 async def gc_pending_uploads(store: Store) -> int:
     """Delete rows acked more than an hour ago, and unacked rows past their expiry.
 
-    One pass gets a 30 s deadline (upstream-may §9.4); the number of rows deleted, 0 when
+    One pass gets a 30 s deadline. Returns the number of rows deleted, 0 when
     the pass ran out of time (the statement is cancelled, so nothing was deleted).
     """
     status = ""

@@ -1,6 +1,6 @@
 """The asyncpg pool, driven from Trio through trio-asyncio.
 
-Two rules from the stack notes shape this module:
+Two rules of asyncpg under trio-asyncio shape this module (docs/architecture.md §1.1, Store):
 - never `async with aio_as_trio(pool.acquire())`: a cancelled Trio task leaks the connection.
   Single statements use the pool's own shortcuts (acquire/release happen inside asyncpg);
   multi-statement units run as *one* asyncio coroutine through `Store.unit`.

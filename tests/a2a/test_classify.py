@@ -1,4 +1,4 @@
-"""Busy versus unreachable: every transport error type and the contract's outcome for it.
+"""Busy versus unreachable: every transport error type and the proxy's outcome for it.
 
 First the rule itself (`molecule.a2a.classify`), for every type of the "talking to agents"
 section of the exception tree; then the same outcomes through the real `Dispatcher`: a real

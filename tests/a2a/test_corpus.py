@@ -1,5 +1,4 @@
-"""The A2A corpus gate (upstream-may §14.8): replay every recorded wire shape through
-`normalize_a2a_payload`.
+"""The A2A corpus gate: replay every recorded wire shape through `normalize_a2a_payload`.
 
 `corpus/valid/*.json` are shapes real senders emit; each must normalise to a canonical
 JSON-RPC envelope with a non-empty `params.message.parts`. `corpus/invalid/*.json` must be
@@ -8,7 +7,8 @@ rejected with the recorded status and error text. Every file carries `_comment`,
 keys before replaying. Tests are parametrized by file name, so a failure names the shape.
 
 Add a file when a new sender or SDK version shows a new shape in the wild; never delete one
-without a deprecation decision: the coverage test below fails if the upstream set shrinks.
+without a deprecation decision: the coverage test below fails if one of the original
+platform's shapes (REQUIRED_VALID, REQUIRED_INVALID) goes missing.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ COMMON_META = ("_comment", "_added", "_source")
 EXPECT_META = ("_expect_status", "_expect_error")
 META_KEYS = frozenset(COMMON_META + EXPECT_META)
 
-# The upstream corpus (upstream-may §14.8). These names must keep existing.
+# The original platform's own corpus of wire shapes. These names must keep existing.
 REQUIRED_VALID = {
     "no_jsonrpc_envelope",
     "v0_2_list_content",

@@ -1,4 +1,4 @@
-"""Unit tests for `molecule.a2a.normalize` (upstream-may §3.2 step c, §4.1)."""
+"""Unit tests for `molecule.a2a.normalize`."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from molecule.a2a.normalize import (
 )
 from molecule.errors import BadRequest, MoleculeError
 
-# The contract's exact bodies, spelled out here rather than imported so that a drift in the
+# The original's exact bodies, spelled out here rather than imported so that a drift in the
 # module's constants fails these tests.
 INVALID_JSON_BODY = {"error": "invalid JSON"}
 CONTENT_TYPE_BODY = {
@@ -78,7 +78,7 @@ def test_wrapped_ids_are_fresh_each_time() -> None:
 
 
 def test_wrapping_without_method_or_params_yields_nulls() -> None:
-    # molecule-cli `agent send` posts {agent_id, message}: not A2A at all (runtime-contract §3.4).
+    # molecule-cli `agent send` posts {agent_id, message}: not A2A at all.
     out, method = norm({"agent_id": "a1", "message": "hello"})
     assert out == {"jsonrpc": "2.0", "id": out["id"], "method": None, "params": None}
     assert method == ""
@@ -328,7 +328,8 @@ def test_a2a_bodies_get_the_platform_input_bounds() -> None:
         "error": "invalid JSON",
         "detail": "JSON nested deeper than 64 levels",
     }
-    nul = b'{"method":"message/send","params":{"message":{"parts":[{"kind":"text","text":"a\\u0000b"}]}}}'
+    part = b'{"kind":"text","text":"a\\u0000b"}'
+    nul = b'{"method":"message/send","params":{"message":{"parts":[' + part + b"]}}}"
     assert rejected(nul) == {"error": "invalid JSON", "detail": "text may not contain NUL"}
 
 

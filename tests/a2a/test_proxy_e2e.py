@@ -3,9 +3,10 @@
 `POST /workspaces/:id/a2a` against
 - a real a2a-sdk 1.3 JSON-RPC echo server in a subprocess, called through the proxy by the
   a2a-sdk client (v0.3 `message/send`, v1.0 `SendMessage`, streaming `message/stream`) and by
-  raw v0.2-shaped JSON (upstream-may §3, D6);
+  raw v0.2-shaped JSON (docs/compatibility.md#d6);
 - scripted in-process agents (slow, hung, failing, empty) for the busy queue and its drain
-  (§4, D2, D3), the error outcomes (§3.2 j-n), X-Timeout (D7) and a platform restart;
+  (docs/compatibility.md#d2, #d3), the error outcomes (docs/architecture.md §4.1, step 6),
+  X-Timeout (docs/compatibility.md#d7) and a platform restart;
 - poll-mode and mock workspaces, and the hierarchy/auth refusals.
 
 The platform runs in development URL mode (loopback agents allowed) with ADMIN_TOKEN set, so
@@ -254,7 +255,8 @@ async def test_a2a_sdk_client_v03_and_v10_through_proxy(h: E2E, echo_agent: Echo
         assert reply["result"]["parts"] == [{"kind": "text", "text": "echo: hello v0.3"}]
         assert isinstance(event.payload["duration_ms"], int)
 
-    # v1.0 SendMessage only works when A2A-Version: 1.0 reaches the agent (D6).
+    # v1.0 SendMessage only works when A2A-Version: 1.0 reaches the agent
+    # (docs/compatibility.md#d6).
     events, _, responses = await _a2a_sdk_call(
         proxy_url, "hello v1.0", version="1.0", streaming=False
     )
@@ -397,7 +399,7 @@ async def test_busy_queue_lookup_and_drain(h: E2E) -> None:
     assert row["body"]["params"]["message"]["messageId"] == message_id
     ttl = row["expires_at"] - row["enqueued_at"]
     assert timedelta(seconds=595) <= ttl <= timedelta(seconds=605), ttl
-    # The failed attempt is on record even though the request was queued (§3.2 j.4).
+    # The failed attempt is on record even though the request was queued, as in the original.
     failures = await h.activity(wid)
     assert [f["status"] for f in failures] == ["error"]
     assert failures[0]["summary"].startswith("A2A request to busy-")
@@ -408,7 +410,8 @@ async def test_busy_queue_lookup_and_drain(h: E2E) -> None:
     assert r.json()["queue_depth"] == 1
     assert len(await h.queue_rows(wid)) == 1
 
-    # D3: the lookup trusts only verified bearers; every refusal is the same 404.
+    # docs/compatibility.md#d3: the lookup trusts only verified bearers; every refusal is the
+    # same 404.
     path = f"/workspaces/{wid}/a2a/queue/{queue_id}"
     for headers in (auth(token), ADMIN):
         r = await h.client.get(path, headers=headers)
@@ -433,7 +436,8 @@ async def test_busy_queue_lookup_and_drain(h: E2E) -> None:
     r = await h.client.get(f"/workspaces/{wid}/a2a/queue/{uuid.uuid4()}", headers=ADMIN)
     assert r.status_code == 404 and r.json() == not_found
 
-    # D2: a drain that finds the agent busy again puts the item back, attempts counted.
+    # docs/compatibility.md#d2: a drain that finds the agent busy again puts the item back,
+    # attempts counted.
     agent.delay = 30.0
     await h.heartbeat(wid, token, runtime_metadata={"idle_timeout_seconds": 1})
 
@@ -468,7 +472,7 @@ async def test_busy_queue_lookup_and_drain(h: E2E) -> None:
     redelivered = [rq.json()["params"]["message"]["messageId"] for rq in agent.received[before:]]
     assert sorted(redelivered) == sorted(r["idempotency_key"] for r in rows)
 
-    # D2: a drained success writes the activity row a direct call would.
+    # docs/compatibility.md#d2: a drained success writes the activity row a direct call would.
     ok_rows = [r for r in await h.activity(wid) if r["status"] == "ok"]
     assert len(ok_rows) == 2
     by_message = {r["request_body"]["params"]["message"]["messageId"]: r for r in ok_rows}
@@ -498,8 +502,9 @@ async def test_busy_again_drain_returns_every_claimed_item(h: E2E) -> None:
 
     await h.heartbeat(wid, token, runtime_metadata={"idle_timeout_seconds": 1})
 
-    # D2: nothing may be lost or stuck. The tried item is back with its attempt counted; the
-    # one claimed alongside it but never sent is back untouched, not stranded 'dispatched'.
+    # docs/compatibility.md#d2: nothing may be lost or stuck. The tried item is back with its
+    # attempt counted; the one claimed alongside it but never sent is back untouched, not
+    # stranded 'dispatched'.
     async def both_back() -> bool:
         rows = {r["id"]: r for r in await h.queue_rows(wid)}
         return [(rows[i]["status"], rows[i]["attempts"]) for i in ids] == [
@@ -610,7 +615,8 @@ async def test_unreachable_agent_is_502_with_failure_row(h: E2E) -> None:
 
 
 async def test_dropped_connection_is_busy_and_queued(h: E2E) -> None:
-    """An agent that hangs up mid-request is busy, not dead (§3.2 j.4): the message queues."""
+    """An agent that hangs up mid-request is busy, not dead, as in the original: the message
+    queues."""
     dropped: list[bytes] = []
     port = await serve_dropping_agent(h.agents, dropped)
     wid, _ = await h.agent_workspace("hangup", f"http://localhost:{port}")
@@ -744,7 +750,7 @@ async def test_hierarchy_and_caller_auth(h: E2E) -> None:
     assert len(agent.received) == dispatched
 
 
-# -- 6. X-Timeout bounds the upstream call (D7) -----------------------------------------------
+# -- 6. X-Timeout bounds the upstream call (docs/compatibility.md#d7) -------------------------
 
 
 async def test_x_timeout_bounds_the_upstream_call(h: E2E) -> None:

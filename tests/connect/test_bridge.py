@@ -1,8 +1,8 @@
 """The `molecule connect` bridge against an in-memory fake platform (httpx.MockTransport).
 
-Pins the poll-client contract (upstream-runtime-contract §3.5): since_secs until a cursor,
-then since_id; newest-first without a cursor; 410 resets; the cursor persists; own notify
-rows are never answered; replies go to the sender (agent: proxy as self; canvas: notify).
+Pins what poll clients do (docs/compatibility.md §1.1, the activity feed): since_secs until a
+cursor, then since_id; newest-first without a cursor; 410 resets; the cursor persists; own
+notify rows are never answered; replies go to the sender (agent: proxy as self; canvas: notify).
 """
 
 from __future__ import annotations

@@ -85,7 +85,7 @@ async def test_echo_workspace_lifecycle(platform: Harness) -> None:
     assert (await snapshot(h, wid))["restart_cycles"] - before == 2
     await wait_status(h, wid, "online")
 
-    # Hibernate, then wake on the next message (D1).
+    # Hibernate, then wake on the next message (docs/compatibility.md#d1).
     r = await h.client.post(f"/workspaces/{wid}/hibernate", headers=h.admin)
     assert r.status_code == 200 and r.json() == {"status": "hibernated"}
     assert await status(h, wid) == "hibernated"

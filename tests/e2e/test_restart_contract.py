@@ -1,4 +1,5 @@
-"""Restart and liveness follow the contract, with real agent processes over real HTTP.
+"""Restart and liveness as docs/compatibility.md describes them (#d9, #d24, #d33, #d34), with
+real agent processes over real HTTP.
 
 - a restart answers once the workspace is `provisioning` with no URL (GET says so at once),
   and an A2A call during the cycle is a 503 with Retry-After that starts no other cycle;

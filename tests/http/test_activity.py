@@ -1,5 +1,5 @@
-"""GET/POST /workspaces/:id/activity and POST /workspaces/:id/notify (upstream-may §2, D4, D8),
-and the activity retention sweep."""
+"""GET/POST /workspaces/:id/activity and POST /workspaces/:id/notify (docs/compatibility.md
+§1.1, #d4, #d8), and the activity retention sweep."""
 
 from __future__ import annotations
 
@@ -277,7 +277,7 @@ async def test_since_id_cursor_rules(platform: Harness) -> None:
     # the owner of that row can use it (as the admin can for that workspace)
     r = await h.client.get(f"/workspaces/{other}/activity?since_id={foreign}", headers=h.admin)
     assert r.status_code == 200 and r.json() == []
-    # malformed cursors are 400 (D8), not a database error
+    # malformed cursors are 400 (docs/compatibility.md#d8), not a database error
     for bad in ("nope", "1", "%27%3B--", ids["row 3"][:-1], "{" + ids["row 3"] + "}"):
         r = await feed(h, wid, token, f"?since_id={bad}")
         assert r.status_code == 400, bad
@@ -433,7 +433,8 @@ async def test_notify_with_attachments(platform: Harness) -> None:
         {"uri": "workspace:/workspace/b.bin", "name": "b.bin"},
         {"uri": "https://example.com/c", "name": "c"},
     ]
-    # AGENT_MESSAGE only (no ACTIVITY_LOGGED, as the original), lowercase keys (D4)
+    # AGENT_MESSAGE only (no ACTIVITY_LOGGED, as the original), lowercase keys
+    # (docs/compatibility.md#d4)
     assert [e.type for e in events] == ["AGENT_MESSAGE"]
     assert events[0].payload == {
         "message": "done!",

@@ -1,8 +1,8 @@
-"""Who may call what, over real HTTP (contract.md "Authentication" and D5; upstream-may §8.3).
+"""Who may call what, over real HTTP (docs/compatibility.md §3 and #d5).
 
 - the credential matrix for WorkspaceAuth and AdminAuth routes;
 - browser login (`/?token=`) and its session cookie;
-- org API tokens and per-workspace tokens (upstream-april §1.6);
+- org API tokens and per-workspace tokens (docs/compatibility.md §3.1);
 - the development fail-open, and its absence everywhere else;
 - refused writes leave the database as it was.
 """
@@ -248,7 +248,8 @@ async def test_refused_writes_leave_database_unchanged(platform: Harness, world:
 
 
 async def test_no_fresh_install_fail_open(platform: Harness) -> None:
-    """D5: ADMIN_TOKEN set and not one workspace token anywhere: still no way in."""
+    """ADMIN_TOKEN set and not one workspace token anywhere: still no way in
+    (docs/compatibility.md#d5)."""
     h = platform
     assert await h.svc.store.fetchval("SELECT count(*) FROM workspace_auth_tokens") == 0
     before = await db_state(h)

@@ -1,6 +1,5 @@
 """Chat uploads/downloads through a real echo workspace, the resolve-and-forward refusals, the
-SSRF guard on forwarding, and poll-mode pending uploads (upstream-may §13, §9.4; runtime
-contract §2.4, §2.5)."""
+SSRF guard on forwarding (docs/compatibility.md#d25), and poll-mode pending uploads."""
 
 from __future__ import annotations
 
@@ -299,8 +298,8 @@ REBOUND = "127.0.0.3"  # where the name points after the first lookup: nothing l
 
 
 class FakeAgent:
-    """The two endpoints chat files are forwarded to (runtime contract §2.4, §2.5), over real
-    HTTP; it records what reached it."""
+    """The two endpoints chat files are forwarded to (`/internal/file/read` and
+    `/internal/chat/uploads/ingest`), over real HTTP; it records what reached it."""
 
     def __init__(self) -> None:
         self.seen: list[tuple[str, str, str]] = []  # (method, path, Host header)

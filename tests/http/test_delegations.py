@@ -1,5 +1,5 @@
-"""Delegation over real HTTP (upstream-may §5): delegate, the detached execution, the list,
-record and update.
+"""Delegation over real HTTP (docs/compatibility.md#d32): delegate, the detached execution, the
+list, record and update.
 
 Targets are real: a `runtime: "mock"` workspace (the platform answers), a poll-mode external
 workspace, and, on a development-mode platform that may call loopback agents, an external

@@ -1,5 +1,5 @@
 """Live events over real sockets: the WebSocket `/ws` and the per-workspace SSE stream
-(contract.md "Authentication" and D5; upstream-april §3).
+(docs/compatibility.md §3.3, #d5 and #d38).
 
 Every wait is bounded with `trio.fail_after`, so a missing event fails instead of hanging.
 """
@@ -263,7 +263,8 @@ async def test_agent_ws_lazy_bootstrap_in_development(dev_platform: Harness) -> 
 
 
 async def test_agent_ws_without_its_token_is_refused(platform: Harness) -> None:
-    """D13: outside development a workspace with no live token is no open door."""
+    """Outside development a workspace with no live token is no open door
+    (docs/compatibility.md#d13 and §3.3)."""
     h = platform
     made = await h.create_external("tokenless")
     await h.svc.tokens.revoke_all(made["id"])

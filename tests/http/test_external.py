@@ -1,4 +1,4 @@
-"""External workspaces: the connection block, rotate and re-show (upstream-may §6.1)."""
+"""External workspaces: the connection block, rotate and re-show (docs/compatibility.md#d17)."""
 
 from __future__ import annotations
 
@@ -273,7 +273,7 @@ async def test_the_python_snippet_calls_the_sdk_as_it_is(
     assert calls[1][1] == "tok-123"
     assert calls[2][1] == (wid, inbound, 8000)
     assert calls[3][1] == {"parts": [{"kind": "text", "text": "echo: hi"}]}
-    headers = calls[4][1]  # register sends the bearer our platform requires (D13)
+    headers = calls[4][1]  # register sends the bearer we require (docs/compatibility.md#d13)
     assert headers["Authorization"] == "Bearer tok-123" and headers["Origin"] == h.base_url
 
 

@@ -50,9 +50,9 @@ async def online_external(h: Harness) -> tuple[str, str]:
 
 
 async def test_unknown_or_tokenless_workspaces_cannot_be_registered(platform: Harness) -> None:
-    """D13: outside development, register and heartbeat always need the workspace's own
-    valid bearer. Nobody mints a token for an unknown id, for a workspace whose tokens were
-    revoked, or for one created with a url or as a mock."""
+    """Outside development, register and heartbeat always need the workspace's own valid
+    bearer (docs/compatibility.md#d13). Nobody mints a token for an unknown id, for a
+    workspace whose tokens were revoked, or for one created with a url or as a mock."""
     h = platform
     wid = str(uuid.uuid4())
     for token in (None, "not-a-token", h.admin["Authorization"].split()[1]):

@@ -49,7 +49,8 @@ async def test_create_external_with_url_is_online(platform: Harness) -> None:
     assert body == {"id": body["id"], "external": True, "status": "online"}
     row = await h.row(body["id"])
     assert row is not None and row["url"] == "http://localhost:7000"
-    # D13: its token exists from creation, shown once here; nobody can register without it.
+    # Its token exists from creation, shown once here (docs/compatibility.md#d17); nobody can
+    # register without it (#d13).
     assert await h.svc.tokens.validate_for(connection["auth_token"], body["id"])
 
 

@@ -1,10 +1,9 @@
 """Fakes for the runtime tests, served for real on loopback by hypercorn in the test's loop.
 
 * `FakePlatform` answers register / heartbeat / chat uploads / notify / delegate the way the
-  platform does (runtime contract §1.5, §1.6, upstream-may §2.4, §5.1, §13.1) and records every
-  call. Its chat-upload route forwards the multipart body to the runtime's
-  `/internal/chat/uploads/ingest` with the inbound secret, as the platform does, so a tool
-  upload lands on the workspace's disk end to end.
+  platform does and records every call. Its chat-upload route forwards the multipart body to
+  the runtime's `/internal/chat/uploads/ingest` with the inbound secret, as the platform does,
+  so a tool upload lands on the workspace's disk end to end.
 * `FakeLLM` speaks the OpenAI chat-completions wire format with scripted answers.
 """
 
@@ -180,7 +179,7 @@ class FakePlatform(Recorder):
         await _respond(send, status, bodies.get(status, {"error": "boom"}))
 
     async def _upload(self, send: Send, call: Call) -> None:
-        """Forward to the runtime's ingest route, as the platform does (upstream-may §13.1)."""
+        """Forward to the runtime's ingest route, as the platform does."""
         assert self.http is not None and self.registered_url is not None
         resp = await self.http.post(
             self.registered_url + "/internal/chat/uploads/ingest",

@@ -1,4 +1,4 @@
-"""A2A JSON-RPC on `POST /` and the agent card (runtime contract §2.1, §2.2, §3.2)."""
+"""A2A JSON-RPC on `POST /` and the agent card."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """The runtime is a separate program: it imports only the shared wire models, the one
-exception tree and a few small shared modules from the platform package (architecture §1)."""
+exception tree and a few small shared modules from the platform package (docs/architecture.md
+§2, rule 3)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`GET /internal/file/read` (runtime contract §2.4): every row of the table, on a mapped root."""
+"""`GET /internal/file/read`: every refusal and the served file, on a mapped root."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`POST /internal/chat/uploads/ingest` (runtime contract §2.5) and the streaming form parts."""
+"""`POST /internal/chat/uploads/ingest` and the streaming form parts."""
 
 from __future__ import annotations
 

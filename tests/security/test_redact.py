@@ -1,4 +1,4 @@
-"""Error-detail sanitizing (upstream-may §2.3) and byte-bounded previews."""
+"""Error-detail sanitizing (the original's filter) and byte-bounded previews."""
 
 from __future__ import annotations
 

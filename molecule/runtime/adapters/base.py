@@ -3,8 +3,8 @@
 An adapter declares what it does natively (`RuntimeCapabilities`, the original's
 `adapter_base.py` flags) and may override the platform's per-dispatch silence window
 (`idle_timeout_override`); both travel in every heartbeat's `runtime_metadata`. `setup()`
-runs once at boot: if it raises, the runtime stays up in "not configured" mode (runtime
-contract §2.7). An adapter that notices it can no longer make progress marks itself wedged;
+runs once at boot: if it raises, the runtime stays up in "not configured" mode, as the
+original runtime does. An adapter that notices it can no longer make progress marks itself wedged;
 the heartbeat then reports `runtime_state: "wedged"` with the reason as `sample_error`.
 """
 
@@ -33,7 +33,8 @@ class RuntimeCapabilities:
     provides_channel_dispatch: bool = False
 
     def to_dict(self) -> dict[str, bool]:
-        """The wire map: `{"heartbeat": ..., "scheduler": ..., ...}` (runtime contract §1.7)."""
+        """The wire map the original sends as `runtime_metadata.capabilities`:
+        `{"heartbeat": ..., "scheduler": ..., ...}`."""
         values = [getattr(self, f.name) for f in fields(self)]
         return dict(zip(CAPABILITY_KEYS, values, strict=True))
 
