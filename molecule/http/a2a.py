@@ -17,6 +17,8 @@ from quart import Blueprint, Response, request
 from molecule.a2a.normalize import normalize_a2a_request
 from molecule.asgi import Send, send_bytes
 from molecule.errors import BadRequest, Forbidden, NotFound, Unauthorized
+from molecule.http import schemas
+from molecule.http.api import AnyObject, Auth, endpoint
 from molecule.http.auth import admin_auth, agent_auth, current_credentials, privileged
 from molecule.http.common import json_response, require_uuid, services
 from molecule.http.raw_routes import RawRequest
@@ -74,6 +76,21 @@ def _x_timeout(req: RawRequest) -> float | None:
     return float(value) if value > 0 else None
 
 
+@endpoint(
+    Auth.OWN,
+    "Send an A2A message to the workspace",
+    description="The caller is X-Workspace-ID with its own token (an agent), or the canvas, "
+    "admin or an org token.",
+    body=schemas.JsonRpcRequest,
+    responses={
+        200: "the agent's answer (JSON, or SSE when it streams)",
+        202: "busy: queued durably",
+        403: "not a peer",
+        502: "agent unreachable",
+        503: "restarting, waking or busy",
+    },
+    tags=("a2a",),
+)
 async def proxy(req: RawRequest, send: Send) -> None:
     """The hot path, served as raw ASGI: Quart's per-request machinery cost about as much
     CPU as the whole forward (bench/a2a_proxy.py)."""
@@ -145,6 +162,12 @@ def _queue_item_body(row: dict[str, Any]) -> dict[str, Any]:
 
 
 @bp.get("/workspaces/<workspace_id>/a2a/queue/<queue_id>")
+@endpoint(
+    Auth.OWN,
+    "A queued A2A item (caller's or target's token, or admin/org); every refusal is a 404",
+    responses={200: AnyObject, 404: "not found, or not yours"},
+    tags=("a2a",),
+)
 async def queue_item(workspace_id: str, queue_id: str) -> Response:
     """Identity from a verified bearer; every refusal is the same 404
     (docs/compatibility.md#d3)."""
@@ -169,6 +192,13 @@ async def queue_item(workspace_id: str, queue_id: str) -> Response:
 
 
 @bp.post("/admin/a2a-queue/drop-stale")
+@endpoint(
+    Auth.ADMIN,
+    "Drop queued A2A items older than max_age_minutes",
+    query=schemas.DropStaleQuery,
+    responses={200: AnyObject},
+    tags=("a2a",),
+)
 async def drop_stale() -> Response:
     svc = services()
     await admin_auth(svc)

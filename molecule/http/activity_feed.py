@@ -25,6 +25,8 @@ from quart import Blueprint, Response, request
 from molecule.asgi import Send, send_json
 from molecule.errors import BadRequest, Forbidden, Gone, NotFound
 from molecule.events import AGENT_MESSAGE
+from molecule.http import schemas
+from molecule.http.api import Auth, StatusBody, endpoint
 from molecule.http.auth import workspace_auth
 from molecule.http.common import (
     MAX_JSON_BODY,
@@ -109,6 +111,13 @@ def _limit(raw: str | None) -> int:
 
 
 @bp.get("/workspaces/<workspace_id>/activity")
+@endpoint(
+    Auth.WORKSPACE,
+    "The activity feed (newest first; with since_id, oldest first after the cursor)",
+    query=schemas.ActivityQuery,
+    responses={200: "an array of activity rows", 410: "since_id cursor not found"},
+    tags=("activity",),
+)
 async def list_activity(workspace_id: str) -> Response:
     svc = services()
     wid = require_uuid(workspace_id)
@@ -166,6 +175,13 @@ def _optional(body: dict[str, Any], key: str, kind: type | tuple[type, ...]) -> 
     return value
 
 
+@endpoint(
+    Auth.WORKSPACE,
+    "An agent reports activity (stored before it is acknowledged)",
+    body=schemas.ActivityReport,
+    responses={200: StatusBody, 403: "source_id is not you"},
+    tags=("activity",),
+)
 async def report_activity(req: RawRequest, send: Send) -> None:
     """Raw ASGI: agents report activity all day, and Quart's per-request machinery cost more
     than the rest of this route (bench/fanout.py publishes through it)."""
@@ -259,6 +275,13 @@ def notify_summary(message: str) -> str:
 
 
 @bp.post("/workspaces/<workspace_id>/notify")
+@endpoint(
+    Auth.WORKSPACE,
+    "An agent's message to its user (AGENT_MESSAGE); stored before it is shown",
+    body=schemas.Notify,
+    responses={200: StatusBody, 403: "talk to user disabled"},
+    tags=("activity",),
+)
 async def notify(workspace_id: str) -> Response:
     """An agent talks to its user: AGENT_MESSAGE now, and an `a2a_receive` row so a reloaded
     chat shows the message and its attachment chips. Attachment keys are lowercase

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from quart import Blueprint, Response, request
+from quart import Blueprint, Response, current_app, request
 from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
@@ -22,6 +22,7 @@ from molecule.http import (
     events,
     external,
     lifecycle,
+    openapi,
     raw_routes,
     registry,
     secrets,
@@ -29,6 +30,7 @@ from molecule.http import (
     token_routes,
     workspaces,
 )
+from molecule.http.api import Auth, StatusBody, endpoint
 from molecule.http.common import json_response
 from molecule.http.raw_routes import RawRoute
 from molecule.services import Services
@@ -48,8 +50,18 @@ RAW_ROUTES = (
 
 
 @health_bp.get("/health")
+@endpoint(Auth.OPEN, "Is the platform serving?", responses={200: StatusBody})
 async def health() -> Response:
     return json_response({"status": "ok"})
+
+
+@health_bp.get("/openapi.json")
+@endpoint(Auth.OPEN, "This API description (OpenAPI 3.1), generated from the routes")
+async def openapi_document() -> Response:
+    document = current_app.config.get("OPENAPI_DOCUMENT")
+    if document is None:  # built once: the routes do not change while serving
+        document = current_app.config["OPENAPI_DOCUMENT"] = openapi.build(current_app)
+    return json_response(document)
 
 
 def create_app(svc: Services) -> QuartTrio:

@@ -20,6 +20,8 @@ from quart import Blueprint, Response, request
 
 from molecule.asgi import Send, send_json
 from molecule.errors import ClientGone, MoleculeError
+from molecule.http import schemas
+from molecule.http.api import AnyObject, Auth, endpoint
 from molecule.http.auth import workspace_auth
 from molecule.http.common import json_response, require_uuid, services
 from molecule.http.raw_routes import RawRequest
@@ -40,6 +42,18 @@ def _forwarding(svc: Services) -> ChatForwarding:
 # -- POST /workspaces/:id/chat/uploads (raw ASGI) -------------------------------------------
 
 
+@endpoint(
+    Auth.WORKSPACE,
+    "Upload chat files to the workspace (multipart, field files)",
+    body=schemas.MULTIPART_FILES,
+    body_type="multipart/form-data",
+    responses={
+        200: schemas.ChatFiles,
+        413: "a file is too large",
+        422: "no URL to reach the agent",
+    },
+    tags=("chat",),
+)
 async def upload(req: RawRequest, send: Send) -> None:
     wid = require_uuid(req.match["workspace_id"])
     svc = req.svc
@@ -88,6 +102,13 @@ async def _relay(upstream: Upstream, send: Send) -> None:
 
 
 @bp.get("/workspaces/<workspace_id>/chat/download")
+@endpoint(
+    Auth.WORKSPACE,
+    "Download a file from the workspace (streamed)",
+    query=schemas.DownloadQuery,
+    responses={200: "the file", 404: "no such file"},
+    tags=("chat",),
+)
 async def download(workspace_id: str) -> Response:
     svc = services()
     wid = require_uuid(workspace_id)
@@ -134,6 +155,12 @@ async def _pending(workspace_id: str, file_id: str) -> tuple[ChatStaging, str, d
 
 
 @bp.get("/workspaces/<workspace_id>/pending-uploads/<file_id>/content")
+@endpoint(
+    Auth.WORKSPACE,
+    "A poll-mode agent fetches a staged upload",
+    responses={200: "the file", 404: "not found or expired"},
+    tags=("chat",),
+)
 async def pending_content(workspace_id: str, file_id: str) -> Response:
     staging, fid, row = await _pending(workspace_id, file_id)
     size: int = row["size_bytes"]
@@ -147,6 +174,12 @@ async def pending_content(workspace_id: str, file_id: str) -> Response:
 
 
 @bp.post("/workspaces/<workspace_id>/pending-uploads/<file_id>/ack")
+@endpoint(
+    Auth.WORKSPACE,
+    "A poll-mode agent acknowledges a staged upload",
+    responses={200: AnyObject, 404: "not found"},
+    tags=("chat",),
+)
 async def pending_ack(workspace_id: str, file_id: str) -> Response:
     staging, fid, _ = await _pending(workspace_id, file_id)
     won = await staging.ack(fid)

@@ -18,6 +18,8 @@ from typing import Any
 from quart import Blueprint, Response
 
 from molecule.errors import BadRequest, MoleculeError, NotFound
+from molecule.http import schemas
+from molecule.http.api import AnyObject, Auth, endpoint
 from molecule.http.auth import workspace_auth
 from molecule.http.common import json_response, read_object, require_uuid, services
 from molecule.models import WorkspaceStatus, is_uuid
@@ -80,6 +82,13 @@ def _target(body: dict[str, Any], error: str) -> str:
 
 
 @bp.post("/workspaces/<workspace_id>/delegate")
+@endpoint(
+    Auth.WORKSPACE,
+    "Hand a task to another workspace; delivered in the background",
+    body=schemas.Delegate,
+    responses={202: AnyObject},
+    tags=("delegation",),
+)
 async def delegate(workspace_id: str) -> Response:
     wid = await _authorized(workspace_id)
     body = await _object(INVALID_DELEGATION)
@@ -116,12 +125,25 @@ async def delegate(workspace_id: str) -> Response:
 
 
 @bp.get("/workspaces/<workspace_id>/delegations")
+@endpoint(
+    Auth.WORKSPACE,
+    "The last 50 delegation rows, folded",
+    responses={200: "an array of delegations"},
+    tags=("delegation",),
+)
 async def list_delegations(workspace_id: str) -> Response:
     wid = await _authorized(workspace_id)
     return json_response(await _delegations().listing(wid))
 
 
 @bp.post("/workspaces/<workspace_id>/delegations/record")
+@endpoint(
+    Auth.WORKSPACE,
+    "Track a delegation the agent sent itself",
+    body=schemas.DelegationRecord,
+    responses={202: AnyObject},
+    tags=("delegation",),
+)
 async def record_delegation(workspace_id: str) -> Response:
     wid = await _authorized(workspace_id)
     body = await _object(INVALID_BODY)
@@ -141,6 +163,13 @@ async def record_delegation(workspace_id: str) -> Response:
 
 
 @bp.post("/workspaces/<workspace_id>/delegations/<delegation_id>/update")
+@endpoint(
+    Auth.WORKSPACE,
+    "Close a delegation the agent tracks itself",
+    body=schemas.DelegationUpdate,
+    responses={200: AnyObject, 404: "no such delegation"},
+    tags=("delegation",),
+)
 async def update_delegation(workspace_id: str, delegation_id: str) -> Response:
     wid = await _authorized(workspace_id)
     body = await _object(INVALID_BODY)

@@ -20,6 +20,7 @@ from quart import Blueprint, Response, websocket
 
 from molecule.errors import Forbidden, Gone, MoleculeError, NotFound, Unauthorized
 from molecule.events import Event, EventBus
+from molecule.http.api import Auth, endpoint
 from molecule.http.auth import agent_auth, current_credentials, privileged, workspace_auth
 from molecule.http.common import json_response, require_uuid, services
 from molecule.models import WorkspaceStatus
@@ -87,6 +88,13 @@ async def _ws_client() -> str | None:
 
 
 @bp.websocket("/ws")
+@endpoint(
+    Auth.OWN,
+    "Live events over a WebSocket",
+    description="The canvas (session, admin or org token) gets every event; an agent "
+    "(X-Workspace-ID and its token) gets its peers' events.",
+    tags=("events",),
+)
 async def ws() -> Response | None:
     try:
         agent = await _ws_client()
@@ -146,6 +154,12 @@ async def _send_events(bus: EventBus, access: _AccessCache | None, batched: bool
 
 
 @bp.get("/workspaces/<workspace_id>/events/stream")
+@endpoint(
+    Auth.WORKSPACE,
+    "The workspace's events as Server-Sent Events",
+    responses={200: "text/event-stream"},
+    tags=("events",),
+)
 async def sse_stream(workspace_id: str) -> Response:
     svc = services()
     wid = require_uuid(workspace_id)

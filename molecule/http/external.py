@@ -18,6 +18,7 @@ from quart import Blueprint, Response
 
 from molecule.errors import BadRequest, MoleculeError, NotFound
 from molecule.events import EXTERNAL_CREDENTIALS_ROTATED
+from molecule.http.api import AnyObject, Auth, endpoint
 from molecule.http.auth import workspace_auth
 from molecule.http.common import json_response, require_uuid, services
 from molecule.http.connection_snippets import connection_block
@@ -46,6 +47,12 @@ async def _external_row(workspace_id: str, error: str) -> dict[str, Any]:
 
 
 @bp.post("/workspaces/<workspace_id>/external/rotate")
+@endpoint(
+    Auth.WORKSPACE,
+    "New credentials for an external workspace (the old ones are revoked)",
+    responses={200: AnyObject, 400: "not an external workspace"},
+    tags=("workspaces",),
+)
 async def rotate(workspace_id: str) -> Response:
     svc = services()
     wid = require_uuid(workspace_id)
@@ -71,6 +78,12 @@ async def rotate(workspace_id: str) -> Response:
 
 
 @bp.get("/workspaces/<workspace_id>/external/connection")
+@endpoint(
+    Auth.WORKSPACE,
+    "How to connect an external agent (without the token)",
+    responses={200: AnyObject, 400: "not an external workspace"},
+    tags=("workspaces",),
+)
 async def show_connection(workspace_id: str) -> Response:
     svc = services()
     wid = require_uuid(workspace_id)

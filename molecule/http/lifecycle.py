@@ -13,6 +13,8 @@ from molecule.events import (
     WORKSPACE_EXPANDED,
     WORKSPACE_PROVISIONING,
 )
+from molecule.http import schemas
+from molecule.http.api import AnyObject, Auth, StatusBody, endpoint
 from molecule.http.auth import admin_auth, workspace_auth
 from molecule.http.common import json_response, query_flag, require_uuid, services
 from molecule.http.validation import check_name, check_role
@@ -24,6 +26,12 @@ ASK_TIMEOUT = 15.0
 
 
 @bp.post("/workspaces/<workspace_id>/restart")
+@endpoint(
+    Auth.WORKSPACE,
+    "Restart the workspace's agent (answered once it is provisioning)",
+    responses={200: AnyObject, 409: "paused, or its parent is", 503: "no backend can start it"},
+    tags=("lifecycle",),
+)
 async def restart(workspace_id: str) -> Response:
     svc = services()
     wid = require_uuid(workspace_id)
@@ -79,6 +87,12 @@ async def restart(workspace_id: str) -> Response:
 
 
 @bp.get("/templates")
+@endpoint(
+    Auth.ADMIN,
+    "The workspace templates",
+    responses={200: "an array of templates"},
+    tags=("templates",),
+)
 async def list_templates() -> Response:
     svc = services()
     await admin_auth(svc)
@@ -110,6 +124,12 @@ async def _refuse_if_parent_paused(row: dict[str, Any]) -> None:
 
 
 @bp.post("/workspaces/<workspace_id>/pause")
+@endpoint(
+    Auth.WORKSPACE,
+    "Stop the agent and park the workspace and its descendants",
+    responses={200: AnyObject, 404: "not found or already paused"},
+    tags=("lifecycle",),
+)
 async def pause(workspace_id: str) -> Response:
     svc = services()
     wid = require_uuid(workspace_id)
@@ -127,6 +147,12 @@ async def pause(workspace_id: str) -> Response:
 
 
 @bp.post("/workspaces/<workspace_id>/resume")
+@endpoint(
+    Auth.WORKSPACE,
+    "Start a paused workspace and its paused descendants",
+    responses={200: AnyObject, 404: "not found or not paused", 409: "its parent is paused"},
+    tags=("lifecycle",),
+)
 async def resume(workspace_id: str) -> Response:
     svc = services()
     wid = require_uuid(workspace_id)
@@ -145,6 +171,13 @@ async def resume(workspace_id: str) -> Response:
 
 
 @bp.post("/workspaces/<workspace_id>/hibernate")
+@endpoint(
+    Auth.WORKSPACE,
+    "Stop an idle agent; the next A2A message wakes it",
+    query=schemas.HibernateQuery,
+    responses={200: StatusBody, 404: "not online or degraded", 409: "it has active tasks"},
+    tags=("lifecycle",),
+)
 async def hibernate(workspace_id: str) -> Response:
     svc = services()
     wid = require_uuid(workspace_id)
@@ -155,6 +188,12 @@ async def hibernate(workspace_id: str) -> Response:
 
 
 @bp.post("/workspaces/<workspace_id>/expand")
+@endpoint(
+    Auth.WORKSPACE,
+    "Create the template's sub-workspaces as children and start them",
+    responses={200: AnyObject},
+    tags=("lifecycle",),
+)
 async def expand(workspace_id: str) -> Response:
     """Create the template's `sub_workspaces` as children and start them
     (docs/compatibility.md#d12)."""
@@ -197,6 +236,12 @@ async def expand(workspace_id: str) -> Response:
 
 
 @bp.post("/workspaces/<workspace_id>/collapse")
+@endpoint(
+    Auth.WORKSPACE,
+    "Remove every child workspace (and its subtree)",
+    responses={200: AnyObject},
+    tags=("lifecycle",),
+)
 async def collapse(workspace_id: str) -> Response:
     """Stop and remove every child (and its subtree) (docs/compatibility.md#d12)."""
     svc = services()

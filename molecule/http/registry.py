@@ -20,6 +20,8 @@ from molecule.errors import (
     Unauthorized,
     UnsafeURL,
 )
+from molecule.http import schemas
+from molecule.http.api import AnyObject, Auth, StatusBody, endpoint
 from molecule.http.auth import agent_auth, any_auth, current_credentials, privileged
 from molecule.http.common import json_response, read_model, require_uuid, services
 from molecule.models import (
@@ -62,6 +64,13 @@ async def _agent_or_gone(svc: Services, workspace_id: str) -> None:
 
 
 @bp.post("/registry/register")
+@endpoint(
+    Auth.AGENT,
+    "An agent announces its URL and card; the workspace goes online",
+    body=RegisterPayload,
+    responses={200: schemas.Registered, 410: "the workspace was removed"},
+    tags=("registry",),
+)
 async def register() -> Response:
     svc = services()
     p = await read_model(RegisterPayload, INVALID_BODY)
@@ -90,6 +99,13 @@ async def register() -> Response:
 
 
 @bp.post("/registry/heartbeat")
+@endpoint(
+    Auth.AGENT,
+    "An agent's heartbeat: liveness, load, current task, capabilities",
+    body=HeartbeatPayload,
+    responses={200: AnyObject, 410: "the workspace was removed"},
+    tags=("registry",),
+)
 async def heartbeat() -> Response:
     svc = services()
     p = await read_model(HeartbeatPayload, INVALID_BODY)
@@ -102,6 +118,13 @@ async def heartbeat() -> Response:
 
 
 @bp.post("/registry/update-card")
+@endpoint(
+    Auth.AGENT,
+    "Replace the workspace's agent card",
+    body=UpdateCardPayload,
+    responses={200: StatusBody},
+    tags=("registry",),
+)
 async def update_card() -> Response:
     svc = services()
     p = await read_model(UpdateCardPayload, INVALID_BODY)
@@ -137,6 +160,12 @@ async def _discovery_caller(workspace_id: str | None = None) -> str | None:
 
 
 @bp.get("/registry/discover/<target_id>")
+@endpoint(
+    Auth.OWN,
+    "Where a peer workspace is reached (X-Workspace-ID and its token, or admin/org/session)",
+    responses={200: schemas.Discovered, 403: "not a peer", 503: "not available"},
+    tags=("registry",),
+)
 async def discover(target_id: str) -> Response:
     svc = services()
     target = require_uuid(target_id)
@@ -157,6 +186,13 @@ async def discover(target_id: str) -> Response:
 
 
 @bp.get("/registry/<workspace_id>/peers")
+@endpoint(
+    Auth.OWN,
+    "The workspace's peers: parent, siblings, children (its token, or admin/org/session)",
+    query=schemas.PeersQuery,
+    responses={200: "an array of peers"},
+    tags=("registry",),
+)
 async def peers(workspace_id: str) -> Response:
     svc = services()
     wid = require_uuid(workspace_id)
@@ -176,6 +212,13 @@ async def peers(workspace_id: str) -> Response:
 
 
 @bp.post("/registry/check-access")
+@endpoint(
+    Auth.ANY,
+    "May caller_id talk to target_id? (a workspace token asks about itself only)",
+    body=CheckAccessPayload,
+    responses={200: schemas.Allowed, 403: "not your own access"},
+    tags=("registry",),
+)
 async def check_access() -> Response:
     """Any credential (the original answered anyone); a workspace asks only about itself."""
     svc = services()

@@ -16,6 +16,8 @@ from quart import Blueprint, Response
 
 from molecule.actors.messages import Restart
 from molecule.errors import BadRequest, MoleculeError, NotFound
+from molecule.http import schemas
+from molecule.http.api import Auth, StatusBody, endpoint
 from molecule.http.auth import admin_auth, workspace_auth
 from molecule.http.common import json_response, read_object, require_uuid, services
 from molecule.models import WorkspaceStatus
@@ -58,6 +60,12 @@ async def _restart(workspace_ids: list[str], reason: str) -> None:
 
 
 @bp.get("/workspaces/<workspace_id>/secrets")
+@endpoint(
+    Auth.WORKSPACE,
+    "List the workspace's secret keys (and the global ones it inherits); never values",
+    responses={200: schemas.SecretKey},
+    tags=("secrets",),
+)
 async def list_workspace_secrets(workspace_id: str) -> Response:
     svc = services()
     wid = require_uuid(workspace_id)
@@ -67,6 +75,12 @@ async def list_workspace_secrets(workspace_id: str) -> Response:
 
 
 @bp.get("/workspaces/<workspace_id>/secrets/values")
+@endpoint(
+    Auth.WORKSPACE,
+    "The secret values the workspace's agent runs with (global overlaid by workspace)",
+    responses={200: "a flat map KEY: value", 500: "a secret could not be decrypted"},
+    tags=("secrets",),
+)
 async def secret_values(workspace_id: str) -> Response:
     svc = services()
     wid = require_uuid(workspace_id)
@@ -87,6 +101,13 @@ async def secret_values(workspace_id: str) -> Response:
 
 
 @bp.route("/workspaces/<workspace_id>/secrets", methods=["POST", "PUT"])
+@endpoint(
+    Auth.WORKSPACE,
+    "Set a workspace secret (encrypted); restarts the workspace's agent",
+    body=schemas.SecretWrite,
+    responses={200: StatusBody},
+    tags=("secrets",),
+)
 async def set_workspace_secret(workspace_id: str) -> Response:
     svc = services()
     wid = require_uuid(workspace_id)
@@ -99,6 +120,12 @@ async def set_workspace_secret(workspace_id: str) -> Response:
 
 
 @bp.delete("/workspaces/<workspace_id>/secrets/<key>")
+@endpoint(
+    Auth.WORKSPACE,
+    "Delete a workspace secret; restarts the workspace's agent",
+    responses={200: StatusBody, 404: "no such secret"},
+    tags=("secrets",),
+)
 async def delete_workspace_secret(workspace_id: str, key: str) -> Response:
     svc = services()
     wid = require_uuid(workspace_id)
@@ -119,6 +146,12 @@ async def _global_fan_out(key: str) -> None:
 
 
 @bp.get("/settings/secrets")
+@endpoint(
+    Auth.ADMIN,
+    "List the global secret keys; never values",
+    responses={200: schemas.SecretKey},
+    tags=("secrets",),
+)
 async def list_global_secrets() -> Response:
     svc = services()
     await admin_auth(svc)
@@ -126,6 +159,13 @@ async def list_global_secrets() -> Response:
 
 
 @bp.route("/settings/secrets", methods=["POST", "PUT"])
+@endpoint(
+    Auth.ADMIN,
+    "Set a global secret; restarts the agents it reaches",
+    body=schemas.SecretWrite,
+    responses={200: StatusBody},
+    tags=("secrets",),
+)
 async def set_global_secret() -> Response:
     svc = services()
     await admin_auth(svc)
@@ -136,6 +176,12 @@ async def set_global_secret() -> Response:
 
 
 @bp.delete("/settings/secrets/<key>")
+@endpoint(
+    Auth.ADMIN,
+    "Delete a global secret; restarts the agents it reached",
+    responses={200: StatusBody, 404: "no such secret"},
+    tags=("secrets",),
+)
 async def delete_global_secret(key: str) -> Response:
     svc = services()
     await admin_auth(svc)

@@ -11,6 +11,8 @@ from quart import Blueprint, Response, redirect, request
 from werkzeug.wrappers.response import Response as WerkzeugResponse
 
 from molecule.errors import Unauthorized
+from molecule.http import schemas
+from molecule.http.api import Auth, endpoint
 from molecule.http.auth import SESSION_COOKIE, SESSION_TTL, make_session, session_valid
 from molecule.http.common import services
 from molecule.security.token_material import constant_time_equal
@@ -24,6 +26,13 @@ _PAGE = """<!doctype html>
 
 
 @bp.get("/")
+@endpoint(
+    Auth.OPEN,
+    "The canvas; ?token=<admin token> signs the browser in (session cookie)",
+    query=schemas.LoginQuery,
+    responses={200: "the page", 302: "signed in"},
+    tags=("canvas",),
+)
 async def index() -> Response | WerkzeugResponse:
     svc = services()
     token = request.args.get("token")

@@ -8,6 +8,8 @@ import trio
 from quart import Blueprint, Response, current_app, request
 
 from molecule.errors import BadRequest, NotFound, TooManyRequests
+from molecule.http import schemas
+from molecule.http.api import AnyObject, Auth, StatusBody, endpoint
 from molecule.http.auth import Principal, admin_auth, workspace_auth
 from molecule.http.common import json_response, query_int, read_json, require_uuid, services
 from molecule.models import WorkspaceStatus
@@ -26,6 +28,13 @@ async def _live_workspace(workspace_id: str) -> None:
 
 
 @bp.get("/workspaces/<workspace_id>/tokens")
+@endpoint(
+    Auth.WORKSPACE,
+    "The workspace's live tokens (prefixes only)",
+    query=schemas.Paging,
+    responses={200: AnyObject},
+    tags=("tokens",),
+)
 async def list_tokens(workspace_id: str) -> Response:
     svc = services()
     wid = require_uuid(workspace_id)
@@ -38,6 +47,12 @@ async def list_tokens(workspace_id: str) -> Response:
 
 
 @bp.post("/workspaces/<workspace_id>/tokens")
+@endpoint(
+    Auth.WORKSPACE,
+    "Mint a workspace token (shown once)",
+    responses={201: schemas.TokenCreated, 429: "50 live tokens already"},
+    tags=("tokens",),
+)
 async def create_token(workspace_id: str) -> Response:
     svc = services()
     wid = require_uuid(workspace_id)
@@ -57,6 +72,12 @@ async def create_token(workspace_id: str) -> Response:
 
 
 @bp.delete("/workspaces/<workspace_id>/tokens/<token_id>")
+@endpoint(
+    Auth.WORKSPACE,
+    "Revoke a workspace token",
+    responses={200: StatusBody, 404: "not found or already revoked"},
+    tags=("tokens",),
+)
 async def revoke_token(workspace_id: str, token_id: str) -> Response:
     svc = services()
     wid = require_uuid(workspace_id)
@@ -94,6 +115,7 @@ def _created_by(who: Principal) -> str:
 
 
 @bp.get("/org/tokens")
+@endpoint(Auth.ADMIN, "The live org API tokens", responses={200: AnyObject}, tags=("tokens",))
 async def list_org_tokens() -> Response:
     svc = services()
     await admin_auth(svc)
@@ -102,6 +124,13 @@ async def list_org_tokens() -> Response:
 
 
 @bp.post("/org/tokens")
+@endpoint(
+    Auth.ADMIN,
+    "Mint an org API token (full admin; shown once; 10 per hour per address)",
+    body=schemas.OrgTokenCreate,
+    responses={200: schemas.TokenCreated, 429: "rate limit exceeded"},
+    tags=("tokens",),
+)
 async def create_org_token() -> Response:
     svc = services()
     who = await admin_auth(svc)
@@ -127,6 +156,12 @@ async def create_org_token() -> Response:
 
 
 @bp.delete("/org/tokens/<token_id>")
+@endpoint(
+    Auth.ADMIN,
+    "Revoke an org API token",
+    responses={200: AnyObject, 404: "not found or already revoked"},
+    tags=("tokens",),
+)
 async def revoke_org_token(token_id: str) -> Response:
     svc = services()
     await admin_auth(svc)

@@ -16,7 +16,9 @@ from molecule.errors import (
     NotFound,
     UnsafeURL,
 )
+from molecule.http import schemas
 from molecule.http import validation as v
+from molecule.http.api import AnyObject, Auth, endpoint
 from molecule.http.auth import Principal, admin_auth, any_auth, workspace_auth
 from molecule.http.common import (
     json_response,
@@ -79,6 +81,13 @@ async def _existing_parent(parent_id: str | None) -> str | None:
 
 
 @bp.post("/workspaces")
+@endpoint(
+    Auth.ADMIN,
+    "Create a workspace (and start its agent, or wait for an external one)",
+    body=CreateWorkspacePayload,
+    responses={201: schemas.Created, 409: "name taken"},
+    tags=("workspaces",),
+)
 async def create_workspace() -> Response:
     svc = services()
     await admin_auth(svc)
@@ -142,6 +151,12 @@ async def create_workspace() -> Response:
 
 
 @bp.get("/workspaces")
+@endpoint(
+    Auth.ADMIN,
+    "Every workspace that is not removed",
+    responses={200: "an array of workspaces"},
+    tags=("workspaces",),
+)
 async def list_workspaces() -> Response:
     svc = services()
     await admin_auth(svc)
@@ -150,6 +165,13 @@ async def list_workspaces() -> Response:
 
 
 @bp.get("/workspaces/<workspace_id>")
+@endpoint(
+    Auth.ANY,
+    "One workspace; a removed one answers its 410 to anyone (docs/compatibility.md#d14)",
+    query=schemas.IncludeRemoved,
+    responses={200: schemas.Workspace, 404: "not found", 410: "removed"},
+    tags=("workspaces",),
+)
 async def get_workspace(workspace_id: str) -> Response:
     svc = services()
     wid = require_uuid(workspace_id)
@@ -241,6 +263,18 @@ async def _new_parent(wid: str, value: Any) -> str | None:
 
 
 @bp.patch("/workspaces/<workspace_id>")
+@endpoint(
+    Auth.WORKSPACE,
+    "Change a workspace (hierarchy fields: admin only)",
+    body=schemas.WorkspacePatch,
+    responses={
+        200: AnyObject,
+        403: "a field only an admin may change",
+        404: "not found",
+        409: "name taken",
+    },
+    tags=("workspaces",),
+)
 async def patch_workspace(workspace_id: str) -> Response:
     svc = services()
     wid = require_uuid(workspace_id)
@@ -264,6 +298,18 @@ async def patch_workspace(workspace_id: str) -> Response:
 
 
 @bp.delete("/workspaces/<workspace_id>")
+@endpoint(
+    Auth.ADMIN,
+    "Remove a workspace and its subtree (confirm=true when it has children)",
+    query=schemas.DeleteQuery,
+    responses={
+        200: AnyObject,
+        404: "not found",
+        409: "confirmation required",
+        500: "a stop failed; retry",
+    },
+    tags=("workspaces",),
+)
 async def delete_workspace(workspace_id: str) -> Response:
     svc = services()
     wid = require_uuid(workspace_id)
@@ -307,6 +353,12 @@ async def delete_workspace(workspace_id: str) -> Response:
 
 
 @bp.get("/workspaces/<workspace_id>/state")
+@endpoint(
+    Auth.WORKSPACE,
+    "The workspace's status in short",
+    responses={200: AnyObject, 404: "deleted"},
+    tags=("workspaces",),
+)
 async def workspace_state(workspace_id: str) -> Response:
     svc = services()
     wid = require_uuid(workspace_id)
