@@ -99,6 +99,10 @@ class CanvasPosition(_Lax):
     y: StrictFloat | StrictInt = 0
 
 
+MAX_CONCURRENT_TASKS = 1000
+MAX_BUDGET = 10**15  # the budget columns are bigint
+
+
 class CreateWorkspacePayload(_Lax):
     name: StrictStr
     role: StrictStr | None = None
@@ -111,8 +115,8 @@ class CreateWorkspacePayload(_Lax):
     workspace_dir: StrictStr | None = None
     workspace_access: StrictStr | None = None
     parent_id: StrictStr | None = None
-    budget_limit: StrictInt | None = None
-    max_concurrent_tasks: StrictInt = 0
+    budget_limit: StrictInt | None = None  # 0..MAX_BUDGET, checked by the route
+    max_concurrent_tasks: StrictInt = 0  # 0..MAX_CONCURRENT_TASKS, checked by the route
     delivery_mode: StrictStr | None = None
     canvas: CanvasPosition | None = None
 

@@ -29,7 +29,13 @@ from molecule.http.common import (
     services,
 )
 from molecule.http.connection_snippets import connection_block
-from molecule.models import CreateWorkspacePayload, WorkspaceStatus, is_uuid
+from molecule.models import (
+    MAX_BUDGET,
+    MAX_CONCURRENT_TASKS,
+    CreateWorkspacePayload,
+    WorkspaceStatus,
+    is_uuid,
+)
 from molecule.operations.creation import CreateRequest
 from molecule.security.ssrf import validate_agent_url
 
@@ -101,7 +107,9 @@ async def create_workspace() -> Response:
     workspace_dir = v.check_workspace_dir(p.workspace_dir)
     access = v.check_workspace_access(p.workspace_access, workspace_dir)
     mode = v.check_delivery_mode(p.delivery_mode)
-    if p.max_concurrent_tasks < 0 or (p.budget_limit is not None and p.budget_limit < 0):
+    if not 0 <= p.max_concurrent_tasks <= MAX_CONCURRENT_TASKS or (
+        p.budget_limit is not None and not 0 <= p.budget_limit <= MAX_BUDGET
+    ):
         raise BadRequest(v.INVALID_FIELDS)
     url = p.url or None
     if url is not None:
