@@ -188,6 +188,19 @@ class LeanTCPServer(TCPServer):
         self.keep_alive = timer
         self.idle_task = timer  # type: ignore[assignment]
 
+    async def run(self) -> None:
+        """Hypercorn's connection, with its reference cycles cut once it is over: the protocol
+        wrapper holds the bound `protocol_send` and the timer holds the server, so every closed
+        connection left ~30 objects for the cyclic collector, which the platform runs rarely
+        (molecule.platform.tune_gc_for_serving): a heartbeat's new connection every 30 s per
+        agent added up to megabytes before a collection. Everything that used them ran in the
+        connection's task group, which has exited here."""
+        try:
+            await super().run()
+        finally:
+            self.__dict__.pop("protocol", None)
+            self.keep_alive = self.idle_task = None  # type: ignore[assignment]
+
     async def _read_data(self) -> None:
         """Hypercorn's read loop, telling the timer when bytes arrive. Reading ends when the
         connection is closed, by either side."""

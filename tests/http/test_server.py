@@ -9,6 +9,7 @@ what is tested, and a virtual clock would jump while the client waits on the net
 from __future__ import annotations
 
 import base64
+import gc
 import os
 import struct
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -315,10 +316,13 @@ async def test_partial_request_heads_are_closed_after_the_header_timeout() -> No
             await conn.stream.send_all(b"GET /a HTTP/1.1\r\nHost: t\r\n")
         await trio.sleep(0.15)
         for conn in loris:
-            await conn.stream.send_all(b"X-More: 1\r\n")
+            try:  # trickling more of the head buys no time
+                await conn.stream.send_all(b"X-More: 1\r\n")
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                pass  # a loaded machine: closed already (the timeout passed meanwhile)
         other = await connect(port)
         await other.request("/served")
-        with trio.fail_after(3):
+        with trio.fail_after(10):
             assert (await other.response())[1] == b"hello /served"
             for conn in loris:
                 assert await conn.closed_by_server()
@@ -382,3 +386,26 @@ def test_the_platform_closes_silent_and_slow_clients_within_seconds(tmp_path: Pa
     assert header_read_timeout(cfg) == HEADER_READ_TIMEOUT == 10
     pool_expiry = httpx.Limits().keepalive_expiry
     assert pool_expiry is not None and pool_expiry < cfg.keep_alive_timeout <= 30
+
+
+async def test_closed_connections_leave_no_garbage_cycles() -> None:
+    """A closed connection is freed by reference counting alone: the platform runs the cyclic
+    collector rarely, so each one's cycles used to pile up (megabytes between collections)."""
+    async with server(keep_alive=5) as (port, _):
+        gc.collect()
+        gc.disable()
+        try:
+            for _ in range(20):
+                conn = await connect(port)
+                await conn.request("/a")
+                await conn.response()
+                await conn.stream.aclose()
+            await trio.sleep(0.2)  # the server notices each close
+            gc.set_debug(gc.DEBUG_SAVEALL)
+            gc.collect()
+            leaked = [o for o in gc.garbage if isinstance(o, LeanTCPServer)]
+        finally:
+            gc.set_debug(0)
+            gc.garbage.clear()
+            gc.enable()
+    assert leaked == []
