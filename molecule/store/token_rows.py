@@ -18,6 +18,7 @@ from molecule.security.token_material import hash_token, new_token, token_prefix
 from molecule.store.pool import Connection, Store, affected
 
 CACHE_TTL = 30.0
+CACHE_LIMIT = 20_000  # ~4 MB at most; 10,000 agents' tokens fit with room for misses
 MAX_LIVE_WORKSPACE_TOKENS = 50
 
 
@@ -32,6 +33,12 @@ def _now() -> datetime:
 
 
 class _TTLCache:
+    """Token lookups for CACHE_TTL seconds, at most CACHE_LIMIT entries.
+
+    Misses are cached too (a bad bearer costs one query per TTL), so a client sending random
+    bearers must not grow it without bound: when full, expired entries go first, and if none
+    has expired the oldest insertions do (dicts keep insertion order)."""
+
     def __init__(self) -> None:
         self._data: dict[Any, tuple[float, Any]] = {}
 
@@ -43,9 +50,14 @@ class _TTLCache:
         return True, hit[1]
 
     def put(self, key: Any, value: Any) -> None:
-        if len(self._data) > 100_000:
-            self._data.clear()
-        self._data[key] = (trio.current_time() + CACHE_TTL, value)
+        now = trio.current_time()
+        if len(self._data) >= CACHE_LIMIT:
+            for stale in [k for k, (expiry, _) in self._data.items() if expiry < now]:
+                del self._data[stale]
+            for oldest in list(self._data)[: max(0, len(self._data) - CACHE_LIMIT + 1)]:
+                del self._data[oldest]
+        self._data.pop(key, None)  # re-inserted last: the newest entry
+        self._data[key] = (now + CACHE_TTL, value)
 
     def drop(self, key: Any) -> None:
         self._data.pop(key, None)

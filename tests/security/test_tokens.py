@@ -8,6 +8,7 @@ import re
 from collections.abc import Callable
 
 import pytest
+import trio
 
 from molecule.security.token_material import (
     bearer_from_header,
@@ -83,3 +84,20 @@ def test_bearer_from_header(header: str | None, expected: str | None) -> None:
 )
 def test_constant_time_equal(a: str, b: str, expected: bool) -> None:
     assert constant_time_equal(a, b) is expected
+
+
+async def test_the_token_cache_stays_bounded_under_random_bearers(
+    autojump_clock: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from molecule.store import token_rows
+
+    monkeypatch.setattr(token_rows, "CACHE_LIMIT", 100)
+    cache = token_rows._TTLCache()
+    for i in range(1000):
+        cache.put(f"random-{i}", None)
+    assert len(cache._data) == 100
+    assert cache.get("random-999") == (True, None)  # the newest survive
+    assert cache.get("random-0") == (False, None)
+    await trio.sleep(token_rows.CACHE_TTL + 1)
+    cache.put("fresh", "hit")
+    assert list(cache._data) == ["fresh"]  # the expired went first
