@@ -24,8 +24,17 @@ from molecule.actors.runtime import (
     _Child,
 )
 from molecule.errors import ActorCrashed, ActorStopped, MoleculeError, StopActor
+from molecule.observability import logs
 
 log = logging.getLogger("molecule.actors")
+
+
+def _waiting(child: _Child) -> int:
+    """Messages in the child's mailbox, read from the channel's buffer: its public
+    `statistics()` builds an object per call, about 100 times the cost, and a scrape reads
+    10,000 mailboxes in one go (100 ms instead of 1). Falls back to it if trio changes."""
+    data = getattr(getattr(child.recv, "_state", None), "data", None)
+    return len(data) if data is not None else child.recv.statistics().current_buffer_used
 
 
 def _unwrap(exc: BaseException) -> BaseException:
@@ -47,6 +56,7 @@ class Supervisor:
         self.name = name
         self._nursery: trio.Nursery | None = None
         self._children: dict[str, _Child] = {}
+        self.crashes = 0  # incarnations that ended in a crash (the metrics read it)
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Host the children until cancelled; cancelling it stops every child."""
@@ -87,16 +97,27 @@ class Supervisor:
     def names(self) -> list[str]:
         return list(self._children)
 
+    def mailbox_figures(self) -> tuple[int, int, int]:
+        """(children, messages waiting in all their mailboxes, the fullest mailbox's)."""
+        waiting = deepest = 0
+        for child in self._children.values():
+            depth = _waiting(child)
+            waiting += depth
+            deepest = max(deepest, depth)
+        return len(self._children), waiting, deepest
+
     # --- internals ------------------------------------------------------------------------
 
     async def _supervise(self, child: _Child) -> None:
         """Run incarnations until the restart policy says stop; must never raise itself."""
         spec = child.spec
         error: Callable[[str], BaseException] = ActorStopped
+        logs.detach()  # started from some request's task: its records are not that request's
         try:
             while True:
                 crash = await self._incarnation(child)
                 if crash is not None:
+                    self.crashes += 1
                     log.error("actor %r crashed", spec.name, exc_info=crash)
                     error = ActorCrashed
                 if not self._wants_restart(child, crash):
@@ -169,8 +190,12 @@ class Supervisor:
                     log.exception("stopping() failed for actor %r", child.spec.name)
                 nursery.cancel_scope.cancel()
         except Exception as exc:
+            cause = _unwrap(exc)
+            if isinstance(cause, StopActor):  # one of the actor's own tasks ended it
+                child.fail_in_hand(ActorStopped(child.spec.name))
+                return None
             child.fail_in_hand(ActorCrashed(child.spec.name))
-            return _unwrap(exc)
+            return cause
         return None
 
     async def _loop(self, child: _Child, actor: Actor) -> None:

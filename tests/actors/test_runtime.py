@@ -351,6 +351,30 @@ async def test_background_crash_is_actor_crash(sup: Supervisor) -> None:
     assert await ref.ask(Get(), timeout=1) == 0
 
 
+async def test_stop_actor_from_a_background_task_ends_normally(
+    sup: Supervisor, caplog: Any
+) -> None:
+    """A task of the actor (a restart cycle finding its row removed) may end it too."""
+
+    class Ender(Counter):
+        async def handle(self, msg: object) -> None:
+            if isinstance(msg, Incr):
+                self.nursery.start_soon(self._end)
+            else:
+                await super().handle(msg)
+
+        async def _end(self) -> None:
+            raise StopActor
+
+    fac = Factory(Ender)
+    exits: list[str] = []
+    ref = sup.start_child(ChildSpec("c", fac, on_exit=exits.append))
+    ref.tell(Incr())
+    await gone(sup, "c")
+    assert len(fac.instances) == 1 and exits == ["c"] and sup.crashes == 0
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
 async def test_actor_tasks_cancelled_on_crash(sup: Supervisor) -> None:
     cancelled: list[int] = []
 
