@@ -9,6 +9,10 @@ the event. The database keeps the raw value; only what leaves the platform is sc
 JSON-RPC errors and its heartbeats: it also knows the agent's environment, so it replaces the
 values of secret-looking variables wherever they appear (`secret_env_values`).
 
+`redact_memory_secrets` is the original's scrubber for agent memories (SAFE-T1201): a memory is
+stored and shared with the team or everyone, so credentials an agent picked up from a tool's
+output are replaced by `[REDACTED:<label>]` before the row is written.
+
 `truncate_bytes` bounds previews (summaries, log excerpts) by their UTF-8 size, which is what
 columns, events and terminals care about, without ever splitting a character.
 
@@ -154,3 +158,38 @@ def describe_error(exc: BaseException, secrets: Iterable[str] = ()) -> str:
     message = str(exc)
     text = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
     return scrub_error_text(text, secrets)
+
+
+# --- memory content -----------------------------------------------------------------------
+
+# The original's patterns, in its order: the most specific first, so an assignment such as
+# `OPENAI_API_KEY=sk-...` is replaced whole before the generic `sk-` or base64 rules could take
+# only part of it. Each applies to the previous one's output. ASCII, as Go's RE2 is (`\b`,
+# `\s`, `\S`); `(?i)` makes `[A-Z]` match lowercase names too, as in the original.
+_MEMORY_SECRET_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"(?i)\b[A-Z][A-Z0-9_]*_API_KEY\s*=\s*\S+", re.ASCII), "API_KEY"),
+    (re.compile(r"(?i)\b[A-Z][A-Z0-9_]*_TOKEN\s*=\s*\S+", re.ASCII), "TOKEN"),
+    (re.compile(r"(?i)\b[A-Z][A-Z0-9_]*_SECRET\s*=\s*\S+", re.ASCII), "SECRET"),
+    (re.compile(r"Bearer\s+\S+", re.ASCII), "BEARER_TOKEN"),
+    (re.compile(r"sk-[A-Za-z0-9\-_]{16,}", re.ASCII), "SK_TOKEN"),
+    (re.compile(r"ctx7_[A-Za-z0-9]+", re.ASCII), "CTX7_TOKEN"),
+    (re.compile(r"[A-Za-z0-9+/]{33,}={0,2}", re.ASCII), "BASE64_BLOB"),
+)
+
+
+def redact_memory_secrets(content: str) -> tuple[str, list[str]]:
+    """The memory text with every credential-looking value replaced by `[REDACTED:<label>]`,
+    and the labels of the patterns that fired (for a log line that names no value).
+
+    Labels: API_KEY, TOKEN, SECRET (`NAME_API_KEY=…`, `NAME_TOKEN=…`, `NAME_SECRET=…`),
+    BEARER_TOKEN (`Bearer …`), SK_TOKEN (`sk-` keys), CTX7_TOKEN (`ctx7_…`) and BASE64_BLOB (33
+    or more base64 characters: this also hides a very long plain identifier, as it did in the
+    original).
+    """
+    fired: list[str] = []
+    for pattern, label in _MEMORY_SECRET_PATTERNS:
+        replaced = pattern.sub(f"[REDACTED:{label}]", content)
+        if replaced != content:
+            fired.append(label)
+            content = replaced
+    return content, fired

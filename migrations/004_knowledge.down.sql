@@ -1,0 +1,2 @@
+DROP TABLE IF EXISTS workflow_checkpoints, platform_instructions, workspace_memory,
+    agent_memories;
