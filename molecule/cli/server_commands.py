@@ -1,0 +1,147 @@
+"""`molecule serve`, `molecule migrate`, `molecule images build`: the platform on this machine.
+
+These run platform parts in this process (so they import the platform; the client commands
+do not). Without DATABASE_URL they start the embedded PostgreSQL cluster in
+$MOLECULE_HOME first (docs/architecture.md §1.1) and stop it when they end. Heavy imports
+wait until the command runs, so `molecule workspace list` starts fast.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import TYPE_CHECKING
+
+import click
+
+if TYPE_CHECKING:
+    from molecule.config import Settings
+    from molecule.services import Services
+    from molecule.store.embedded import EmbeddedPostgres
+
+
+def setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def _log_level(ctx: click.Context) -> str:
+    root = ctx.find_root()
+    return str(root.params.get("log_level") or "INFO")
+
+
+def _database(settings: Settings) -> tuple[str, EmbeddedPostgres | None]:
+    """The DSN to use, starting the embedded cluster when no DATABASE_URL is set."""
+    if settings.database_url:
+        return settings.database_url, None
+    from molecule.store.embedded import EmbeddedPostgres
+
+    pg = EmbeddedPostgres(settings.home).start()
+    return pg.dsn(), pg
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=int, default=8080, show_default=True, help="Port to listen on.")
+@click.option(
+    "--log-format",
+    "log_format_name",
+    type=click.Choice(("text", "json")),
+    help="Log lines (default: MOLECULE_LOG_FORMAT or text).",
+)
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int, log_format_name: str | None) -> int:
+    """Run the platform."""
+    import trio
+
+    from molecule.config import Settings, log_format
+    from molecule.observability.logs import use_format
+    from molecule.platform import data_dir_ready, login_url, serve_platform
+
+    setup_logging(_log_level(ctx))
+    use_format(log_format_name or log_format())
+    settings = Settings.from_env(host=host, port=port)
+    data_dir_ready(settings.home)
+    dsn, pg = _database(settings)
+    if pg is not None:
+        pg.keep()  # restarted if it dies while we serve
+
+    def ready(svc: Services, binds: list[str]) -> None:
+        print(f"Molecule is serving on {', '.join(binds)}", flush=True)
+        print(f"Open: {login_url(settings, svc.admin_token)}", flush=True)
+
+    try:
+        trio.run(lambda: serve_platform(settings, dsn, on_ready=ready))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if pg is not None:
+            pg.stop()
+    return 0
+
+
+@click.command("migrate")
+@click.pass_context
+def migrate(ctx: click.Context) -> int:
+    """Apply the database migrations and exit."""
+    import trio
+    import trio_asyncio
+
+    from molecule.config import Settings
+    from molecule.platform import data_dir_ready
+    from molecule.store.migrate import migrate as apply_migrations
+    from molecule.store.pool import Store
+
+    setup_logging(_log_level(ctx))
+    settings = Settings.from_env()
+    data_dir_ready(settings.home)
+    dsn, pg = _database(settings)
+
+    async def run() -> list[str]:
+        async with trio_asyncio.open_loop():
+            store = await Store.open(dsn, min_size=1, max_size=1)
+            try:
+                return await apply_migrations(store)
+            finally:
+                await store.close()
+
+    try:
+        applied = trio.run(run)
+    finally:
+        if pg is not None:
+            pg.stop()
+    click.echo(
+        f"applied {len(applied)} migration(s)" + (": " + ", ".join(applied) if applied else "")
+    )
+    return 0
+
+
+@click.group("images")
+def images() -> None:
+    """Workspace images on the Docker Engine."""
+
+
+@images.command("build")
+@click.option("--base", help="Base image (default: a registry Python, else Debian's).")
+@click.option("--debian-base", is_flag=True, help="Use (or make) the Debian base image.")
+@click.option("--if-missing", is_flag=True, help="Only if missing or out of date.")
+@click.pass_context
+def build(ctx: click.Context, base: str | None, debian_base: bool, if_missing: bool) -> int:
+    """Build the built-in runtime image."""
+    import trio
+
+    from molecule.config import Settings
+    from molecule.errors import EngineError
+    from molecule.provision.docker.image_command import build_images
+
+    setup_logging(_log_level(ctx))
+    settings = Settings.from_env()
+    try:
+        image = trio.run(build_images, settings, base, debian_base, not if_missing)
+    except EngineError as exc:
+        print(f"molecule: building the runtime image failed: {exc}", file=sys.stderr)
+        return 1
+    print(f"molecule-runtime:latest {image}", flush=True)
+    return 0
