@@ -5,7 +5,7 @@ STAMP  := $(VENV)/.installed-stamp
 HOST   ?= 127.0.0.1
 PORT   ?= 8080
 
-.PHONY: run test lint unit bench soak postgres clean
+.PHONY: run test lint unit bench soak postgres docker clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -15,6 +15,10 @@ $(STAMP): pyproject.toml
 postgres:
 	@bash scripts/ensure-postgres.sh
 
+# The Docker backend's tests start their own dockerd (tests/docker/engine.py).
+docker:
+	@bash scripts/ensure-docker.sh
+
 run: $(STAMP) postgres
 	$(VENV)/bin/molecule serve --host $(HOST) --port $(PORT)
 
@@ -23,16 +27,17 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check molecule tests $(wildcard bench)
 	$(VENV)/bin/mypy
 
-unit: $(STAMP) postgres
+unit: $(STAMP) postgres docker
 	$(PY) -m pytest -q -p no:cacheprovider
 
 test: lint unit
 
-bench: $(STAMP) postgres
+bench: $(STAMP) postgres docker
 	$(PY) bench/heartbeats.py
 	$(PY) bench/scale.py
 	$(PY) bench/a2a_proxy.py
 	$(PY) bench/provision.py
+	$(PY) bench/docker_provision.py
 	$(PY) bench/fanout.py
 	$(PY) bench/floor.py
 

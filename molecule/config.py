@@ -22,6 +22,21 @@ log = logging.getLogger("molecule.config")
 DEFAULT_A2A_IDLE_TIMEOUT = 300.0
 DEFAULT_RESPONSE_HEADER_TIMEOUT = 180.0
 LIVENESS_TTL_SECONDS = 180.0
+BACKENDS = ("auto", "local", "docker")
+DEFAULT_DOCKER_SOCKET = Path("/var/run/docker.sock")
+DEFAULT_DOCKER_NETWORK = "molecule-monorepo-net"  # the original's network name
+DEFAULT_IMAGE_REGISTRY = "ghcr.io/molecule-ai"
+
+
+def _docker_host(env: Mapping[str, str], backend: str) -> str | None:
+    """Where the Docker Engine would answer: DOCKER_HOST, else the default socket if it is
+    there. None with MOLECULE_BACKEND=local (nothing is probed)."""
+    if backend == "local":
+        return None
+    explicit = env.get("DOCKER_HOST", "").strip()
+    if explicit:
+        return explicit
+    return f"unix://{DEFAULT_DOCKER_SOCKET}" if DEFAULT_DOCKER_SOCKET.is_socket() else None
 
 
 def _positive_number(env: Mapping[str, str], name: str, default: float) -> float:
@@ -71,6 +86,21 @@ class Settings:
     secrets_key: bytes | None = None
     provision_timeout: float | None = None  # PROVISION_TIMEOUT_SECONDS, beats templates
     activity_retention_days: float = 7.0
+    # GET /admin/workspaces/:id/test-token answers (upstream-may §8.4): unless MOLECULE_ENV is
+    # exactly "production", or MOLECULE_ENABLE_TEST_TOKENS=1 says so anyway.
+    test_tokens_enabled: bool = True
+    # Which backend runs the agents (docs/architecture.md §1.1): "auto" (a container per
+    # workspace when a Docker Engine answers at `docker_host`, else local processes),
+    # "local" (MOLECULE_BACKEND=local) or "docker" (an engine is required).
+    backend: str = "auto"
+    docker_host: str | None = None  # DOCKER_HOST, else the default socket when it exists
+    docker_network: str = DEFAULT_DOCKER_NETWORK  # MOLECULE_DOCKER_NETWORK; "host": host network
+    image_auto_refresh: bool = False  # IMAGE_AUTO_REFRESH=true
+    image_registry: str = DEFAULT_IMAGE_REGISTRY  # MOLECULE_IMAGE_REGISTRY
+    runtime_base_image: str | None = None  # MOLECULE_RUNTIME_BASE_IMAGE (the built-in image's)
+    # GET /metrics without a credential (MOLECULE_METRICS_OPEN=1): for a scraper on a private
+    # network; otherwise it takes the admin token, an org token or the session.
+    metrics_open: bool = False
 
     @property
     def dev_fail_open(self) -> bool:
@@ -90,7 +120,7 @@ class Settings:
         port: int = 8080,
     ) -> Settings:
         env = os.environ if env is None else env
-        home = Path(env.get("MOLECULE_HOME") or Path.home() / ".molecule").expanduser()
+        home = data_home(env)
         if not (0 < port < 65536):
             raise ConfigError(f"port {port} is outside 1..65535")
         cors = tuple(o.strip() for o in env.get("CORS_ORIGINS", "").split(",") if o.strip())
@@ -101,6 +131,10 @@ class Settings:
         if key is None and env.get("MOLECULE_ENV", "").strip().lower() in {"prod", "production"}:
             raise ConfigError("SECRETS_ENCRYPTION_KEY is required when MOLECULE_ENV=production")
         timeout = _positive_number(env, "PROVISION_TIMEOUT_SECONDS", 0.0) or None
+        backend = env.get("MOLECULE_BACKEND", "").strip().lower() or "auto"
+        if backend not in BACKENDS:
+            raise ConfigError(f"MOLECULE_BACKEND={backend!r}: use one of {', '.join(BACKENDS)}")
+        network = env.get("MOLECULE_DOCKER_NETWORK", "").strip() or DEFAULT_DOCKER_NETWORK
         return cls(
             home=home.absolute(),
             database_url=env.get("DATABASE_URL") or None,
@@ -120,4 +154,41 @@ class Settings:
             secrets_key=key,
             provision_timeout=timeout,
             activity_retention_days=_positive_number(env, "ACTIVITY_RETENTION_DAYS", 7.0),
+            test_tokens_enabled=env.get("MOLECULE_ENABLE_TEST_TOKENS") == "1"
+            or env.get("MOLECULE_ENV") != "production",
+            backend=backend,
+            docker_host=_docker_host(env, backend),
+            docker_network=network,
+            image_auto_refresh=env.get("IMAGE_AUTO_REFRESH", "").strip().lower() == "true",
+            image_registry=(env.get("MOLECULE_IMAGE_REGISTRY", "").strip().rstrip("/"))
+            or DEFAULT_IMAGE_REGISTRY,
+            runtime_base_image=env.get("MOLECULE_RUNTIME_BASE_IMAGE", "").strip() or None,
+            metrics_open=_flag(env, "MOLECULE_METRICS_OPEN"),
         )
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    """An on/off setting: 1/true/yes is on, empty or 0/false/no off, anything else refused."""
+    raw = env.get(name, "").strip().lower()
+    if raw in ("1", "true", "yes"):
+        return True
+    if raw in ("", "0", "false", "no"):
+        return False
+    raise ConfigError(f"{name}={raw!r}: use 1 (on) or 0 (off)")
+
+
+def data_home(env: Mapping[str, str] | None = None) -> Path:
+    """MOLECULE_HOME, else ~/.molecule: where the platform keeps its data (and the admin
+    token the `molecule` client commands read)."""
+    env = os.environ if env is None else env
+    return Path(env.get("MOLECULE_HOME") or Path.home() / ".molecule").expanduser()
+
+
+def log_format(env: Mapping[str, str] | None = None) -> str:
+    """MOLECULE_LOG_FORMAT: "text" (readable lines, the default) or "json" (one object per
+    line). Read before the settings, so that their own warnings come out in that format."""
+    env = os.environ if env is None else env
+    raw = env.get("MOLECULE_LOG_FORMAT", "").strip().lower() or "text"
+    if raw not in ("text", "json"):
+        raise ConfigError(f"MOLECULE_LOG_FORMAT={raw!r}: use text or json")
+    return raw

@@ -15,9 +15,11 @@ and answered with a bare 500, so internal detail never reaches a client.
     ├── ClientGone (499): the client hung up; nothing is answered
     ├── ConfigError: SecretKeyError, SettingsError, UnknownAdapter (startup; exit code 2)
     ├── EmbeddedPostgresError, DecryptError, ProvisionError, ProvisionFailed, MkdirFailed,
-    │   ToolError, RpcError, BridgeError
+    │   ToolError, RpcError, BridgeError, EngineError (502; a Docker Engine request failed)
+    ├── CommandFailed: a `molecule` client command refused or failed (molecule.cli)
     ├── StopActor: not a failure; an actor's way to end itself normally
     ├── BadGateway (502): AgentUnreachable, ResponseTooLarge, PlatformError, LLMError
+    ├── AgentErrorStatus: the agent's own error status, passed on
     └── ServiceUnavailable (503, Retry-After):
         ├── DatastoreUnavailable (the database cannot be reached)
         ├── ActorError: MailboxFull, ActorStopped, AskTimeout, ActorCrashed
@@ -61,75 +63,61 @@ class MoleculeError(Exception):
 
 
 class BadRequest(MoleculeError):
-    status = 400
-    default_message = "bad request"
+    status, default_message = 400, "bad request"
 
 
 class Unauthorized(MoleculeError):
-    status = 401
-    default_message = "unauthorized"
+    status, default_message = 401, "unauthorized"
 
 
 class PaymentRequired(MoleculeError):
-    status = 402
-    default_message = "workspace budget limit exceeded"
+    status, default_message = 402, "workspace budget limit exceeded"
 
 
 class Forbidden(MoleculeError):
-    status = 403
-    default_message = "forbidden"
+    status, default_message = 403, "forbidden"
 
 
 class NotFound(MoleculeError):
-    status = 404
-    default_message = "not found"
+    status, default_message = 404, "not found"
 
 
 class RequestTimeout(MoleculeError):
-    status = 408
-    default_message = "request body timeout"
+    status, default_message = 408, "request body timeout"
 
 
 class Conflict(MoleculeError):
-    status = 409
-    default_message = "conflict"
+    status, default_message = 409, "conflict"
 
 
 class Gone(MoleculeError):
-    status = 410
-    default_message = "gone"
+    status, default_message = 410, "gone"
 
 
 class PayloadTooLarge(MoleculeError):
-    status = 413
-    default_message = "payload too large"
+    status, default_message = 413, "payload too large"
 
 
 class Unprocessable(MoleculeError):
-    status = 422
-    default_message = "unprocessable entity"
+    status, default_message = 422, "unprocessable entity"
 
 
 class TooManyRequests(MoleculeError):
-    status = 429
-    default_message = "too many requests"
+    status, default_message = 429, "too many requests"
 
 
 class ClientGone(MoleculeError):
     """The client hung up (mid-body, or before the answer): there is nobody to answer."""
 
-    status = 499
-    default_message = "client closed the connection"
+    status, default_message = 499, "client closed the connection"
 
 
 class BadGateway(MoleculeError):
-    status = 502
-    default_message = "bad gateway"
+    status, default_message = 502, "bad gateway"
 
 
 class ServiceUnavailable(MoleculeError):
-    status = 503
-    default_message = "service unavailable"
+    status, default_message = 503, "service unavailable"
 
     def __init__(
         self,
@@ -161,9 +149,6 @@ class UnsafeURL(BadRequest):
     """A URL the platform refuses to store or call (molecule.security.ssrf). The status
     depends on the caller (400 at register, 502 in the proxy), so each caller wraps
     `message`, the exact client-facing text of the original."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
 
 
 class DNSLookupFailed(BadRequest):
@@ -208,10 +193,8 @@ class UnknownAdapter(ConfigError):
 
 
 class DatastoreUnavailable(ServiceUnavailable):
-    """PostgreSQL cannot be reached (down, restarting, out of connections): every such
-    failure, on any route, is this 503 with Retry-After (docs/compatibility.md#d23),
-    never a 500. Raised by the store layer, which alone knows a connection failure from a
-    query error."""
+    """PostgreSQL cannot be reached: on any route a 503 with Retry-After, never a 500
+    (docs/compatibility.md#d23). Only the store tells an outage from a query error."""
 
     RETRY_AFTER = 5
 
@@ -236,40 +219,38 @@ class StopActor(MoleculeError):
 
 
 class ActorError(ServiceUnavailable):
-    """Base for failures talking to an actor; all map to 503 with Retry-After."""
+    """Base for failures talking to the actor named `actor`; all are 503 with Retry-After."""
+
+    default_message = "platform busy — retry shortly"
+
+    def __init__(self, actor: str) -> None:
+        super().__init__(self.default_message, retry_after=1)
+        self.actor = actor
 
 
 class MailboxFull(ActorError):
-    def __init__(self, actor: str) -> None:
-        super().__init__("platform busy — retry shortly", retry_after=1)
-        self.actor = actor
+    """The mailbox is full: the sender is told to retry, never made to wait."""
 
 
 class ActorStopped(ActorError):
-    def __init__(self, actor: str) -> None:
-        super().__init__("platform busy — retry shortly", retry_after=1)
-        self.actor = actor
+    """The actor ended before it took the message."""
 
 
 class AskTimeout(ActorError):
     def __init__(self, actor: str, timeout: float) -> None:
-        super().__init__("platform busy — retry shortly", retry_after=1)
-        self.actor = actor
+        super().__init__(actor)
         self.timeout = timeout
 
 
 class ActorCrashed(ActorError):
-    def __init__(self, actor: str) -> None:
-        super().__init__("internal error", retry_after=1)
-        self.actor = actor
+    default_message = "internal error"
 
 
 # --- provisioning -----------------------------------------------------------------------------
 
 
 class NoBackend(ServiceUnavailable):
-    def __init__(self) -> None:
-        super().__init__("provisioner not available")
+    default_message = "provisioner not available"
 
 
 class ProvisionError(MoleculeError):
@@ -283,6 +264,21 @@ class ProvisionError(MoleculeError):
 
     def __str__(self) -> str:
         return self.detail or self.public
+
+
+class EngineError(MoleculeError):
+    """A Docker Engine request failed: its status (0 timed out, 900 unreachable) and text,
+    for the log. "removal of container ... already in progress" is another remove of it."""
+
+    def __init__(self, engine_status: int, message: str) -> None:
+        super().__init__("docker engine request failed", status=502)
+        self.engine_status, self.detail = engine_status, message
+        self.not_found = engine_status == 404
+        text = message.lower()
+        self.removal_in_progress = "removal of container" in text and "already in progress" in text
+
+    def __str__(self) -> str:
+        return f"docker engine: {self.detail} ({self.engine_status})"
 
 
 class ProvisionFailed(MoleculeError):
@@ -307,6 +303,10 @@ class ResponseTooLarge(BadGateway):
     """The agent's response body is larger than the client reads (10 MiB)."""
 
     default_message = "agent response too large"
+
+
+class AgentErrorStatus(MoleculeError):
+    """The agent's own error status, passed on (metrics tell it from the platform's)."""
 
 
 class AgentBusy(ServiceUnavailable):
@@ -388,6 +388,12 @@ class BridgeError(MoleculeError):
     """A refusal `molecule connect` cannot recover from (bad token, unknown workspace)."""
 
 
+class CommandFailed(MoleculeError):
+    """A `molecule` client command failed: `status` is the platform's HTTP answer (0: the
+    command's own failure); it exits with `exit_code` (1, or 3: platform unreachable)."""
+
+    status, exit_code = 0, 1
+
+
 class MalformedForm(BadRequest):
-    """A multipart/form-data body cannot be parsed or breaks a form limit (molecule.form_parts);
-    the message says what, in the parser's words. Each upload route words its own answer."""
+    """A multipart/form-data body is malformed or breaks a limit (molecule.form_parts)."""

@@ -6,9 +6,10 @@
           ├─ Store                     asyncpg pool; migrations at boot
           ├─ EventBus                  pub/sub and the A2A idle timers
           ├─ Supervisor "workspaces"   one WorkspaceActor per live workspace
-          ├─ LocalProcessProvisioner   the agent processes and the lifeline pipe
+          ├─ LocalProcessProvisioner   the agent processes and the lifeline pipe, or
+          │  DockerProvisioner         a container per workspace (a Docker Engine answers)
           ├─ ServiceSupervisor         heartbeat write-behind, activity writer, event ticks,
-          │                            token last-used flush, the sweeps
+          │                            token last-used flush, the sweeps, the cron scheduler
           ├─ Tasks                     delegation delivery, removal cleanup
           └─ HTTP server               hypercorn's trio worker (molecule.http.server)
 
@@ -40,6 +41,7 @@ from hypercorn.config import Config as HypercornConfig
 from molecule.a2a.client import AgentClient
 from molecule.actors.directory import Directory
 from molecule.actors.dispatch import Dispatcher
+from molecule.actors.docker_sweeps import start_docker_sweeps
 from molecule.actors.messages import AgentDown, ProcessExited
 from molecule.actors.supervision import ServiceSupervisor, Tasks
 from molecule.actors.supervisor import Supervisor
@@ -50,9 +52,18 @@ from molecule.events import EventBus
 from molecule.events.activity_log import ActivityLog
 from molecule.http.app import create_app
 from molecule.http.server import serve
+from molecule.observability.live import LiveFigures
+from molecule.observability.metrics import Metrics
+from molecule.operations.approvals import EXPIRY_SWEEP_INTERVAL, Approvals
 from molecule.operations.creation import WorkspaceCreation
 from molecule.operations.removal import Removal
-from molecule.provision.local import LocalProcessProvisioner
+from molecule.operations.scheduler import Scheduler
+from molecule.provision.backend import (
+    close_backend,
+    container_binds,
+    open_backend,
+    served_at,
+)
 from molecule.provision.pipeline import Pipeline
 from molecule.provision.templates import Templates
 from molecule.security.crypto import SecretBox
@@ -60,14 +71,18 @@ from molecule.security.ssrf import URLPolicy
 from molecule.security.token_material import new_token
 from molecule.services import Services
 from molecule.store.activity_rows import ActivityRows
+from molecule.store.approvals import ApprovalRows
 from molecule.store.delegations import DelegationRows
 from molecule.store.heartbeats import HeartbeatBuffer
 from molecule.store.migrate import migrate
+from molecule.store.orphan_rows import OrphanRows
 from molecule.store.pending_uploads import unlink_orphaned_staging
 from molecule.store.pool import Store
 from molecule.store.queue import QueueRows
+from molecule.store.schedules import ScheduleRows
 from molecule.store.secrets import Secrets
 from molecule.store.token_rows import OrgTokens, WorkspaceTokens
+from molecule.store.token_usage import TokenUsageRows, UsageBuffer
 from molecule.store.workspaces import Workspaces
 
 log = logging.getLogger("molecule.platform")
@@ -108,6 +123,8 @@ async def running_platform(settings: Settings, dsn: str) -> AsyncIterator[Servic
         heartbeats = HeartbeatBuffer(workspaces, settings.heartbeat_flush_interval)
         policy = URLPolicy(saas=settings.saas_mode, dev=settings.dev_mode)
         supervisor = Supervisor("workspaces")
+        metrics = Metrics()  # this platform's own registry (GET /metrics)
+        metrics.watch(LiveFigures(bus, supervisor, store))
         background = ServiceSupervisor()
         activity = ActivityLog(ActivityRows(store), bus)
         queue = QueueRows(store)
@@ -119,6 +136,7 @@ async def running_platform(settings: Settings, dsn: str) -> AsyncIterator[Servic
             log.info("unlinked %d upload staging object(s) left by an interrupted run", orphans)
         client = AgentClient(settings.a2a_response_header_timeout)
         dispatcher = Dispatcher(client, bus, activity, queue, workspaces, DelegationRows(store))
+        dispatcher.usage = usage = UsageBuffer(TokenUsageRows(store))  # written behind
         secrets = Secrets(store, SecretBox(settings.secrets_key))
         directory_box: list[Directory] = []
 
@@ -131,13 +149,13 @@ async def running_platform(settings: Settings, dsn: str) -> AsyncIterator[Servic
                     log.warning("workspace %s: exit notice not delivered", workspace_id)
 
         async with trio.open_nursery() as nursery:
-            provisioner = LocalProcessProvisioner(settings.home, nursery, process_exited)
+            provisioner = await open_backend(settings, nursery, process_exited)
             pipeline = Pipeline(
                 workspaces,
                 tokens,
                 secrets,
                 bus,
-                Templates(),
+                Templates(user_dir=settings.home / "templates"),  # imports go there
                 provisioner,
                 platform_url=f"http://127.0.0.1:{settings.port}",
             )
@@ -154,6 +172,7 @@ async def running_platform(settings: Settings, dsn: str) -> AsyncIterator[Servic
                 queue,
                 dispatcher,
                 pipeline,
+                metrics=metrics,
             )
             await nursery.start(supervisor.run)
             directory = Directory(supervisor, deps)
@@ -162,6 +181,7 @@ async def running_platform(settings: Settings, dsn: str) -> AsyncIterator[Servic
             await nursery.start(background.run)
             background.start("heartbeat write-behind", heartbeats.run)
             background.start("activity writer", activity.run)
+            background.start("token usage write-behind", usage.run)
             background.start("event ticks", bus.run_batches)
             background.every("token last-used flush", TOKEN_FLUSH_INTERVAL, tokens.flush_last_used)
             start_sweeps(
@@ -173,6 +193,21 @@ async def running_platform(settings: Settings, dsn: str) -> AsyncIterator[Servic
                 provision_timeout=settings.provision_timeout,
                 retention_days=settings.activity_retention_days,
             )
+            # Docker backend only: orphaned containers and volumes, stale tokens, image watch.
+            start_docker_sweeps(
+                background,
+                provisioner,
+                directory,
+                OrphanRows(store),
+                tokens,
+                image_auto_refresh=settings.image_auto_refresh,
+            )
+            # Pending approvals nobody decided are denied after 10 minutes, listed or not.
+            approvals = Approvals(ApprovalRows(store), workspaces, bus)
+            background.every("approval expiry", EXPIRY_SWEEP_INTERVAL, approvals.expire_stale)
+            # Cron schedules fire as A2A messages from system:cron (docs/architecture.md §3.6).
+            scheduler = Scheduler(ScheduleRows(store), directory, workspaces, activity, bus)
+            background.start("scheduler", scheduler.run)
             tasks = Tasks(nursery)
             removal = Removal(directory, tokens, heartbeats, pipeline, bus, tasks)
             svc = Services(
@@ -194,6 +229,9 @@ async def running_platform(settings: Settings, dsn: str) -> AsyncIterator[Servic
                 creation=WorkspaceCreation(workspaces, tokens, bus, directory),
                 tasks=tasks,
                 background=background,
+                metrics=metrics,
+                usage=usage,
+                scheduler=scheduler,
             )
             try:
                 yield svc
@@ -205,11 +243,14 @@ async def running_platform(settings: Settings, dsn: str) -> AsyncIterator[Servic
                 nursery.cancel_scope.cancel()
                 with trio.CancelScope(shield=True):
                     await client.aclose()
+        with trio.CancelScope(shield=True), trio.move_on_after(5):
+            await close_backend(provisioner)  # the Docker Engine client, if any
         with trio.CancelScope(shield=True):
             with trio.move_on_after(10):
                 try:
                     await heartbeats.flush()
                     await tokens.flush_last_used()
+                    await usage.flush()
                 except Exception:  # e.g. the database is down: shutdown goes on
                     log.exception("flushing buffered heartbeats and token use at shutdown failed")
     finally:
@@ -229,6 +270,9 @@ def hypercorn_config(settings: Settings) -> HypercornConfig:
     cfg = HypercornConfig()
     cfg.bind = [f"{settings.host}:{settings.port}"]
     cfg.accesslog = None
+    # The server's own error lines go through the root logger's handlers (and so its format,
+    # JSON included) instead of a handler of its own.
+    cfg.errorlog = logging.getLogger("hypercorn.error")
     cfg.graceful_timeout = 5
     # A connection that sends nothing (new, or after a response) is closed after 20 s: long
     # enough that pooled clients drop idle connections first (httpx, which the agent runtime
@@ -250,16 +294,23 @@ async def serve_platform(
     async with trio_asyncio.open_loop():
         async with running_platform(settings, dsn) as svc:
             app = create_app(svc)
+            config = hypercorn_config(settings)
+            # Containers on a Docker bridge reach the platform at the network's gateway.
+            provisioner = svc.pipeline.provisioner
+            if provisioner is not None:
+                config.bind += container_binds(provisioner, settings.host, settings.port)
             async with trio.open_nursery() as nursery:
                 binds = await nursery.start(
                     lambda task_status: serve(
                         app,
-                        hypercorn_config(settings),
+                        config,
                         shutdown_trigger=shutdown_trigger or _wait_for_signal,
                         task_status=task_status,
                     )
                 )
                 svc.pipeline.platform_url = binds[0].rstrip("/")
+                if provisioner is not None:
+                    served_at(provisioner, binds)
                 tune_gc_for_serving()
                 if on_ready is not None:
                     on_ready(svc, binds)

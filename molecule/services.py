@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from molecule.actors.directory import Directory
 from molecule.actors.supervision import ServiceSupervisor, Tasks
 from molecule.config import Settings
 from molecule.events import EventBus
 from molecule.events.activity_log import ActivityLog
+from molecule.observability.metrics import Metrics
 from molecule.operations.creation import WorkspaceCreation
 from molecule.operations.removal import Removal
+from molecule.operations.scheduler import Scheduler
 from molecule.provision.pipeline import Pipeline
 from molecule.security.ssrf import URLPolicy
 from molecule.store.heartbeats import HeartbeatBuffer
@@ -18,6 +20,7 @@ from molecule.store.pool import Store
 from molecule.store.queue import QueueRows
 from molecule.store.secrets import Secrets
 from molecule.store.token_rows import OrgTokens, WorkspaceTokens
+from molecule.store.token_usage import UsageBuffer
 from molecule.store.workspaces import Workspaces
 
 
@@ -41,3 +44,6 @@ class Services:
     creation: WorkspaceCreation
     tasks: Tasks  # one-off work that outlives its request (delegations, removal cleanup)
     background: ServiceSupervisor  # the long-lived loops (write-behind, sweeps, ticks)
+    metrics: Metrics = field(default_factory=Metrics)  # GET /metrics (this platform's own)
+    usage: UsageBuffer = field(default_factory=UsageBuffer)  # token usage, written behind
+    scheduler: Scheduler | None = None  # the cron scheduler (None: not running here)

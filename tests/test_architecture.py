@@ -39,21 +39,26 @@ ALLOWED: dict[str, set[str]] = {
     "asgi": {"errors", "jsontext"},
     "durations": set(),
     "security": SHARED,
-    "config": SHARED | {"security"},
-    "store": SHARED | {"security"},
-    "events": SHARED | {"security", "store"},
-    "a2a": SHARED | {"security"},
-    "provision": SHARED | {"security", "store", "events", "config"},
-    "actors": SHARED | {"security", "store", "events", "config", "a2a", "provision"},
-    "operations": SHARED | {"security", "store", "events", "config", "a2a", "provision", "actors"},
+    # Metrics and log records: any layer may count and log through it; it knows none of them.
+    "observability": SHARED,
+    "config": SHARED | {"security", "observability"},
+    "store": SHARED | {"security", "observability"},
+    "events": SHARED | {"security", "store", "observability"},
+    "a2a": SHARED | {"security", "observability"},
+    "provision": SHARED | {"security", "store", "events", "config", "observability"},
+    "actors": SHARED
+    | {"security", "store", "events", "config", "a2a", "provision", "observability"},
+    "operations": SHARED
+    | {"security", "store", "events", "config", "a2a", "provision", "actors", "observability"},
     "services": SHARED
-    | {"security", "store", "events", "config", "a2a", "provision", "actors", "operations"},
+    | {"security", "store", "events", "config", "a2a", "provision", "actors", "operations"}
+    | {"observability"},
     "http": SHARED
     | {"security", "store", "events", "config", "a2a", "provision", "actors", "operations"}
-    | {"services"},
+    | {"services", "observability"},
     "platform": SHARED
     | {"security", "store", "events", "config", "a2a", "provision", "actors", "operations"}
-    | {"services", "http"},
+    | {"services", "http", "observability"},
     "cli": {
         "errors",
         "models",
@@ -61,9 +66,11 @@ ALLOWED: dict[str, set[str]] = {
         "services",
         "platform",
         "store",
+        "provision",  # `molecule images build` (the Docker backend's runtime image)
         "runtime",
         "connect",
         "security",
+        "observability",
     },  # fmt: skip
     # The agent program and the connect bridge are separate programs: the shared modules and
     # two leaf helpers of `security` only.
@@ -167,7 +174,9 @@ def _enum_from_migrations() -> list[str]:
     return values
 
 
-OTHER_STATUS_TABLES = ("a2a_queue", "activity_logs", "delegations", "pending_uploads")
+OTHER_STATUS_TABLES = (
+    "a2a_queue", "activity_logs", "approval_requests", "delegations", "pending_uploads",
+)  # fmt: skip
 _COMPARED = re.compile(r"\bstatus\s*(?:=|<>|!=)\s*'([a-z_]+)'")
 _IN_LIST = re.compile(r"\bstatus\s+(?:NOT\s+)?IN\s*\(([^)]*)\)", re.I)
 

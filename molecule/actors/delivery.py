@@ -30,6 +30,7 @@ from molecule.errors import (
     UnsafeURL,
 )
 from molecule.models import DeliveryMode, WorkspaceStatus
+from molecule.observability.logs import log_extra
 from molecule.security.ssrf import IPAddress, check_outbound_url
 
 if TYPE_CHECKING:
@@ -127,7 +128,7 @@ class Delivery:
         except MoleculeError as exc:
             msg.reply.fail(exc)
         except Exception:  # one bad dispatch must not take the workspace down
-            log.exception("workspace %s: dispatch failed", wid)
+            log.exception("workspace %s: dispatch failed", wid, extra=log_extra(wid, "a2a"))
             msg.reply.fail(MoleculeError("internal error"))
         finally:  # a no-op once answered; cancelled with this incarnation, the sender
             # must not wait forever
@@ -149,7 +150,8 @@ class Delivery:
         if req.log_activity:
             summary = f"{req.method} → {actor.name} (queued for poll)"
             await actor.deps.activity.store(req.receipt(actor.workspace_id, summary))
-        return json_result(200, {"status": "queued", "delivery_mode": "poll", "method": req.method})
+        body = {"status": "queued", "delivery_mode": "poll", "method": req.method}
+        return json_result(200, body, outcome="poll")
 
     async def _mock_reply(self, msg: Dispatch) -> None:
         """runtime "mock": a canned JSON-RPC reply after 80 ms, logged as a success."""
@@ -194,10 +196,13 @@ class Delivery:
     async def _drain(self, target: Target, spare: int) -> None:
         """Dispatch up to the spare capacity; busy-again items go back to `queued`."""
         actor = self.actor
-        queue = actor.deps.queue
+        queue, metrics = actor.deps.queue, actor.deps.metrics
+        wid, fields = actor.workspace_id, log_extra(actor.workspace_id, "drain")
         try:
             target = await self._vetted(target)
-            claimed = await queue.claim(actor.workspace_id, spare)
+            claimed = await queue.claim(wid, spare)
+            if claimed:
+                metrics.queue_drains.inc()
             for index, item in enumerate(claimed):
                 req = A2ARequest(
                     envelope=item["body"],
@@ -211,23 +216,25 @@ class Delivery:
                 except StillBusy as exc:
                     # No point pushing more at a busy agent; what was claimed but not yet
                     # sent goes back untouched.
+                    metrics.drained("busy_again")
                     await queue.release(item["id"], f"target busy: {exc}")
                     await queue.unclaim([rest["id"] for rest in claimed[index + 1 :]])
                     break
                 except MoleculeError as exc:
+                    metrics.drained("failed")
                     await queue.release(item["id"], exc.message)
                     continue
                 except Exception:
-                    log.exception(
-                        "workspace %s: draining %s failed", actor.workspace_id, item["id"]
-                    )
+                    metrics.drained("failed")
+                    log.exception("workspace %s: draining %s failed", wid, item["id"], extra=fields)
                     await queue.release(item["id"], "internal error")
                     continue
+                metrics.drained("delivered")
                 await queue.complete(item["id"])
                 await actor.deps.dispatcher.stitch_delegation(target, req, result)
         except MoleculeError as exc:  # e.g. an unsafe URL: the items stay queued
-            log.warning("workspace %s: queue not drained: %s", actor.workspace_id, exc.message)
+            log.warning("workspace %s: queue not drained: %s", wid, exc.message, extra=fields)
         except Exception:
-            log.exception("workspace %s: queue drain failed", actor.workspace_id)
+            log.exception("workspace %s: queue drain failed", wid, extra=fields)
         finally:
             self.draining = False

@@ -19,8 +19,6 @@ import logging
 import math
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field
-from ipaddress import IPv4Address, IPv6Address
 from typing import Any, Protocol
 
 import trio
@@ -36,9 +34,11 @@ from molecule.a2a.classify import (
 )
 from molecule.a2a.client import AgentClient
 from molecule.a2a.normalize import expires_in_seconds, extract_message_id
+from molecule.actors.a2a_call import A2ARequest, ProxyResult, Target, json_result
 from molecule.errors import (
     AgentBusy,
     AgentConnectionLost,
+    AgentErrorStatus,
     AgentUnreachable,
     CeilingTimeout,
     DatastoreUnavailable,
@@ -49,91 +49,20 @@ from molecule.errors import (
 )
 from molecule.events import A2A_RESPONSE, DELEGATION_COMPLETE, EventBus
 from molecule.events.activity_log import ActivityLog
-from molecule.jsontext import dumpb
-from molecule.models import EXTERNAL_RUNTIMES, SYSTEM_CALLER_PREFIXES
+from molecule.models import EXTERNAL_RUNTIMES
+from molecule.observability.logs import log_extra
 from molecule.security.redact import truncate_bytes
-from molecule.store.activity_rows import ABSENT, ActivityEntry
+from molecule.store.activity_rows import ABSENT
 from molecule.store.delegations import DelegationRows
 from molecule.store.queue import QueueRows
+from molecule.store.token_usage import UsageBuffer
 from molecule.store.workspaces import Workspaces
 
 log = logging.getLogger("molecule.actors.dispatch")
+__all__ = ["A2ARequest", "AgentLiveness", "Dispatcher", "ProxyResult", "Target", "json_result"]
 
 AGENT_CEILING = 30 * 60.0
 BUSY_MESSAGE = "workspace agent busy — request queued, will dispatch when capacity available"
-
-
-@dataclass(frozen=True)
-class A2ARequest:
-    """A normalised request on its way to one target."""
-
-    envelope: dict[str, Any]
-    method: str
-    caller_id: str | None  # None: the canvas/user; "system:..." for platform-internal callers
-    log_activity: bool = True
-    # X-Timeout seconds, bounds the whole upstream call (docs/compatibility.md#d7)
-    timeout: float | None = None
-    a2a_version: str | None = None  # sent on as A2A-Version (docs/compatibility.md#d6)
-    queue_id: str | None = None  # set when this is a queue drain of that item
-    raw: bytes | None = None  # the caller's bytes, when they are exactly `envelope`
-
-    @property
-    def body(self) -> bytes:
-        if self.raw is not None:
-            return self.raw
-        return dumpb(self.envelope)
-
-    @property
-    def agent_caller(self) -> bool:
-        return bool(self.caller_id) and not str(self.caller_id).startswith(SYSTEM_CALLER_PREFIXES)
-
-    def receipt(self, workspace_id: str, summary: str, **fields: Any) -> ActivityEntry:
-        """The `a2a_receive` activity row this request leaves on its target."""
-        return ActivityEntry(
-            workspace_id=workspace_id,
-            activity_type="a2a_receive",
-            source_id=self.caller_id if self.agent_caller else None,
-            target_id=workspace_id,
-            method=self.method,
-            summary=summary,
-            request_body=self.envelope,
-            **fields,
-        )
-
-
-@dataclass
-class ProxyResult:
-    """What the caller gets back: a buffered body, or an SSE stream passed through."""
-
-    status: int
-    body: bytes = b""
-    content_type: str = "application/json"
-    headers: dict[str, str] = field(default_factory=dict)
-    stream: AsyncIterator[bytes] | None = None
-
-    def json(self) -> Any:
-        try:
-            return json.loads(self.body)
-        except ValueError:
-            return None
-
-
-def json_result(status: int, body: Any, headers: dict[str, str] | None = None) -> ProxyResult:
-    return ProxyResult(status, dumpb(body), headers=headers or {})
-
-
-@dataclass(frozen=True)
-class Target:
-    """The target's routing facts, snapshotted by its actor for one dispatch."""
-
-    workspace_id: str
-    name: str
-    url: str
-    runtime: str
-    session_capable: bool
-    idle_timeout: float
-    trusted: bool = False  # a URL the platform itself assigned (local provisioner)
-    address: IPv4Address | IPv6Address | None = None  # SSRF-vetted IP to dial instead of DNS
 
 
 class AgentLiveness(Protocol):
@@ -161,6 +90,7 @@ class Dispatcher:
         self.delegations = delegations
         self.liveness = liveness  # None until a provisioner is wired: agents count as alive
         self.on_dead: Callable[[str], Awaitable[None]] | None = None
+        self.usage = UsageBuffer()  # token usage agents report (platform.py wires the store)
 
     # -- the upstream call ----------------------------------------------------------------
 
@@ -211,7 +141,8 @@ class Dispatcher:
         try:
             alive = await self.liveness.is_running(target.workspace_id)
         except Exception:
-            log.warning("workspace %s: liveness check failed; assuming alive", target.workspace_id)
+            wid = target.workspace_id
+            log.warning("workspace %s: liveness check failed; assuming alive", wid, extra=_a2a(wid))
             return False
         if not alive and self.on_dead is not None:
             await self.on_dead(target.workspace_id)
@@ -220,7 +151,8 @@ class Dispatcher:
     async def _failed(
         self, target: Target, req: A2ARequest, exc: AgentBusy | AgentUnreachable, started: float
     ) -> ProxyResult:
-        log.info("workspace %s: A2A %s failed: %r", target.workspace_id, req.method, exc)
+        wid = target.workspace_id
+        log.info("workspace %s: A2A %s failed: %r", wid, req.method, exc, extra=_a2a(wid))
         dead = await self._agent_dead(target)
         if req.log_activity:
             self.activity.stage(
@@ -252,16 +184,18 @@ class Dispatcher:
         except DatastoreUnavailable:
             raise  # nothing queued: the outage's own 503
         except Exception:
-            log.exception("workspace %s: enqueue failed", target.workspace_id)
+            wid = target.workspace_id
+            log.exception("workspace %s: enqueue failed", wid, extra=_a2a(wid))
             raise MoleculeError(
                 "workspace agent busy — retry after a short backoff",
                 status=503,
                 extra={"busy": True, "retry_after": 30},
                 headers={"Retry-After": "30"},
             ) from None
-        log.info("workspace %s busy: queued %s (depth %d)", target.workspace_id, queue_id, depth)
+        wid = target.workspace_id
+        log.info("workspace %s busy: queued %s (depth %d)", wid, queue_id, depth, extra=_a2a(wid))
         body = {"queued": True, "queue_id": queue_id, "queue_depth": depth, "message": BUSY_MESSAGE}
-        return json_result(202, body)
+        return json_result(202, body, outcome="queued")
 
     async def _unreadable(
         self, target: Target, req: A2ARequest, status: int, exc: BaseException, started: float
@@ -280,14 +214,13 @@ class Dispatcher:
     ) -> ProxyResult:
         if 200 <= status < 300 and not body.strip():
             raise MoleculeError("agent returned empty response body", status=status)
-        if status >= 300:
-            if status in DEAD_STATUSES and await self._agent_dead(target):
-                raise dead_status_outcome()
-            if req.log_activity:
-                await self._log_success(target, req, status, _parse(body), started)
-            raise MoleculeError(upstream_error_message(status, body), status=status)
+        if status in DEAD_STATUSES and await self._agent_dead(target):
+            raise dead_status_outcome()
+        self.usage.record(target.workspace_id, parsed := _parse(body))  # tokens, written behind
         if req.log_activity:
-            await self._log_success(target, req, status, _parse(body), started)
+            await self._log_success(target, req, status, parsed, started)
+        if status >= 300:
+            raise AgentErrorStatus(upstream_error_message(status, body), status=status)
         return ProxyResult(status, body)
 
     def _stream(
@@ -301,8 +234,9 @@ class Dispatcher:
                 async for chunk in response.iter_raw():
                     yield chunk
             except AgentConnectionLost as exc:  # the caller's stream just ends: say why here
+                wid = target.workspace_id
                 log.info(
-                    "workspace %s: A2A %s stream cut: %s", target.workspace_id, req.method, exc
+                    "workspace %s: A2A %s stream cut: %s", wid, req.method, exc, extra=_a2a(wid)
                 )
                 raise
             finally:
@@ -333,7 +267,8 @@ class Dispatcher:
             try:
                 await self.workspaces.touch_outbound(req.caller_id)
             except Exception:
-                log.exception("workspace %s: last_outbound_at update failed", req.caller_id)
+                wid = req.caller_id
+                log.exception("workspace %s: last_outbound_at update failed", wid, extra=_a2a(wid))
         elif req.caller_id is None:
             self.bus.broadcast(
                 A2A_RESPONSE,
@@ -382,6 +317,11 @@ _NO_CEILING = trio.CancelScope()
 
 def _bounded(seconds: float) -> AbstractContextManager[trio.CancelScope]:
     return nullcontext(_NO_CEILING) if seconds == math.inf else trio.move_on_after(seconds)
+
+
+def _a2a(workspace_id: str) -> dict[str, str]:
+    """The structured fields of a log line about an A2A call of this workspace."""
+    return log_extra(workspace_id, "a2a")
 
 
 def _ms(started: float) -> int:

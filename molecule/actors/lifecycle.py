@@ -27,6 +27,7 @@ from molecule.events import (
     WORKSPACE_PROVISIONING,
 )
 from molecule.models import WorkspaceStatus
+from molecule.observability.logs import log_extra
 
 if TYPE_CHECKING:
     from molecule.actors.workspace import WorkspaceActor
@@ -46,6 +47,26 @@ PROVISION_TIMEOUT_MESSAGE = (
     "provisioning timed out — container started but never called /registry/register. "
     "Check container logs and network connectivity to the platform."
 )
+# The cause (a metrics label) of each reason a restart is requested with, by prefix.
+RESTART_CAUSES = (
+    ("created", "create"),
+    ("manual restart", "manual"),
+    ("resume", "resume"),
+    ("expand", "expand"),
+    ("wake on A2A", "wake"),
+    ("secret ", "secret_changed"),
+    ("global secret ", "secret_changed"),
+    ("agent process exited", "agent_exited"),
+    ("agent found not running", "agent_down"),
+    ("no heartbeat for", "heartbeat_timeout"),
+    ("platform restarted", "platform_restart"),
+    ("coalesced restart request", "coalesced"),
+)
+
+
+def restart_cause(reason: str) -> str:
+    """The bounded cause label of a free-text restart reason ("other" when unknown)."""
+    return next((cause for prefix, cause in RESTART_CAUSES if reason.startswith(prefix)), "other")
 
 
 class Lifecycle:
@@ -57,6 +78,7 @@ class Lifecycle:
         self.restart_pending = False
         self.restart_cycles = 0
         self.restart_reason = ""  # why the latest cycle ran (diagnostics)
+        self.cycle_started: float | None = None  # until online: the provision time metric
         self.auto_restarts: deque[float] = deque()
 
     def managed(self) -> bool:
@@ -117,7 +139,8 @@ class Lifecycle:
             await self._give_up_restarting()
             return
         self.auto_restarts.append(now)
-        log.info("workspace %s: auto-restart (%s)", self.actor.workspace_id, reason)
+        wid = self.actor.workspace_id
+        log.info("workspace %s: auto-restart (%s)", wid, reason, extra=log_extra(wid, "restart"))
         await self.request_restart(reason)
 
     async def _enter_provisioning(self) -> bool:
@@ -269,19 +292,37 @@ class Lifecycle:
         self.restart_reason = reason
         actor = self.actor
         pipeline = actor.deps.pipeline
+        self.cycle_started = trio.current_time()
+        actor.deps.metrics.restart(restart_cause(reason))
+        fields = log_extra(actor.workspace_id, "restart")
         log.info(
-            "workspace %s: restart cycle %d (%s)", actor.workspace_id, self.restart_cycles, reason
+            "workspace %s: restart cycle %d (%s)",
+            actor.workspace_id,
+            self.restart_cycles,
+            reason,
+            extra=fields,
         )
         if pipeline.provisioner is not None:
             await pipeline.provisioner.stop(actor.workspace_id)
         try:
             actor.url = await pipeline.start(actor.workspace_id)
         except ProvisionFailed as failure:
-            log.warning("workspace %s: start failed: %s", actor.workspace_id, failure.message)
+            log.warning(
+                "workspace %s: start failed: %s", actor.workspace_id, failure.message, extra=fields
+            )
             actor.status = WorkspaceStatus.FAILED
+            self.cycle_started = None
+            actor.deps.metrics.provision_failures.inc()
             return
         await actor.reload()
         actor.nursery.start_soon(self._send_restart_context, started_at)
+
+    def came_online(self) -> None:
+        """The agent is online: the time since its cycle started is a provision duration."""
+        if self.cycle_started is not None:
+            elapsed = trio.current_time() - self.cycle_started
+            self.cycle_started = None
+            self.actor.deps.metrics.provision_duration.observe(elapsed)
 
     async def _send_restart_context(self, started_at: datetime) -> None:
         """Tell the fresh agent what happened, as the original does, once it is online
@@ -330,8 +371,12 @@ class Lifecycle:
         try:
             await self.actor.deps.dispatcher.forward(self.actor.delivery.target(), request)
         except Exception as exc:  # best effort: the agent works without it
+            wid = self.actor.workspace_id
             log.info(
-                "workspace %s: restart context not delivered: %s", self.actor.workspace_id, exc
+                "workspace %s: restart context not delivered: %s",
+                wid,
+                exc,
+                extra=log_extra(wid, "restart"),
             )
 
 

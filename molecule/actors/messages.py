@@ -32,8 +32,8 @@ class UpdateCard:
 
 @dataclass(frozen=True)
 class Snapshot:
-    """Ask for the actor's live view (status, liveness, capabilities); used by tests and
-    diagnostics, never to mutate."""
+    """Ask for the actor's live view (status, liveness, capabilities, load); used by tests,
+    diagnostics and the cron scheduler, never to mutate."""
 
     reply: Reply[dict[str, Any]] = field(default_factory=Reply)
 

@@ -80,6 +80,7 @@ class Registration:
         self.actor.url = row["url"]
         self.actor.delivery_mode = mode
         self.actor.arm_liveness()
+        self.actor.lifecycle.came_online()
         token = await self.actor.deps.tokens.mint_if_none(self.actor.workspace_id)
         secret = await self.actor.inbound_secret_or_heal()
         await self.actor.deps.bus.record(
@@ -95,6 +96,7 @@ class Registration:
         return body
 
     async def heartbeat(self, p: HeartbeatPayload) -> dict[str, Any]:
+        self.actor.deps.metrics.heartbeats.inc()
         sample_error = _truncate(p.sample_error, MAX_SAMPLE_ERROR)
         current_task = _truncate(p.current_task, MAX_CURRENT_TASK)
         spend = min(max(p.monthly_spend, 0), 10**12)
@@ -171,6 +173,7 @@ class Registration:
                 await record(WORKSPACE_ONLINE, wid, {})
         elif snapshot in (WorkspaceStatus.PROVISIONING, WorkspaceStatus.AWAITING_AGENT):
             if await self.actor.transition(WorkspaceStatus.ONLINE, (snapshot,)):
+                self.actor.lifecycle.came_online()
                 await record(WORKSPACE_ONLINE, wid, {"recovered_from": str(snapshot)})
 
     def _store_runtime_metadata(self, p: HeartbeatPayload) -> None:

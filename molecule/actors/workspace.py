@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import trio
@@ -56,6 +56,8 @@ from molecule.models import (
     DeliveryMode,
     WorkspaceStatus,
 )
+from molecule.observability import logs
+from molecule.observability.metrics import Metrics
 from molecule.provision.pipeline import Pipeline
 from molecule.security.ssrf import URLPolicy
 from molecule.security.token_material import new_inbound_secret
@@ -88,6 +90,7 @@ class WorkspaceDeps:
     queue: QueueRows
     dispatcher: Dispatcher
     pipeline: Pipeline
+    metrics: Metrics = field(default_factory=Metrics)
 
 
 def removed_body(row: dict[str, Any]) -> dict[str, Any]:
@@ -129,6 +132,9 @@ class WorkspaceActor(Actor):
     # -- lifecycle ----------------------------------------------------------------------
 
     async def started(self) -> None:
+        # This task's log records (and its tasks') name the workspace, never the request
+        # that happened to activate the actor.
+        logs.open_context(workspace_id=self.workspace_id)
         row, self._preloaded = self._preloaded, None
         if row is None:
             row = await self.deps.workspaces.get(self.workspace_id)
@@ -194,7 +200,10 @@ class WorkspaceActor(Actor):
         target = WorkspaceStatus.AWAITING_AGENT if self.external else WorkspaceStatus.OFFLINE
         if await self.transition(target, (WorkspaceStatus.ONLINE, WorkspaceStatus.DEGRADED)):
             log.info(
-                "workspace %s missed its heartbeat deadline: now %s", self.workspace_id, target
+                "workspace %s missed its heartbeat deadline: now %s",
+                self.workspace_id,
+                target,
+                extra=logs.log_extra(self.workspace_id, "liveness"),
             )
             payload: dict[str, Any] = {"status": str(target)} if self.external else {}
             await self.deps.bus.record(WORKSPACE_OFFLINE, self.workspace_id, payload)
@@ -268,7 +277,8 @@ class WorkspaceActor(Actor):
                 self.deps.heartbeats.discard(self.workspace_id)
                 raise StopActor()
             case _:
-                log.warning("workspace %s: unknown message %r", self.workspace_id, msg)
+                wid = self.workspace_id
+                log.warning("workspace %s: unknown message %r", wid, msg, extra=logs.log_extra(wid))
 
     def snapshot(self) -> dict[str, Any]:
         remaining = self.liveness_deadline - trio.current_time()
@@ -281,6 +291,7 @@ class WorkspaceActor(Actor):
             "capabilities": dict(self.capabilities),
             "idle_timeout_override": self.idle_timeout_override,
             "active_tasks": self.active_tasks,
+            "max_concurrent_tasks": self.max_concurrent_tasks,
             "current_task": self.current_task,
             "restart_running": self.lifecycle.restart_running,
             "restart_pending": self.lifecycle.restart_pending,
@@ -297,7 +308,11 @@ class WorkspaceActor(Actor):
                 self.workspace_id, new_inbound_secret()
             )
         except Exception:
-            log.exception("workspace %s: minting the inbound secret failed", self.workspace_id)
+            log.exception(
+                "workspace %s: minting the inbound secret failed",
+                self.workspace_id,
+                extra=logs.log_extra(self.workspace_id, "register"),
+            )
             return None
         if healed is not None:
             self.inbound_secret = healed[0]

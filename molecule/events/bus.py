@@ -71,6 +71,7 @@ class EventBus:
         self._phase_texts: list[list[tuple[str, int]]] = [[] for _ in range(BATCH_PHASES)]
         self._feeds = 0
         self._tick: list[Event] = []  # this step's events, for the batch feeds
+        self._dropped_gone = 0  # events dropped for subscribers that have left since
 
     @contextmanager
     def idle_timer(self, workspace_id: str, seconds: float) -> Iterator[trio.CancelScope]:
@@ -131,6 +132,7 @@ class EventBus:
             feed.close()
             phase.discard(feed)
             self._feeds -= 1
+            self._dropped_gone += feed.dropped
 
     async def run_batches(self) -> None:
         """Every step (a phase of the tick): serialise the step's events once, and hand the
@@ -181,6 +183,7 @@ class EventBus:
             yield sub
         finally:
             sub.close()
+            self._dropped_gone += sub.dropped
             if workspace_id is None:
                 self._all.discard(sub)
             else:
@@ -193,6 +196,15 @@ class EventBus:
     @property
     def subscriber_count(self) -> int:
         return len(self._all) + self._feeds + sum(len(s) for s in self._by_workspace.values())
+
+    @property
+    def dropped(self) -> int:
+        """Events dropped for subscribers that fell behind, since boot (the metrics read it;
+        a walk over the subscribers, so not for hot paths)."""
+        live = sum(sub.dropped for sub in self._all)
+        live += sum(sub.dropped for subs in self._by_workspace.values() for sub in subs)
+        live += sum(feed.dropped for phase in self._phases for feed in phase)
+        return self._dropped_gone + live
 
     def broadcast(self, type_: str, workspace_id: str | None, payload: dict[str, Any]) -> None:
         """Fan out without recording. With nobody listening (the common case for heartbeats

@@ -8,6 +8,7 @@ development mode (no route fails open: docs/compatibility.md#d5).
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -16,13 +17,14 @@ from quart import Blueprint, Response, request
 
 from molecule.a2a.normalize import normalize_a2a_request
 from molecule.asgi import Send, send_bytes
-from molecule.errors import BadRequest, Forbidden, NotFound, Unauthorized
+from molecule.errors import BadRequest, Forbidden, MoleculeError, NotFound, Unauthorized
 from molecule.http import schemas
 from molecule.http.api import AnyObject, Auth, endpoint
 from molecule.http.auth import admin_auth, agent_auth, current_credentials, privileged
 from molecule.http.common import json_response, require_uuid, services
 from molecule.http.raw_routes import RawRequest
 from molecule.models import SYSTEM_CALLER_PREFIXES, is_uuid
+from molecule.observability.metrics import a2a_error_outcome
 from molecule.operations.a2a_send import send_a2a
 from molecule.security.token_material import constant_time_equal
 
@@ -93,7 +95,23 @@ def _x_timeout(req: RawRequest) -> float | None:
 )
 async def proxy(req: RawRequest, send: Send) -> None:
     """The hot path, served as raw ASGI: Quart's per-request machinery cost about as much
-    CPU as the whole forward (bench/a2a_proxy.py)."""
+    CPU as the whole forward (bench/a2a_proxy.py). Each request is counted by its outcome,
+    with its time until the answer was sent (molecule.observability.metrics)."""
+    started = time.perf_counter()
+    outcome = "error"
+    try:
+        outcome = await _proxy(req, send)
+    except MoleculeError as exc:
+        outcome = a2a_error_outcome(exc)
+        raise
+    except trio.Cancelled:
+        outcome = "client_gone"
+        raise
+    finally:
+        req.svc.metrics.a2a_request(outcome, time.perf_counter() - started)
+
+
+async def _proxy(req: RawRequest, send: Send) -> str:
     svc = req.svc
     target = require_uuid(req.match["workspace_id"])
     raw = await req.read_body(MAX_A2A_BODY)
@@ -112,8 +130,9 @@ async def proxy(req: RawRequest, send: Send) -> None:
     )
     if result.stream is not None:
         await _send_stream(req, send, result.status, result.content_type, result.stream)
-        return
+        return result.outcome
     await send_bytes(send, result.status, result.body, "application/json", result.headers.items())
+    return result.outcome
 
 
 async def _send_stream(

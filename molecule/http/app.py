@@ -16,18 +16,41 @@ from werkzeug.exceptions import HTTPException
 from molecule.errors import BadRequest, MoleculeError
 from molecule.http import (
     a2a,
+    abilities,
     activity_feed,
+    admin_routes,
+    agent_output,
+    approvals,
+    budget,
+    bundles,
     chat_files,
+    checkpoints,
+    config_routes,
+    conversation,
     delegations,
+    docker_routes,
     events,
+    events_log,
     external,
+    files,
+    instructions,
+    kv_memory,
     lifecycle,
+    memories,
+    metrics_route,
     openapi,
+    org,
+    platform_info,
     raw_routes,
     registry,
+    request_ids,
+    schedules,
     secrets,
     session,
+    shared_context,
+    template_import,
     token_routes,
+    usage,
     workspaces,
 )
 from molecule.http.api import Auth, StatusBody, endpoint
@@ -76,6 +99,7 @@ def create_app(svc: Services) -> QuartTrio:
     )
     for bp in (
         health_bp,
+        metrics_route.bp,
         session.bp,
         workspaces.bp,
         registry.bp,
@@ -88,9 +112,34 @@ def create_app(svc: Services) -> QuartTrio:
         activity_feed.bp,
         chat_files.bp,
         external.bp,
+        org.bp,
+        bundles.bp,
+        approvals.bp,
+        events_log.bp,
+        abilities.bp,
+        admin_routes.bp,
+        platform_info.bp,
+        conversation.bp,
+        memories.bp,
+        kv_memory.bp,
+        instructions.bp,
+        checkpoints.bp,
+        shared_context.bp,
+        schedules.bp,
+    ):
+        app.register_blueprint(bp)
+    for bp in (  # configuration and inspection
+        files.bp,
+        config_routes.bp,
+        budget.bp,
+        usage.bp,
+        agent_output.bp,
+        template_import.bp,
+        docker_routes.bp,  # the Docker backend: image refresh, terminal
     ):
         app.register_blueprint(bp)
     raw_routes.install(app, RAW_ROUTES)
+    request_ids.install(app)  # outermost: X-Request-ID and the log context of every request
 
     @app.before_request
     async def refuse_nul() -> None:

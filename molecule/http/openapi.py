@@ -38,6 +38,8 @@ def served_routes(app: Quart) -> Iterator[tuple[str, str, Any, bool]]:
             if method not in SKIPPED_METHODS:
                 yield method, path, view, False
     raw: Any = app.asgi_app
+    while not isinstance(raw, RawRoutes) and hasattr(raw, "inner"):  # under middleware
+        raw = raw.inner
     if isinstance(raw, RawRoutes):
         for route in raw.routes:
             path = _RAW_PARAM.sub(r"{\1}", route.pattern)

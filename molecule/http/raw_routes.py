@@ -27,6 +27,7 @@ from werkzeug.routing import RequestRedirect
 from molecule.asgi import Message, Receive, Request, Scope, Send, send_json
 from molecule.errors import ClientGone, MoleculeError
 from molecule.http.auth import Credentials
+from molecule.http.request_ids import bind_route
 from molecule.services import Services
 
 log = logging.getLogger("molecule.http.raw_routes")
@@ -60,9 +61,12 @@ class RawRoute:
     pattern: str  # a full-match path regex with named groups
     handler: Handler
     regex: re.Pattern[str] = field(init=False, compare=False)
+    operation: str = field(init=False, compare=False)  # "a2a.proxy", as Quart names routes
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "regex", re.compile(self.pattern))
+        module = self.handler.__module__.rsplit(".", 1)[-1]
+        object.__setattr__(self, "operation", f"{module}.{self.handler.__name__}")
 
 
 class RawRoutes:
@@ -79,6 +83,7 @@ class RawRoutes:
                 if match is None:
                     continue
                 if scope["method"] == route.method:
+                    bind_route(route.operation, match.groupdict())
                     request = RawRequest(self.app, scope, receive, match)
                     await self._run(route.handler, request, send)
                     return

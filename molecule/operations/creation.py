@@ -1,7 +1,8 @@
 """Creating a workspace: the one place that decides its first status and starts it.
 
-Every creator goes through here (POST /workspaces today; org import and bundles later): the
-caller validates the fields at its edge, this decides the rest.
+Every creator goes through here (POST /workspaces, org import, bundle import): the caller
+validates the fields at its edge, this decides the rest. A creator may seed the workspace's
+own secrets and config files; they are stored before anything starts it.
 
 - mock: online at once (the platform itself answers for it), nothing to start;
 - external with a url: online at once (its agent runs elsewhere and is already reachable);
@@ -15,10 +16,12 @@ as it, or act as it, without holding one. Platform-run agents get a fresh one at
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from molecule.actors.directory import Directory
 from molecule.actors.messages import Restart
+from molecule.errors import DatastoreUnavailable
 from molecule.events import (
     WORKSPACE_AWAITING_AGENT,
     WORKSPACE_ONLINE,
@@ -32,6 +35,7 @@ from molecule.store.workspaces import NewWorkspace, Workspaces
 log = logging.getLogger("molecule.operations.creation")
 
 DEFAULT_RUNTIME = "langgraph"  # the original's default when none is named
+SEED_FAILED = "could not write the workspace's configuration — see the platform log"
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,10 @@ class CreateRequest:
     delivery_mode: str = "push"
     x: float = 0.0
     y: float = 0.0
+    # Seeded before the first start (org import, bundles): files for its configs directory
+    # (relative paths; a config.yaml among them replaces the template's) and its own secrets.
+    config_files: Mapping[str, bytes] = field(default_factory=dict)
+    secrets: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -111,6 +119,8 @@ class WorkspaceCreation:
             WORKSPACE_PROVISIONING, wid, {"name": name, "tier": req.tier, "runtime": runtime}
         )
         token = await self.tokens.mint(wid)
+        if (req.config_files or req.secrets) and not await self._seed(wid, req, external or mock):
+            return Created(wid, name, WorkspaceStatus.FAILED, runtime, external, token)
         if external:
             event = WORKSPACE_ONLINE if req.url else WORKSPACE_AWAITING_AGENT
             await self.bus.record(event, wid, {"name": name, "external": True})
@@ -125,3 +135,22 @@ class WorkspaceCreation:
             if ref is not None:
                 ref.tell(Restart("created", explicit=True))  # the shared start pipeline
         return Created(wid, name, status, runtime, external, token)
+
+    async def _seed(self, wid: str, req: CreateRequest, runs_elsewhere: bool) -> bool:
+        """Store its secrets and write its config files before anything starts it; on a
+        failure it is marked failed (the files stay out of a half-written start)."""
+        pipeline = self.directory.deps.pipeline
+        try:
+            for key, value in req.secrets.items():
+                await pipeline.secrets.set_workspace(wid, key, value)
+            provisioner = pipeline.provisioner
+            if provisioner is not None and not runs_elsewhere:
+                for rel, data in req.config_files.items():
+                    await provisioner.write_file(wid, f"/configs/{rel}", data)
+        except DatastoreUnavailable:
+            raise
+        except Exception:
+            log.exception("workspace %s: seeding its secrets or config files failed", wid)
+            await pipeline.mark_failed(wid, SEED_FAILED)
+            return False
+        return True

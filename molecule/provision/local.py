@@ -23,7 +23,10 @@ import trio
 
 from molecule.errors import ProvisionError
 from molecule.lifeline import Lifeline
-from molecule.provision.base import ExitCallback, Started, StartSpec
+from molecule.observability.logs import log_extra
+from molecule.provision import host_files
+from molecule.provision.base import ExitCallback, FileEntry, Started, StartSpec
+from molecule.provision.runtimes import LOCAL_ADAPTERS
 from molecule.workspace_paths import HOST_DIRS, VirtualRoots, validate_virtual
 
 log = logging.getLogger("molecule.provision.local")
@@ -41,6 +44,8 @@ def free_port() -> int:
 
 
 class LocalProcessProvisioner:
+    kind = "local"
+
     def __init__(
         self,
         home: Path,
@@ -56,6 +61,9 @@ class LocalProcessProvisioner:
         # No orphan agents: if the platform dies, even by SIGKILL, they see the lifeline cut
         # and shut down (see molecule.lifeline; PDEATHSIG would follow a thread, not us).
         self.lifeline = Lifeline()
+
+    def can_run(self, runtime: str) -> bool:
+        return runtime in LOCAL_ADAPTERS  # the built-in agent program's runtimes
 
     def workspace_dir(self, workspace_id: str) -> Path:
         return self.root / workspace_id
@@ -124,7 +132,11 @@ class LocalProcessProvisioner:
         self._procs[spec.workspace_id] = proc
         self.nursery.start_soon(self._watch, spec.workspace_id, proc)
         log.info(
-            "workspace %s: runtime started (pid %d, port %d)", spec.workspace_id, proc.pid, port
+            "workspace %s: runtime started (pid %d, port %d)",
+            spec.workspace_id,
+            proc.pid,
+            port,
+            extra=log_extra(spec.workspace_id, "provision"),
         )
         return Started(url=f"http://127.0.0.1:{port}")
 
@@ -132,7 +144,12 @@ class LocalProcessProvisioner:
         code = await proc.wait()
         if self._procs.get(workspace_id) is proc:  # not a stop we asked for
             del self._procs[workspace_id]
-            log.warning("workspace %s: runtime exited on its own (code %s)", workspace_id, code)
+            log.warning(
+                "workspace %s: runtime exited on its own (code %s)",
+                workspace_id,
+                code,
+                extra=log_extra(workspace_id, "provision"),
+            )
             self.on_exit(workspace_id, code)
 
     async def stop(self, workspace_id: str) -> None:
@@ -157,16 +174,37 @@ class LocalProcessProvisioner:
         proc = self._procs.get(workspace_id)
         return proc is not None and proc.returncode is None
 
-    async def read_file(self, workspace_id: str, path: str) -> bytes:
-        return await trio.Path(self.host_path(workspace_id, path)).read_bytes()
+    # File access (molecule.provision.host_files): the virtual path is checked with the
+    # agent's own rules, then walked from the workspace directory without following links.
+
+    async def read_file(
+        self, workspace_id: str, path: str, *, max_bytes: int | None = None
+    ) -> bytes:
+        base, virtual = self.workspace_dir(workspace_id), validate_virtual(path)
+        return await trio.to_thread.run_sync(host_files.read_regular, base, virtual, max_bytes)
 
     async def write_file(self, workspace_id: str, path: str, data: bytes) -> None:
-        target = trio.Path(self.host_path(workspace_id, path))
-        await target.parent.mkdir(parents=True, exist_ok=True)
-        await target.write_bytes(data)
+        base, virtual = self.workspace_dir(workspace_id), validate_virtual(path)
+        await trio.to_thread.run_sync(host_files.write_regular, base, virtual, data)
 
     async def volume_has_file(self, workspace_id: str, path: str) -> bool:
-        return await trio.Path(self.host_path(workspace_id, path)).is_file()
+        base, virtual = self.workspace_dir(workspace_id), validate_virtual(path)
+        return await trio.to_thread.run_sync(host_files.exists_regular, base, virtual)
+
+    async def list_files(
+        self, workspace_id: str, path: str, depth: int, limit: int
+    ) -> list[FileEntry]:
+        base, virtual = self.workspace_dir(workspace_id), validate_virtual(path)
+        return await trio.to_thread.run_sync(host_files.list_tree, base, virtual, depth, limit)
+
+    async def delete_file(self, workspace_id: str, path: str) -> None:
+        base, virtual = self.workspace_dir(workspace_id), validate_virtual(path)
+        await trio.to_thread.run_sync(host_files.delete, base, virtual)
+
+    async def read_console(self, workspace_id: str, max_bytes: int) -> bytes:
+        """The tail of `agent.log`, where the agent's stdout and stderr go."""
+        log_file = self.workspace_dir(workspace_id) / "agent.log"
+        return await trio.to_thread.run_sync(host_files.tail, log_file, max_bytes)
 
     async def remove_volume(self, workspace_id: str) -> None:
         await self.stop(workspace_id)

@@ -18,7 +18,9 @@ import yaml
 from molecule.errors import ProvisionError, ProvisionFailed
 from molecule.events import WORKSPACE_PROVISION_FAILED, EventBus
 from molecule.models import WorkspaceStatus
+from molecule.observability.logs import log_extra
 from molecule.provision.base import NO_BACKEND_MESSAGE, Provisioner, StartSpec
+from molecule.provision.runtimes import LOCAL_ADAPTERS as LOCAL_ADAPTERS  # re-exported
 from molecule.provision.templates import Templates
 from molecule.security.token_material import new_inbound_secret
 from molecule.store.secrets import Secrets
@@ -36,8 +38,8 @@ FORBIDDEN_KEYS = frozenset(
     }
 )  # fmt: skip
 FORBIDDEN_PREFIX = "MOLECULE_OPERATOR_"
-# Runtimes the built-in agent program serves, and the adapter each one means.
-LOCAL_ADAPTERS = {"echo": "echo", "llm": "openai", "openai": "openai"}
+# Default config.yaml of an image runtime: the original's `timeout: 0` except for these.
+_NO_TIMEOUT_DEFAULT = frozenset({"langgraph", "deepagents"})
 
 
 def forbidden_env_message(keys: list[str]) -> str:
@@ -90,12 +92,14 @@ class Pipeline:
 
     def can_start(self, runtime: str) -> bool:
         """Can this platform start an agent of `runtime` by itself?"""
-        return self.provisioner is not None and runtime in LOCAL_ADAPTERS
+        return self.provisioner is not None and self.provisioner.can_run(runtime)
 
     def cannot_start_message(self, runtime: str) -> str:
         """Why `can_start(runtime)` is False, in words for the user."""
         if self.provisioner is None:
             return NO_BACKEND_MESSAGE
+        if self.provisioner.kind != "local":
+            return f'runtime "{runtime}" is not run by the platform (external or mock)'
         return (
             f'runtime "{runtime}" cannot run as a local process (available: '
             f"{', '.join(sorted(LOCAL_ADAPTERS))}); it needs a Docker engine"
@@ -145,19 +149,24 @@ class Pipeline:
     def _config(self, row: dict[str, Any]) -> tuple[str | None, dict[str, bytes], list[str]]:
         """(template dir, generated config files, required env) for the workspace."""
         runtime = row.get("runtime") or ""
-        adapter = LOCAL_ADAPTERS.get(runtime)
-        if adapter is None:
+        if not self.can_start(runtime):
             raise ProvisionFailed(self.cannot_start_message(runtime), {})
         template = self.templates.for_workspace(row.get("template"), runtime)
         if template is not None:
             return str(template.path), {}, template.required_env
-        generated = {
+        generated: dict[str, Any] = {
             "name": row["name"],
             "description": row.get("role") or row["name"],
             "version": "1.0.0",
             "runtime": runtime,
-            "runtime_config": {"adapter": adapter},
         }
+        adapter = LOCAL_ADAPTERS.get(runtime)
+        if adapter is not None:
+            generated["runtime_config"] = {"adapter": adapter}
+        else:  # an image runtime: the original's default config (upstream-april §8.1)
+            generated["tier"] = row.get("tier") or 3
+            if runtime not in _NO_TIMEOUT_DEFAULT:
+                generated["runtime_config"] = {"timeout": 0}
         return None, {"config.yaml": yaml.safe_dump(generated).encode()}, []
 
     async def start(self, workspace_id: str) -> str:
@@ -178,7 +187,12 @@ class Pipeline:
             try:
                 started = await self.provisioner.start(spec)
             except ProvisionError as exc:
-                log.error("workspace %s: start failed: %s", workspace_id, exc.detail or exc)
+                log.error(
+                    "workspace %s: start failed: %s",
+                    workspace_id,
+                    exc.detail or exc,
+                    extra=log_extra(workspace_id, "provision"),
+                )
                 raise ProvisionFailed(exc.public, {}) from exc
             await self.workspaces.set_url(workspace_id, started.url)
             return started.url

@@ -161,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="molecule agent",
         description="Run the Molecule agent runtime for one workspace (configured by env).",
+        epilog="`molecule agent peers <workspace>` lists a workspace's peers instead.",
     )
     parser.add_argument("--log-level", default=os.environ.get("LOG_LEVEL", "INFO"))
     args = parser.parse_args(argv)

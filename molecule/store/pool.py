@@ -81,6 +81,15 @@ class Store:
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
+        # For the metrics: failures to reach the database (each a DatastoreUnavailable) and
+        # statements PostgreSQL refused.
+        self.outages = 0
+        self.query_errors = 0
+
+    def pool_figures(self) -> tuple[int, int, int]:
+        """(open connections, idle ones, the pool's maximum)."""
+        pool = self.pool
+        return pool.get_size(), pool.get_idle_size(), pool.get_max_size()
 
     @classmethod
     async def open(cls, dsn: str, *, min_size: int = 2, max_size: int = 10) -> Store:
@@ -102,14 +111,14 @@ class Store:
         try:
             return list(await aio_as_trio(self.pool.fetch)(sql, *args))
         except Exception as exc:
-            _raise_outage(exc)
+            self._raise_outage(exc)
             raise
 
     async def fetchrow(self, sql: str, *args: Any) -> Record | None:
         try:
             row: Record | None = await aio_as_trio(self.pool.fetchrow)(sql, *args)
         except Exception as exc:
-            _raise_outage(exc)
+            self._raise_outage(exc)
             raise
         return row
 
@@ -117,14 +126,14 @@ class Store:
         try:
             return await aio_as_trio(self.pool.fetchval)(sql, *args)
         except Exception as exc:
-            _raise_outage(exc)
+            self._raise_outage(exc)
             raise
 
     async def execute(self, sql: str, *args: Any) -> str:
         try:
             status: str = await aio_as_trio(self.pool.execute)(sql, *args)
         except Exception as exc:
-            _raise_outage(exc)
+            self._raise_outage(exc)
             raise
         return status
 
@@ -132,7 +141,7 @@ class Store:
         try:
             await aio_as_trio(self.pool.executemany)(sql, args)
         except Exception as exc:
-            _raise_outage(exc)
+            self._raise_outage(exc)
             raise
 
     async def unit(self, work: Callable[[Connection], Awaitable[T]], *, tx: bool = True) -> T:
@@ -153,14 +162,17 @@ class Store:
         try:
             result: T = await aio_as_trio(run)()
         except Exception as exc:
-            _raise_outage(exc)
+            self._raise_outage(exc)
             raise
         return result
 
-
-def _raise_outage(exc: Exception) -> None:
-    if is_outage(exc):
-        raise DatastoreUnavailable() from exc
+    def _raise_outage(self, exc: Exception) -> None:
+        """An outage becomes DatastoreUnavailable; either kind of failure is counted."""
+        if is_outage(exc):
+            self.outages += 1
+            raise DatastoreUnavailable() from exc
+        if isinstance(exc, pg.PostgresError):
+            self.query_errors += 1
 
 
 def affected(status: str) -> int:

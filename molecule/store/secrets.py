@@ -74,6 +74,17 @@ class Secrets:
         ]
         return sorted(merged, key=lambda r: r["key"])
 
+    async def get_workspace(self, workspace_id: str, key: str) -> str | None:
+        """One workspace secret's value (None when not set); `DecryptError` if it cannot be
+        opened."""
+        row = await self.store.fetchrow(
+            "SELECT encrypted_value, encryption_version FROM workspace_secrets"
+            " WHERE workspace_id = $1 AND key = $2",
+            workspace_id,
+            key,
+        )
+        return None if row is None else self._open(row)
+
     def _open(self, row: Any) -> str:
         return self.box.open(row["encrypted_value"], row["encryption_version"])
 

@@ -1,4 +1,5 @@
-"""The `structure_events` table: the recorded lifecycle events (EventBus.record)."""
+"""The `structure_events` table: the recorded lifecycle events (EventBus.record), and the
+operator's read of the newest ones (`GET /events`)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ from datetime import datetime
 from typing import Any
 
 from molecule.store.pool import Store
+
+RECENT_LIMIT = 100
 
 
 class StructureEvents:
@@ -23,3 +26,22 @@ class StructureEvents:
             payload,
             at,
         )
+
+    async def recent(
+        self, workspace_id: str | None = None, limit: int = RECENT_LIMIT
+    ) -> list[dict[str, Any]]:
+        """The newest events, newest first: every workspace's, or one workspace's."""
+        if workspace_id is None:
+            rows = await self.store.fetch(
+                "SELECT id, event_type, workspace_id, payload, created_at FROM structure_events"
+                " ORDER BY created_at DESC, id DESC LIMIT $1",
+                limit,
+            )
+        else:
+            rows = await self.store.fetch(
+                "SELECT id, event_type, workspace_id, payload, created_at FROM structure_events"
+                " WHERE workspace_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2",
+                workspace_id,
+                limit,
+            )
+        return [dict(r) for r in rows]

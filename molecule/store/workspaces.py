@@ -320,6 +320,17 @@ class Workspaces(WorkspaceReads):
             url,
         )
 
+    async def set_budget_limit(self, workspace_id: str, limit: int | None) -> bool:
+        """Set (or clear, None) the monthly spend ceiling; False for an unknown or removed
+        workspace, whose row is left as it is."""
+        status = await self.store.execute(
+            "UPDATE workspaces SET budget_limit = $2, updated_at = now()"
+            " WHERE id = $1 AND status <> 'removed'",
+            workspace_id,
+            limit,
+        )
+        return affected(status) == 1
+
     async def touch_outbound(self, workspace_id: str) -> None:
         await self.store.execute(
             "UPDATE workspaces SET last_outbound_at = now() WHERE id = $1", workspace_id
