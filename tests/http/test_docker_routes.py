@@ -1,7 +1,7 @@
 """The Docker backend's routes on a platform without it (local processes): who may call
 them, and the refusal that says why they cannot work here (the refresh route is a 404, as in
-the original, which registered it only with Docker; the terminal a 503). Their behaviour on a real Engine is
-tested in tests/docker/."""
+the original, which registered it only with Docker; the terminal a 503). Their behaviour on
+a real Engine is tested in tests/docker/."""
 
 from __future__ import annotations
 
