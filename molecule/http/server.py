@@ -140,7 +140,12 @@ class KeepAliveTimer:
         if self._busy or self._head_since is not None:
             return
         if isinstance(self._server.protocol.protocol, H11Protocol):
-            self._head_since = trio.current_time()
+            self._head_since = now = trio.current_time()
+            # After the first check passed on an idle connection, the scope sleeps towards
+            # the keep-alive expiry: the head's own, earlier, expiry must wake it.
+            scope = self._scope
+            if scope is not None and scope.deadline > now + self._header_read:
+                scope.deadline = now + self._header_read
 
     def connection_closed(self) -> None:
         """Whoever closed it, the timer has nothing left to do (hypercorn's timer task is

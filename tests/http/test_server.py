@@ -329,6 +329,19 @@ async def test_partial_request_heads_are_closed_after_the_header_timeout() -> No
         assert trio.current_time() - first_byte >= 0.25
 
 
+async def test_a_head_begun_late_on_an_idle_connection_still_has_the_header_timeout() -> None:
+    """A client that waits past the header timeout before its first byte, then trickles a
+    head, is closed by the header clock, not left to the longer keep-alive timeout."""
+    async with server(keep_alive=30, header_read=0.3) as (port, _):
+        late = await connect(port)
+        await trio.sleep(0.6)  # the timer's first check has passed: idle, within keep-alive
+        begun = trio.current_time()
+        await late.stream.send_all(b"GET /a HTTP/1.1\r\nHost: t\r\n")
+        with trio.fail_after(5):
+            assert await late.closed_by_server()
+        assert trio.current_time() - begun >= 0.25
+
+
 async def test_a_connection_sending_nothing_is_closed_after_the_idle_timeout() -> None:
     """The header clock starts at a request's first byte, so a silent connection (new, or
     after a response) is idle: the keep-alive timeout closes it, the shorter header
