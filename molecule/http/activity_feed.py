@@ -10,7 +10,8 @@ parameter counts as absent.
 (docs/compatibility.md#d4) and stores an `a2a_receive` row so a reloaded chat shows the message
 and its file chips. Like the original it does *not* broadcast ACTIVITY_LOGGED for that row: chat
 panels consume both events, and the live AGENT_MESSAGE is the one that renders the bubble, so a
-second event would show the message twice.
+second event would show the message twice. The writer itself is
+molecule.operations.user_messages, shared with the MCP bridge's `send_message_to_user`.
 """
 
 from __future__ import annotations
@@ -23,8 +24,7 @@ from typing import Any
 from quart import Blueprint, Response, request
 
 from molecule.asgi import Send, send_json
-from molecule.errors import BadRequest, Forbidden, Gone, NotFound
-from molecule.events import AGENT_MESSAGE
+from molecule.errors import BadRequest, Forbidden, Gone
 from molecule.http import schemas
 from molecule.http.api import Auth, StatusBody, endpoint
 from molecule.http.auth import workspace_auth
@@ -37,7 +37,8 @@ from molecule.http.common import (
     services,
 )
 from molecule.http.raw_routes import RawRequest
-from molecule.models import WorkspaceStatus, is_uuid
+from molecule.models import is_uuid
+from molecule.operations.user_messages import send_to_user
 from molecule.store.activity_rows import ABSENT, ActivityEntry, FeedQuery
 
 log = logging.getLogger("molecule.http.activity_feed")
@@ -57,11 +58,6 @@ CURSOR_GONE = (
 BEFORE_TS_INVALID = "before_ts must be an RFC3339 timestamp (e.g. 2026-05-01T00:00:00Z)"
 SINCE_SECS_INVALID = "since_secs must be a positive integer"
 SINCE_ID_INVALID = "since_id must be a UUID (an activity row id)"
-TALK_TO_USER_HINT = (
-    "This workspace is not allowed to send messages directly to the user. Forward your "
-    "update to a parent workspace using delegate_task — they may be able to reach the user."
-)
-NOTIFY_SUMMARY_RUNES = 80
 
 _INT64 = 2**63
 _ATOI = re.compile(r"[+-]?[0-9]+")
@@ -269,11 +265,6 @@ def _attachments(raw: Any) -> list[dict[str, Any]]:
     return out
 
 
-def notify_summary(message: str) -> str:
-    cut = message[:NOTIFY_SUMMARY_RUNES]
-    return "Agent message: " + cut + ("…" if len(message) > NOTIFY_SUMMARY_RUNES else "")
-
-
 @bp.post("/workspaces/<workspace_id>/notify")
 @endpoint(
     Auth.WORKSPACE,
@@ -294,27 +285,5 @@ async def notify(workspace_id: str) -> Response:
     if not isinstance(message, str) or not message:
         raise BadRequest("message is required")
     attachments = _attachments(body.get("attachments"))
-    row = await svc.workspaces.get(wid)
-    if row is None or row["status"] == WorkspaceStatus.REMOVED:
-        raise NotFound("workspace not found")
-    if not row["talk_to_user_enabled"]:
-        raise Forbidden("talk_to_user_disabled", extra={"hint": TALK_TO_USER_HINT})
-    response: dict[str, Any] = {"result": message}
-    if attachments:
-        response["parts"] = [{"kind": "file", "file": dict(a)} for a in attachments]
-    # Stored before it is shown or acknowledged: a message the user saw live must still be
-    # in the chat after a reload, and an outage is a 503 the agent retries.
-    await svc.activity.rows.insert(
-        ActivityEntry(
-            workspace_id=wid,
-            activity_type="a2a_receive",
-            method="notify",
-            summary=notify_summary(message),
-            response_body=response,
-        )
-    )
-    payload: dict[str, Any] = {"message": message, "workspace_id": wid, "name": row["name"]}
-    if attachments:
-        payload["attachments"] = attachments
-    svc.bus.broadcast(AGENT_MESSAGE, wid, payload)
+    await send_to_user(svc.workspaces, svc.activity, svc.bus, wid, message, attachments)
     return json_response({"status": "sent"})

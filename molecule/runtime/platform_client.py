@@ -116,6 +116,38 @@ class PlatformClient:
             "delegate", f"/workspaces/{self.workspace_id}/delegate", body, ok=(200, 202)
         )
 
+    async def commit_memory(
+        self, content: str, scope: str, namespace: str | None = None
+    ) -> dict[str, Any]:
+        """POST /workspaces/:id/memories: 201 `{id, scope, namespace}` (the platform redacts
+        secrets and enforces the scopes: GLOBAL only from a root workspace)."""
+        body: dict[str, Any] = {"content": content, "scope": scope}
+        if namespace:
+            body["namespace"] = namespace
+        path = f"/workspaces/{self.workspace_id}/memories"
+        return await self._post_json("commit_memory", path, body, ok=(201,))
+
+    async def recall_memory(self, params: dict[str, str]) -> list[dict[str, Any]]:
+        """GET /workspaces/:id/memories?q=&scope=&namespace=: the memories it may read."""
+        try:
+            resp = await self.http.get(
+                self._url(f"/workspaces/{self.workspace_id}/memories"),
+                params=params,
+                headers=self.headers(attributed=True),
+                timeout=CALL_TIMEOUT,
+            )
+        except httpx.HTTPError as exc:
+            raise PlatformError("recall_memory", None, str(exc)) from exc
+        if resp.status_code != 200:
+            raise PlatformError("recall_memory", resp.status_code, resp.text)
+        try:
+            data = resp.json()
+        except ValueError:
+            data = None
+        if not isinstance(data, list):
+            raise PlatformError("recall_memory", resp.status_code, "response is not a list")
+        return [m for m in data if isinstance(m, dict)]
+
     async def upload(self, files: Sequence[tuple[Path, str]]) -> list[dict[str, Any]]:
         """POST /workspaces/:id/chat/uploads (multipart `files`): returns the platform's
         `files` list of `{uri, name, mimeType, size}`. `files` is (host path, display name)."""

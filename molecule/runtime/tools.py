@@ -1,4 +1,5 @@
-"""The platform tools an LLM adapter exposes: `send_message_to_user` and `delegate_task`.
+"""The platform tools an LLM adapter exposes: `send_message_to_user`, `delegate_task`,
+`commit_memory` and `recall_memory`.
 
 `send_message_to_user(message, attachments?)` pushes text into the canvas chat; attachments
 are files the agent can see (absolute virtual paths under the four roots, or paths relative
@@ -6,6 +7,11 @@ to `/workspace`): each is uploaded through the platform's `POST /workspaces/:id/
 and the resulting `{uri, name, mimeType, size}` chips ride on `POST /workspaces/:id/notify`.
 `delegate_task(target_id, task)` hands work to another workspace through
 `POST /workspaces/:id/delegate` (asynchronous: the platform answers 202 with an id).
+`commit_memory(content, scope?, namespace?)` and `recall_memory(query?, scope?, namespace?)`
+use the platform's memories routes with the workspace's token (`POST` / `GET
+/workspaces/:id/memories`): scopes LOCAL (the default), TEAM and GLOBAL (written only by a
+root workspace: the platform refuses otherwise), secrets redacted by the platform, full-text
+search. The original runtime's `search_memory` is the same call under another name.
 
 Tool failures are returned to the model as `{"error": ...}` rather than raised, so it can
 tell the user or try something else; only the model's own transport errors end a request.
@@ -28,7 +34,10 @@ from molecule.workspace_paths import VirtualRoots, validate_virtual
 
 SEND_MESSAGE = "send_message_to_user"
 DELEGATE = "delegate_task"
+COMMIT_MEMORY = "commit_memory"
+RECALL_MEMORY = "recall_memory"
 MAX_ATTACHMENTS = 16
+SCOPES = ("LOCAL", "TEAM", "GLOBAL")
 
 TOOL_SCHEMAS: list[dict[str, Any]] = [
     {
@@ -73,6 +82,47 @@ TOOL_SCHEMAS: list[dict[str, Any]] = [
             },
         },
     },
+    {
+        "type": "function",
+        "function": {
+            "name": COMMIT_MEMORY,
+            "description": (
+                "Remember a fact across conversations. Scope LOCAL (the default) keeps it to "
+                "this workspace, TEAM shares it with the parent and siblings, GLOBAL with "
+                "everyone (root workspaces only). Never store secrets: they are redacted."
+            ),
+            "parameters": {
+                "type": "object",
+                "properties": {
+                    "content": {"type": "string", "description": "What to remember."},
+                    "scope": {"type": "string", "enum": list(SCOPES)},
+                    "namespace": {
+                        "type": "string",
+                        "description": "A topic to file it under (default: general).",
+                    },
+                },
+                "required": ["content"],
+            },
+        },
+    },
+    {
+        "type": "function",
+        "function": {
+            "name": RECALL_MEMORY,
+            "description": (
+                "Search remembered facts: this workspace's own by default, or one scope "
+                "(LOCAL, TEAM, GLOBAL). An empty query lists the newest."
+            ),
+            "parameters": {
+                "type": "object",
+                "properties": {
+                    "query": {"type": "string", "description": "Words to look for."},
+                    "scope": {"type": "string", "enum": list(SCOPES)},
+                    "namespace": {"type": "string", "description": "Only this topic."},
+                },
+            },
+        },
+    },
 ]
 
 
@@ -112,6 +162,10 @@ class PlatformTools:
                 return await self.send_message_to_user(args)
             if name == DELEGATE:
                 return await self.delegate_task(args)
+            if name == COMMIT_MEMORY:
+                return await self.commit_memory(args)
+            if name == RECALL_MEMORY:
+                return await self.recall_memory(args)
         except (ToolError, PlatformError) as exc:
             return {"error": str(exc)}
         return {"error": f"unknown tool {name!r}"}
@@ -137,3 +191,40 @@ class PlatformTools:
         if not isinstance(task, str) or not task.strip():
             raise ToolError("delegate_task: 'task' is required")
         return await self.platform.delegate(target.strip(), task)
+
+    async def commit_memory(self, args: dict[str, Any]) -> dict[str, Any]:
+        content = args.get("content")
+        if not isinstance(content, str) or not content.strip():
+            raise ToolError("commit_memory: 'content' is required")
+        scope = _scope(args, "commit_memory") or "LOCAL"
+        namespace = _optional_text(args, "namespace", "commit_memory")
+        return await self.platform.commit_memory(content, scope, namespace)
+
+    async def recall_memory(self, args: dict[str, Any]) -> dict[str, Any]:
+        params = {"q": _optional_text(args, "query", "recall_memory") or ""}
+        scope = _scope(args, "recall_memory")
+        namespace = _optional_text(args, "namespace", "recall_memory")
+        if scope:
+            params["scope"] = scope
+        if namespace:
+            params["namespace"] = namespace
+        found = await self.platform.recall_memory(params)
+        return {"count": len(found), "memories": found}
+
+
+def _optional_text(args: dict[str, Any], key: str, tool: str) -> str | None:
+    value = args.get(key)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise ToolError(f"{tool}: '{key}' must be a string")
+    return value
+
+
+def _scope(args: dict[str, Any], tool: str) -> str | None:
+    scope = _optional_text(args, "scope", tool)
+    if scope is None:
+        return None
+    if scope.upper() not in SCOPES:
+        raise ToolError(f"{tool}: 'scope' must be LOCAL, TEAM or GLOBAL")
+    return scope.upper()

@@ -105,6 +105,31 @@ class DelegationRows:
         )
         return affected(result) > 0
 
+    async def outcome(
+        self, workspace_id: str, target_id: str, delegation_id: str
+    ) -> dict[str, Any] | None:
+        """One delegation of `workspace_id` to `target_id` (the MCP `check_task_status`): the
+        `delegate` row's status and error, and the text of its newest completed result."""
+        row = await self.store.fetchrow(
+            """
+            SELECT d.status, d.error_detail,
+                   (SELECT r.response_body->>'text' FROM activity_logs r
+                    WHERE r.workspace_id = d.workspace_id AND r.method = 'delegate_result'
+                      AND r.status = 'completed'
+                      AND r.response_body->>'delegation_id' = $3
+                    ORDER BY r.created_at DESC LIMIT 1) AS result
+            FROM activity_logs d
+            WHERE d.workspace_id = $1 AND d.method = 'delegate' AND d.target_id = $2
+              AND d.request_body->>'delegation_id' = $3
+            ORDER BY d.created_at DESC
+            LIMIT 1
+            """,
+            workspace_id,
+            target_id,
+            delegation_id,
+        )
+        return dict(row) if row is not None else None
+
     async def recent(self, workspace_id: str, limit: int = LIST_LIMIT) -> list[dict[str, Any]]:
         """The newest `delegate` / `delegate_result` rows of a workspace, newest first."""
         rows = await self.store.fetch(

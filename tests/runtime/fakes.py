@@ -17,6 +17,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
+from urllib.parse import parse_qsl
 
 import httpx
 import trio
@@ -114,6 +115,7 @@ class FakePlatform(Recorder):
     heartbeat_statuses: deque[int] = field(default_factory=deque)
     registered_url: str | None = None
     uploads_forwarded: list[dict[str, Any]] = field(default_factory=list)
+    memories: list[dict[str, Any]] = field(default_factory=list)
     http: httpx.AsyncClient | None = None
 
     def __post_init__(self) -> None:
@@ -143,6 +145,8 @@ class FakePlatform(Recorder):
             await self._upload(send, call)
         elif path == f"{ws}/notify":
             await _respond(send, 200, {"status": "sent"})
+        elif path == f"{ws}/memories":
+            await self._memories(send, call, scope)
         elif path == f"{ws}/delegate":
             target = call.json()["target_id"]
             did = str(uuid.uuid4())
@@ -151,6 +155,37 @@ class FakePlatform(Recorder):
             )
         else:
             await _respond(send, 404, {"error": "not found"})
+
+    async def _memories(self, send: Send, call: Call, scope: Scope) -> None:
+        """POST stores (GLOBAL refused, as for a workspace with a parent); GET lists them,
+        filtered by `scope` and a substring `q`."""
+        if not self._bearer_ok(call.headers):
+            await _respond(send, 401, {"error": "invalid workspace auth token"})
+            return
+        if call.method == "POST":
+            body = call.json()
+            if body.get("scope") == "GLOBAL":
+                error = {"error": "only root workspaces can write GLOBAL memories"}
+                await _respond(send, 403, error)
+                return
+            memory = {
+                "id": str(uuid.uuid4()),
+                "workspace_id": self.workspace_id,
+                "content": body["content"],
+                "scope": body["scope"],
+                "namespace": body.get("namespace") or "general",
+                "created_at": "2026-12-06T00:00:00Z",
+            }
+            self.memories.append(memory)
+            await _respond(send, 201, {k: memory[k] for k in ("id", "scope", "namespace")})
+            return
+        query = dict(parse_qsl(scope["query_string"].decode()))
+        found = [
+            m
+            for m in reversed(self.memories)
+            if query.get("q", "") in m["content"] and query.get("scope") in (None, m["scope"])
+        ]
+        await _respond(send, 200, found)
 
     async def _register(self, send: Send, call: Call) -> None:
         if self.register_status != 200:

@@ -55,6 +55,8 @@ async def test_final_text_and_request_shape(harness: Harness) -> None:
         assert [t["function"]["name"] for t in body["tools"]] == [
             "send_message_to_user",
             "delegate_task",
+            "commit_memory",
+            "recall_memory",
         ]
         system, user = body["messages"]
         assert system["role"] == "system"

@@ -11,9 +11,10 @@ Settings come from the environment the platform injects (workspace secrets) and 
 | tool rounds | `runtime_config.max_tool_iterations` | 8 |
 | request timeout | `runtime_config.request_timeout_seconds` | 120 s |
 
-Each message runs the tool loop: call the model with `send_message_to_user` and
-`delegate_task`; run any tool calls it makes and feed the results back; stop at the first
-answer without tool calls (that text is the A2A reply) or after the bounded number of rounds.
+Each message runs the tool loop: call the model with `send_message_to_user`,
+`delegate_task`, `commit_memory` and `recall_memory` (molecule.runtime.tools); run any tool
+calls it makes and feed the results back; stop at the first answer without tool calls (that
+text is the A2A reply) or after the bounded number of rounds.
 The conversation per A2A `contextId` (user text and final answers) is kept, bounded, so a chat
 has memory. A key rejected by the provider (401/403) marks the adapter wedged until a call
 succeeds again.
@@ -39,7 +40,8 @@ DEFAULT_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_SYSTEM_PROMPT = (
     "You are an AI agent working in a Molecule workspace, part of a team of agents. "
     "Answer the message you receive. Use send_message_to_user to reach the user's chat "
-    "directly (with files if useful) and delegate_task to hand work to another workspace."
+    "directly (with files if useful), delegate_task to hand work to another workspace, and "
+    "commit_memory / recall_memory to keep and find facts across conversations."
 )
 MAX_CONTEXTS = 200
 MAX_HISTORY_MESSAGES = 40
