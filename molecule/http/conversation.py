@@ -6,9 +6,9 @@
   role, content, timestamp, activity_id, attachments?}] oldest first, reached_end,
   next_before_ts}`; pass `next_before_ts` as `before_ts` for the page before.
 - `GET /workspaces/:id/session-search?q=&limit=`: the original's search (upstream-april
-  §1.5) over the workspace's activity: `[{kind: "activity", id, workspace_id, label, content,
-  method, status, request_body?, response_body?, created_at}]`, newest first. The original
-  also searched the workspace's memories, which this platform does not have; `q` is literal
+  §1.5) over the workspace's activity and its own memories: `[{kind: "activity"|"memory", id,
+  workspace_id, label, content, method, status, request_body?, response_body?, created_at}]`,
+  newest first (a memory's `label` is its scope, its `method` and `status` ""); `q` is literal
   text here (the original passed `%` and `_` through as wildcards).
 
 `limit` is lenient like the activity feed's: junk or a value below 1 is the default (50), and
@@ -100,7 +100,7 @@ async def chat_history(workspace_id: str) -> Response:
 @bp.get("/workspaces/<workspace_id>/session-search")
 @endpoint(
     Auth.WORKSPACE,
-    "Search the workspace's activity (summary, type, method, status, bodies)",
+    "Search the workspace's activity (summary, type, method, status, bodies) and memories",
     query=SessionSearchQuery,
     responses={200: SearchHit, 404: "no such workspace"},
     tags=("activity",),

@@ -133,7 +133,22 @@ class WorkspaceTokens:
         return bool(count)
 
     async def validate(self, plaintext: str) -> TokenHit | None:
-        """Live token of a non-removed workspace -> its owner; anything else -> None."""
+        """Live token of a non-removed workspace -> its owner (a use of it); else None."""
+        hit = await self._lookup(plaintext)
+        if hit is not None:
+            self._touched[hit.token_id] = _now()
+        return hit
+
+    async def validate_for(self, plaintext: str, workspace_id: str) -> bool:
+        """Whether the token is a live one of `workspace_id`. Only then is it a use: another
+        workspace's token refused here leaves its `last_used_at` alone, as in the original."""
+        hit = await self._lookup(plaintext)
+        if hit is None or hit.owner_id != workspace_id:
+            return False
+        self._touched[hit.token_id] = _now()
+        return True
+
+    async def _lookup(self, plaintext: str) -> TokenHit | None:
         digest = hash_token(plaintext)
         found, hit = self._valid.get(digest)
         if not found:
@@ -145,13 +160,7 @@ class WorkspaceTokens:
             )
             hit = None if row is None else TokenHit(row["id"], row["workspace_id"])
             self._valid.put(digest, hit)
-        if hit is not None:
-            self._touched[hit.token_id] = _now()
         return hit  # type: ignore[no-any-return]
-
-    async def validate_for(self, plaintext: str, workspace_id: str) -> bool:
-        hit = await self.validate(plaintext)
-        return hit is not None and hit.owner_id == workspace_id
 
     async def list_live(self, workspace_id: str, limit: int, offset: int) -> list[dict[str, Any]]:
         rows = await self.store.fetch(

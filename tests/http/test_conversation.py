@@ -153,6 +153,36 @@ async def test_session_search_matches_literal_text(platform: Harness) -> None:
     assert await search(q="nothing like this") == []
 
 
+async def test_session_search_finds_the_workspaces_own_memories(platform: Harness) -> None:
+    h = platform
+    wid, own = await poll_workspace(h)
+    other, _ = await poll_workspace(h, "other")
+    await add(h, wid, summary="deploy went fine")
+    for workspace, content in ((wid, "the deploy key rotates monthly"), (other, "deploy: theirs")):
+        r = await h.client.post(
+            f"/workspaces/{workspace}/memories",
+            json={"content": content, "scope": "LOCAL"},
+            headers=h.admin,
+        )
+        assert r.status_code == 201, r.text
+
+    r = await h.client.get(f"/workspaces/{wid}/session-search", params={"q": "DEPLOY"}, headers=own)
+    assert r.status_code == 200, r.text
+    hits = r.json()
+    assert [(hit["kind"], hit["content"]) for hit in hits] == [
+        ("memory", "the deploy key rotates monthly"),  # newest first, its own only
+        ("activity", "deploy went fine"),
+    ]
+    memory = hits[0]
+    assert memory["label"] == "LOCAL" and memory["workspace_id"] == wid
+    assert memory["method"] == "" and memory["status"] == ""
+    assert "request_body" not in memory and "response_body" not in memory
+    r = await h.client.get(f"/workspaces/{wid}/session-search", params={"q": "local"}, headers=own)
+    assert [hit["kind"] for hit in r.json()] == ["memory"]  # the scope is searched too
+    r = await h.client.get(f"/workspaces/{wid}/session-search", params={"limit": 1}, headers=own)
+    assert [hit["kind"] for hit in r.json()] == ["memory"]
+
+
 async def test_conversation_refusals(platform: Harness) -> None:
     h = platform
     wid, own = await poll_workspace(h)

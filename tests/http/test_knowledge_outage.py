@@ -43,6 +43,12 @@ async def test_knowledge_routes_answer_503_in_an_outage(
         ("POST", f"{base}/checkpoints", {"workflow_id": "w", "step_name": "s"}),
         ("GET", f"{base}/checkpoints/latest", None),
         ("GET", f"{base}/shared-context", None),
+        ("GET", "/admin/memories/export", None),
+        (
+            "POST",
+            "/admin/memories/import",
+            [{"workspace_name": "k", "content": "x", "scope": "LOCAL"}],
+        ),
     ):
         r = await client.request(method, path, json=body, headers=ADMIN)
         assert_unavailable(r)
