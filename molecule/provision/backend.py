@@ -93,6 +93,8 @@ def served_at(provisioner: Provisioner, binds: list[str]) -> None:
     if not isinstance(provisioner, DockerProvisioner) or provisioner.gateway is None:
         return
     for bind in binds:
+        if bind.startswith("https://"):
+            continue  # under TLS containers get a plain listener (molecule.http.edge_tls)
         host, _, port = bind.rstrip("/").rpartition("://")[2].rpartition(":")
         if host.strip("[]") in (provisioner.gateway, "0.0.0.0", "::"):
             provisioner.container_platform_url = f"http://{CONTAINER_HOST_ALIAS}:{port}"
