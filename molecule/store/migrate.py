@@ -8,6 +8,8 @@ concurrent migrators (two platform processes booting against one server).
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from molecule.store.pool import Connection, Store
@@ -58,3 +60,25 @@ async def migrate(store: Store, directory: Path = MIGRATIONS_DIR) -> list[str]:
             await conn.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEY)
 
     return await store.unit(work, tx=False)
+
+
+@dataclass(frozen=True)
+class MigrationStatus:
+    applied: list[tuple[str, datetime]]  # (filename, applied_at), in order
+    pending: list[str]  # shipped here, not applied yet
+    unknown: list[str]  # applied, but not shipped here: the database is newer than this code
+
+
+async def migration_status(store: Store, directory: Path = MIGRATIONS_DIR) -> MigrationStatus:
+    """What `migrate` has done and would do, without doing anything."""
+    shipped = sorted(load_sources(directory))
+    if await store.fetchval("SELECT to_regclass('public.schema_migrations')") is None:
+        return MigrationStatus([], shipped, [])
+    rows = await store.fetch("SELECT filename, applied_at FROM schema_migrations ORDER BY filename")
+    applied = [(str(r["filename"]), r["applied_at"]) for r in rows]
+    done = {name for name, _ in applied}
+    return MigrationStatus(
+        applied=applied,
+        pending=[name for name in shipped if name not in done],
+        unknown=sorted(done - set(shipped)),
+    )
