@@ -1,28 +1,71 @@
 """Browser login: `/?token=<admin token>` sets an HttpOnly, SameSite=Strict session cookie.
 
 The cookie is an HMAC of an expiry under the admin token, so it needs no server-side state
-and dies with the token. The canvas (a later issue) is served from the same origin and
-authenticates with this cookie.
+and dies with the token. The canvas (molecule.http.canvas) is served from the same origin and
+authenticates with this cookie. `GET /` is the canvas for a signed-in browser (or anyone in
+development mode) and a sign-in page otherwise, whose form posts the admin token to
+`POST /session`; `DELETE /session` signs the browser out.
 """
 
 from __future__ import annotations
 
+from html import escape
+
 from quart import Blueprint, Response, redirect, request
 from werkzeug.wrappers.response import Response as WerkzeugResponse
 
-from molecule.errors import Unauthorized
+from molecule.errors import PayloadTooLarge, Unauthorized
 from molecule.http import schemas
 from molecule.http.api import Auth, endpoint
 from molecule.http.auth import SESSION_COOKIE, SESSION_TTL, make_session, session_valid
+from molecule.http.canvas import index_html, index_response
 from molecule.http.common import services
 from molecule.security.token_material import constant_time_equal
 
 bp = Blueprint("session", __name__)
 
 _PAGE = """<!doctype html>
-<html><head><meta charset="utf-8"><title>Molecule</title></head>
-<body><h1>Molecule</h1><p>{status}</p></body></html>
+<html lang="en"><head><meta charset="utf-8"><title>Molecule</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<body><main><h1>Molecule</h1><p>{status}</p></main></body></html>
 """
+# Plain HTML, no script and no inline style (the CSP allows neither): it works before the
+# canvas is built and needs no credential.
+_SIGN_IN = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Sign in · Molecule</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<body><main><h1>Molecule</h1>
+<p>Open the login URL that <code>molecule serve</code> printed, or sign in with the admin
+token (<code>molecule token</code> prints it).</p>{error}
+<form method="post" action="/session">
+<label for="token">Admin token</label>
+<input id="token" name="token" type="password" autocomplete="current-password" required
+ autofocus>
+<button type="submit">Sign in</button></form></main></body></html>
+"""
+MAX_SIGN_IN_BODY = 8 * 1024
+
+
+def sign_in_page(error: str = "", status: int = 200) -> Response:
+    shown = f'<p class="error" role="alert">{escape(error)}</p>' if error else ""
+    response = Response(_SIGN_IN.format(error=shown), status=status, mimetype="text/html")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _signed_in(location: str) -> WerkzeugResponse:
+    """Redirect to `location` with a fresh session cookie."""
+    response = redirect(location, 303 if request.method == "POST" else 302)
+    response.set_cookie(
+        SESSION_COOKIE,
+        make_session(services().admin_token),
+        max_age=SESSION_TTL,
+        httponly=True,
+        samesite="Strict",
+        secure=request.scheme == "https",
+        path="/",
+    )
+    return response
 
 
 @bp.get("/")
@@ -39,21 +82,51 @@ async def index() -> Response | WerkzeugResponse:
     if token is not None:
         if not constant_time_equal(token, svc.admin_token):
             raise Unauthorized("invalid admin auth token")
-        response = redirect("/")
-        response.set_cookie(
-            SESSION_COOKIE,
-            make_session(svc.admin_token),
-            max_age=SESSION_TTL,
-            httponly=True,
-            samesite="Strict",
-            secure=request.scheme == "https",
-            path="/",
-        )
-        return response
+        return _signed_in("/")
     signed_in = session_valid(svc.admin_token, request.cookies.get(SESSION_COOKIE))
-    status = (
-        "Signed in. The API is at /workspaces."
-        if signed_in
-        else ("The platform is running. Open the login URL printed by `molecule serve`.")
-    )
+    if not signed_in and not svc.settings.dev_fail_open:
+        return sign_in_page()
+    html = await index_html()
+    if html is not None:
+        return index_response(html)
+    status = "Signed in. The canvas is not built (`make canvas`); the API is at /workspaces."
     return Response(_PAGE.format(status=status), mimetype="text/html")
+
+
+@bp.post("/session")
+@endpoint(
+    Auth.OPEN,
+    "Sign the browser in with the admin token (the sign-in page's form)",
+    body={
+        "type": "object",
+        "properties": {"token": {"type": "string"}},
+        "required": ["token"],
+    },
+    body_type="application/x-www-form-urlencoded",
+    responses={303: "signed in: to the canvas", 400: "no token", 401: "not the admin token"},
+    tags=("canvas",),
+)
+async def sign_in() -> Response | WerkzeugResponse:
+    length = request.content_length
+    if length is not None and length > MAX_SIGN_IN_BODY:
+        raise PayloadTooLarge("request body too large")
+    form = await request.form
+    token = form.get("token", "")
+    if not token:
+        return sign_in_page("Enter the admin token.", 400)
+    if not constant_time_equal(token, services().admin_token):
+        return sign_in_page("That is not the admin token.", 401)
+    return _signed_in("/")
+
+
+@bp.delete("/session")
+@endpoint(
+    Auth.OPEN,
+    "Sign the browser out (clears the session cookie)",
+    responses={204: "signed out"},
+    tags=("canvas",),
+)
+async def sign_out() -> Response:
+    response = Response("", status=204)
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="Strict")
+    return response
