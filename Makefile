@@ -5,7 +5,7 @@ STAMP  := $(VENV)/.installed-stamp
 HOST   ?= 127.0.0.1
 PORT   ?= 8080
 
-.PHONY: run test lint unit bench soak postgres docker clean
+.PHONY: run test lint unit bench soak postgres docker clean canvas canvas-test canvas-api chromium
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -19,7 +19,32 @@ postgres:
 docker:
 	@bash scripts/ensure-docker.sh
 
-run: $(STAMP) postgres
+# The canvas (canvas/, docs in canvas/README.md): built into canvas/dist/ when its sources
+# changed; Node.js comes through apt when missing or too old (scripts/ensure-node.sh).
+CANVAS_SRC := $(shell find canvas/src canvas/index.html canvas/vite.config.ts canvas/tsconfig.json -type f 2>/dev/null)
+
+canvas/node_modules/.installed: canvas/package.json canvas/package-lock.json
+	@bash scripts/ensure-node.sh
+	cd canvas && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+canvas/dist/index.html: canvas/node_modules/.installed $(CANVAS_SRC)
+	cd canvas && npm run build --silent
+
+canvas: canvas/dist/index.html
+
+# Regenerate the canvas's API types from the platform's routes (tests/canvas/test_api_schema.py).
+canvas-api: $(STAMP) canvas/node_modules/.installed
+	cd canvas && PYTHON=$(CURDIR)/$(PY) npm run gen:api --silent
+
+chromium:
+	@bash scripts/ensure-chromium.sh
+
+# Type checks, vitest, then Playwright in Debian's Chromium against a real `molecule serve`.
+canvas-test: $(STAMP) postgres chromium canvas
+	cd canvas && npm run typecheck --silent && npx vitest run && npx playwright test
+
+run: $(STAMP) postgres canvas
 	$(VENV)/bin/molecule serve --host $(HOST) --port $(PORT)
 
 lint: $(STAMP)
@@ -30,7 +55,7 @@ lint: $(STAMP)
 unit: $(STAMP) postgres docker
 	$(PY) -m pytest -q -p no:cacheprovider
 
-test: lint unit
+test: lint unit canvas-test
 
 bench: $(STAMP) postgres docker
 	$(PY) bench/heartbeats.py
@@ -40,10 +65,11 @@ bench: $(STAMP) postgres docker
 	$(PY) bench/docker_provision.py
 	$(PY) bench/fanout.py
 	$(PY) bench/floor.py
+	$(MAKE) canvas && $(PY) bench/canvas_load.py
 
 # Not part of `bench`: it runs 10 minutes (bench/README.md). SOAK_ARGS="--workspaces 10 --minutes 1"
 soak: $(STAMP) postgres
 	$(PY) bench/soak.py $(SOAK_ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache canvas/node_modules canvas/dist

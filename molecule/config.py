@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import logging
 import os
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from molecule.durations import parse_duration
 from molecule.errors import ConfigError, SecretKeyError
@@ -26,6 +28,8 @@ BACKENDS = ("auto", "local", "docker")
 DEFAULT_DOCKER_SOCKET = Path("/var/run/docker.sock")
 DEFAULT_DOCKER_NETWORK = "molecule-monorepo-net"  # the original's network name
 DEFAULT_IMAGE_REGISTRY = "ghcr.io/molecule-ai"
+DEFAULT_RATE_LIMIT = 600  # the original's RATE_LIMIT: requests per minute per client
+MAX_RATE_LIMIT = 1_000_000_000
 
 
 def _docker_host(env: Mapping[str, str], backend: str) -> str | None:
@@ -101,6 +105,20 @@ class Settings:
     # GET /metrics without a credential (MOLECULE_METRICS_OPEN=1): for a scraper on a private
     # network; otherwise it takes the admin token, an org token or the session.
     metrics_open: bool = False
+    # MOLECULE_MCP_ALLOW_SEND_MESSAGE: the MCP bridge lists and runs send_message_to_user
+    # (molecule/operations/mcp_tools.py); off by default, as in the original.
+    mcp_allow_send_message: bool = False
+    # Requests per minute per client (RATE_LIMIT; 0: no limit). Who a client is, and what is
+    # exempt: molecule/http/edge_limits.py.
+    rate_limit: int = DEFAULT_RATE_LIMIT
+    # TLS (`molecule serve --certfile/--keyfile`, or MOLECULE_TLS_CERTFILE/_KEYFILE): PEM files
+    # checked at startup (molecule.http.edge_tls says what listens where).
+    tls_certfile: Path | None = None
+    tls_keyfile: Path | None = None
+
+    @property
+    def tls(self) -> bool:
+        return self.tls_certfile is not None
 
     @property
     def dev_fail_open(self) -> bool:
@@ -118,12 +136,18 @@ class Settings:
         *,
         host: str = "127.0.0.1",
         port: int = 8080,
+        certfile: str | None = None,
+        keyfile: str | None = None,
     ) -> Settings:
         env = os.environ if env is None else env
         home = data_home(env)
         if not (0 < port < 65536):
             raise ConfigError(f"port {port} is outside 1..65535")
-        cors = tuple(o.strip() for o in env.get("CORS_ORIGINS", "").split(",") if o.strip())
+        cors = parse_cors_origins(env.get("CORS_ORIGINS", ""))
+        tls_certfile, tls_keyfile = tls_files(
+            certfile or env.get("MOLECULE_TLS_CERTFILE", "").strip() or None,
+            keyfile or env.get("MOLECULE_TLS_KEYFILE", "").strip() or None,
+        )
         try:
             key = parse_key(env.get("SECRETS_ENCRYPTION_KEY"))
         except SecretKeyError as exc:
@@ -164,6 +188,10 @@ class Settings:
             or DEFAULT_IMAGE_REGISTRY,
             runtime_base_image=env.get("MOLECULE_RUNTIME_BASE_IMAGE", "").strip() or None,
             metrics_open=_flag(env, "MOLECULE_METRICS_OPEN"),
+            mcp_allow_send_message=_flag(env, "MOLECULE_MCP_ALLOW_SEND_MESSAGE"),
+            rate_limit=parse_rate_limit(env),
+            tls_certfile=tls_certfile,
+            tls_keyfile=tls_keyfile,
         )
 
 
@@ -175,6 +203,77 @@ def _flag(env: Mapping[str, str], name: str) -> bool:
     if raw in ("", "0", "false", "no"):
         return False
     raise ConfigError(f"{name}={raw!r}: use 1 (on) or 0 (off)")
+
+
+def parse_cors_origins(raw: str) -> tuple[str, ...]:
+    """CORS_ORIGINS: the comma-separated origins (`scheme://host[:port]`) whose pages may call
+    the API from a browser, lower-cased. A wildcard is refused: the canvas authenticates with
+    a cookie, and a credentialed API open to every origin is open to every web page."""
+    origins: list[str] = []
+    for item in raw.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        origin = item.rstrip("/").lower()
+        parts = urlsplit(origin)
+        try:
+            port_ok = parts.port is None or parts.port > 0
+        except ValueError:
+            port_ok = False
+        if not (
+            parts.scheme in ("http", "https")
+            and parts.hostname
+            and port_ok
+            and not (parts.path or parts.query or parts.fragment or "@" in parts.netloc)
+            and origin.isascii()
+            and not any(c.isspace() for c in origin)
+        ):
+            raise ConfigError(
+                f"CORS_ORIGINS: {item!r} is not an origin: list each one as scheme://host[:port]"
+                " (e.g. https://canvas.example.com); '*' is not accepted"
+            )
+        origins.append(origin)
+    return tuple(dict.fromkeys(origins))
+
+
+def parse_rate_limit(env: Mapping[str, str]) -> int:
+    """RATE_LIMIT: requests per minute per client, 600 when unset; 0 turns the limit off."""
+    raw = env.get("RATE_LIMIT", "").strip()
+    if not raw:
+        return DEFAULT_RATE_LIMIT
+    if not (raw.isascii() and raw.isdigit()) or int(raw) > MAX_RATE_LIMIT:
+        raise ConfigError(
+            f"RATE_LIMIT={raw!r}: use a whole number of requests per minute per client "
+            f"(0 to {MAX_RATE_LIMIT}; 0 turns the limit off)"
+        )
+    return int(raw)
+
+
+def tls_files(certfile: str | None, keyfile: str | None) -> tuple[Path | None, Path | None]:
+    """The TLS certificate chain and private key (PEM), both or neither, loaded once here so
+    that a missing file, a key that does not match the certificate or a key behind a
+    passphrase stops the start with a message instead of failing at the first handshake."""
+    if certfile is None and keyfile is None:
+        return None, None
+    if certfile is None or keyfile is None:
+        raise ConfigError(
+            "TLS needs both a certificate and its key: --certfile and --keyfile "
+            "(MOLECULE_TLS_CERTFILE and MOLECULE_TLS_KEYFILE)"
+        )
+    cert, key = Path(certfile).expanduser().absolute(), Path(keyfile).expanduser().absolute()
+    for label, path in (("certificate", cert), ("key", key)):
+        if not path.is_file():
+            raise ConfigError(f"TLS {label} file {path} does not exist or is not a file")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    try:
+        # An empty passphrase: an encrypted key fails here instead of prompting on a terminal.
+        context.load_cert_chain(str(cert), str(key), password=b"")
+    except (ssl.SSLError, OSError) as exc:
+        raise ConfigError(
+            f"TLS certificate {cert} and key {key} cannot be used together ({exc}); "
+            "the key must be unencrypted PEM and belong to the certificate"
+        ) from None
+    return cert, key
 
 
 def data_home(env: Mapping[str, str] | None = None) -> Path:

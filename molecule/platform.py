@@ -50,6 +50,7 @@ from molecule.actors.workspace import WorkspaceDeps
 from molecule.config import Settings
 from molecule.events import EventBus
 from molecule.events.activity_log import ActivityLog
+from molecule.http import edge_tls
 from molecule.http.app import create_app
 from molecule.http.server import serve
 from molecule.observability.live import LiveFigures
@@ -281,6 +282,7 @@ def hypercorn_config(settings: Settings) -> HypercornConfig:
     # From a request's first byte its head has 10 s instead (HEADER_READ_TIMEOUT in
     # molecule.http.server, which applies to any Config).
     cfg.keep_alive_timeout = 20
+    edge_tls.apply(cfg, settings)  # --certfile/--keyfile
     return cfg
 
 
@@ -298,7 +300,9 @@ async def serve_platform(
             # Containers on a Docker bridge reach the platform at the network's gateway.
             provisioner = svc.pipeline.provisioner
             if provisioner is not None:
-                config.bind += container_binds(provisioner, settings.host, settings.port)
+                # Under TLS the bridge gets a plain listener of its own (molecule.http.edge_tls).
+                host, port = ("127.0.0.1", 0) if settings.tls else (settings.host, settings.port)
+                edge_tls.add_container_binds(config, container_binds(provisioner, host, port))
             async with trio.open_nursery() as nursery:
                 binds = await nursery.start(
                     lambda task_status: serve(
@@ -308,7 +312,7 @@ async def serve_platform(
                         task_status=task_status,
                     )
                 )
-                svc.pipeline.platform_url = binds[0].rstrip("/")
+                svc.pipeline.platform_url = edge_tls.agent_url(binds)
                 if provisioner is not None:
                     served_at(provisioner, binds)
                 tune_gc_for_serving()
@@ -339,7 +343,8 @@ def tune_gc_for_serving() -> None:
 
 def login_url(settings: Settings, admin_token: str) -> str:
     host = settings.host if settings.host not in ("0.0.0.0", "::") else "127.0.0.1"
-    return f"http://{host}:{settings.port}/?token={admin_token}"
+    scheme = "https" if settings.tls else "http"
+    return f"{scheme}://{host}:{settings.port}/?token={admin_token}"
 
 
 def data_dir_ready(home: Path) -> None:

@@ -11,6 +11,7 @@ from molecule.events import EventBus
 from molecule.events.activity_log import ActivityLog
 from molecule.observability.metrics import Metrics
 from molecule.operations.creation import WorkspaceCreation
+from molecule.operations.plugins import PluginSupport
 from molecule.operations.removal import Removal
 from molecule.operations.scheduler import Scheduler
 from molecule.provision.pipeline import Pipeline
@@ -47,3 +48,4 @@ class Services:
     metrics: Metrics = field(default_factory=Metrics)  # GET /metrics (this platform's own)
     usage: UsageBuffer = field(default_factory=UsageBuffer)  # token usage, written behind
     scheduler: Scheduler | None = None  # the cron scheduler (None: not running here)
+    plugins: PluginSupport = field(default_factory=PluginSupport)  # plugin installs' shared state

@@ -107,6 +107,9 @@ def make_settings(tmp_path: Path, dsn: str, **overrides: object) -> Settings:
         "host": "127.0.0.1",
         "port": 0,
         "admin_token_env": ADMIN_TOKEN,
+        # Tests send hundreds of requests a minute with one token; the limit has its own
+        # tests (tests/http/test_edge_limits.py).
+        "rate_limit": 0,
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

@@ -1,6 +1,7 @@
 """The `molecule` command: its root, the commands it gathers, and how it ends.
 
-Commands (Click): `serve`, `migrate`, `images build`, `doctor` run here; `agent` and
+Commands (Click): `serve`, `migrate [--status]`, `images build`, `doctor`, `backup`,
+`restore` run here; `agent` and
 `connect` hand their arguments to their own programs; the rest are clients of a running
 platform's HTTP API (`workspace`, `chat`, `org`, `secret`, `schedule`, `token`, `platform`,
 `agent peers`). `completion bash|zsh|fish` prints the shell completion script.
@@ -20,6 +21,7 @@ import click
 from click.shell_completion import get_completion_class
 
 from molecule.cli import (
+    backup,
     chat,
     doctor,
     org,
@@ -109,6 +111,8 @@ for command in (
     server_commands.migrate,
     server_commands.images,
     doctor.doctor,
+    backup.backup,
+    backup.restore,
     workspaces.group,
     chat.chat,
     org.group,

@@ -4,6 +4,10 @@ These run platform parts in this process (so they import the platform; the clien
 do not). Without DATABASE_URL they start the embedded PostgreSQL cluster in
 $MOLECULE_HOME first (docs/architecture.md §1.1) and stop it when they end. Heavy imports
 wait until the command runs, so `molecule workspace list` starts fast.
+
+`serve` and `migrate` hold the data directory's lock, shared (molecule.cli.backup_lock), so
+`molecule restore` never writes under a running platform. `migrate --status` only reads
+(molecule.cli.migration_status), and works while the platform serves.
 """
 
 from __future__ import annotations
@@ -13,6 +17,10 @@ import sys
 from typing import TYPE_CHECKING
 
 import click
+
+from molecule.cli.backup_lock import hold_shared
+from molecule.cli.connection import output_option
+from molecule.cli.migration_status import show_migration_status
 
 if TYPE_CHECKING:
     from molecule.config import Settings
@@ -51,8 +59,25 @@ def _database(settings: Settings) -> tuple[str, EmbeddedPostgres | None]:
     type=click.Choice(("text", "json")),
     help="Log lines (default: MOLECULE_LOG_FORMAT or text).",
 )
+@click.option(
+    "--certfile",
+    metavar="PEM",
+    help="Serve HTTPS with this certificate chain (default: MOLECULE_TLS_CERTFILE).",
+)
+@click.option(
+    "--keyfile",
+    metavar="PEM",
+    help="The certificate's unencrypted private key (default: MOLECULE_TLS_KEYFILE).",
+)
 @click.pass_context
-def serve(ctx: click.Context, host: str, port: int, log_format_name: str | None) -> int:
+def serve(
+    ctx: click.Context,
+    host: str,
+    port: int,
+    log_format_name: str | None,
+    certfile: str | None,
+    keyfile: str | None,
+) -> int:
     """Run the platform."""
     import trio
 
@@ -62,8 +87,9 @@ def serve(ctx: click.Context, host: str, port: int, log_format_name: str | None)
 
     setup_logging(_log_level(ctx))
     use_format(log_format_name or log_format())
-    settings = Settings.from_env(host=host, port=port)
+    settings = Settings.from_env(host=host, port=port, certfile=certfile, keyfile=keyfile)
     data_dir_ready(settings.home)
+    home_lock = hold_shared(settings.home)  # while we serve, `molecule restore` refuses
     dsn, pg = _database(settings)
     if pg is not None:
         pg.keep()  # restarted if it dies while we serve
@@ -76,16 +102,46 @@ def serve(ctx: click.Context, host: str, port: int, log_format_name: str | None)
         trio.run(lambda: serve_platform(settings, dsn, on_ready=ready))
     except KeyboardInterrupt:
         pass
+    except (OSError, BaseExceptionGroup) as exc:
+        causes = _environment_errors(exc)
+        if causes is None:
+            raise
+        logging.getLogger("molecule").debug("serve failed", exc_info=exc)  # --log-level DEBUG
+        for cause in causes:  # the database unreachable, the port taken: no traceback
+            print(f"molecule: cannot serve: {type(cause).__name__}: {cause}", file=sys.stderr)
+        return 1
     finally:
         if pg is not None:
             pg.stop()
+        home_lock.release()
     return 0
 
 
+def _environment_errors(exc: BaseException) -> list[OSError] | None:
+    """The OS errors `exc` consists of (a refused database connection, an address in use),
+    or None when anything else is in it (a bug, whose traceback is wanted)."""
+    if isinstance(exc, OSError):
+        return [exc]
+    if isinstance(exc, BaseExceptionGroup):
+        matched, rest = exc.split(OSError)
+        if rest is None and matched is not None:
+            found: list[OSError] = []
+            for leaf in matched.exceptions:
+                found += _environment_errors(leaf) or []
+            return found
+    return None
+
+
 @click.command("migrate")
+@click.option("--status", is_flag=True, help="Only show applied and pending migrations.")
+@output_option()
 @click.pass_context
-def migrate(ctx: click.Context) -> int:
-    """Apply the database migrations and exit."""
+def migrate(ctx: click.Context, status: bool) -> int:
+    """Apply the database migrations and exit (--status: only show them)."""
+    if status:  # before the platform's imports: it only reads
+        from molecule.config import Settings
+
+        return show_migration_status(Settings.from_env())
     import trio
     import trio_asyncio
 
@@ -97,6 +153,7 @@ def migrate(ctx: click.Context) -> int:
     setup_logging(_log_level(ctx))
     settings = Settings.from_env()
     data_dir_ready(settings.home)
+    home_lock = hold_shared(settings.home)
     dsn, pg = _database(settings)
 
     async def run() -> list[str]:
@@ -112,6 +169,7 @@ def migrate(ctx: click.Context) -> int:
     finally:
         if pg is not None:
             pg.stop()
+        home_lock.release()
     click.echo(
         f"applied {len(applied)} migration(s)" + (": " + ", ".join(applied) if applied else "")
     )

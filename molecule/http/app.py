@@ -18,17 +18,20 @@ from molecule.http import (
     a2a,
     abilities,
     activity_feed,
+    admin_memories,
     admin_routes,
     agent_output,
     approvals,
     budget,
     bundles,
+    canvas,
     chat_files,
     checkpoints,
     config_routes,
     conversation,
     delegations,
     docker_routes,
+    edge,
     events,
     events_log,
     external,
@@ -36,11 +39,14 @@ from molecule.http import (
     instructions,
     kv_memory,
     lifecycle,
+    mcp,
     memories,
     metrics_route,
     openapi,
     org,
     platform_info,
+    plugins,
+    plugins_allowlist,
     raw_routes,
     registry,
     request_ids,
@@ -101,6 +107,7 @@ def create_app(svc: Services) -> QuartTrio:
         health_bp,
         metrics_route.bp,
         session.bp,
+        canvas.bp,  # the canvas's built files (/assets/*)
         workspaces.bp,
         registry.bp,
         token_routes.bp,
@@ -121,6 +128,7 @@ def create_app(svc: Services) -> QuartTrio:
         platform_info.bp,
         conversation.bp,
         memories.bp,
+        admin_memories.bp,  # memory backup and restore across rebuilds
         kv_memory.bp,
         instructions.bp,
         checkpoints.bp,
@@ -136,9 +144,13 @@ def create_app(svc: Services) -> QuartTrio:
         agent_output.bp,
         template_import.bp,
         docker_routes.bp,  # the Docker backend: image refresh, terminal
+        plugins.bp,  # the plugin registry and installs
+        plugins_allowlist.bp,
+        mcp.bp,  # the MCP bridge (molecule/http/mcp.py)
     ):
         app.register_blueprint(bp)
     raw_routes.install(app, RAW_ROUTES)
+    edge.install(app, svc.settings)  # security headers, CORS, rate limits (raw routes too)
     request_ids.install(app)  # outermost: X-Request-ID and the log context of every request
 
     @app.before_request
