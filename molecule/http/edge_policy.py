@@ -50,11 +50,13 @@ _HOST = re.compile(rb"[A-Za-z0-9.\-]{1,253}(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]{2,45}\
 _CSP_CACHE_MAX = 256
 
 METHODS = b"GET, POST, PUT, PATCH, DELETE, OPTIONS"
-ALLOWED_HEADERS = (
-    b"Origin, Content-Type, Authorization, X-Workspace-ID, X-Request-ID, A2A-Version, X-Timeout"
+ALLOWED_HEADERS = (  # the MCP headers let a browser-based MCP client use the bridge
+    b"Origin, Content-Type, Authorization, X-Workspace-ID, X-Request-ID, A2A-Version, X-Timeout, "
+    b"Mcp-Session-Id, MCP-Protocol-Version, Last-Event-ID"
 )
 EXPOSED_HEADERS = (
-    b"X-Request-ID, Retry-After, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset"
+    b"X-Request-ID, Retry-After, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, "
+    b"Mcp-Session-Id"
 )
 PREFLIGHT_MAX_AGE = b"600"
 

@@ -136,6 +136,7 @@ async def test_an_allowed_origin_gets_cors_headers_and_others_none(cors: Harness
     assert allowed.headers["access-control-allow-origin"] == CANVAS
     assert allowed.headers["access-control-allow-credentials"] == "true"
     assert "x-request-id" in allowed.headers["access-control-expose-headers"].lower()
+    assert "mcp-session-id" in allowed.headers["access-control-expose-headers"].lower()
     assert "Origin" in allowed.headers.get_list("vary")
     raw = await h.client.post(
         f"/workspaces/{uuid.uuid4()}/a2a", content=b"{}", headers={"Origin": CANVAS}
@@ -165,6 +166,7 @@ async def test_an_allowed_preflight_is_answered_and_not_counted(cors: Harness) -
             assert r.headers.get_list("access-control-allow-credentials") == ["true"]
             assert "POST" in r.headers["access-control-allow-methods"]
             assert "Authorization" in r.headers["access-control-allow-headers"]
+            assert "Mcp-Session-Id" in r.headers["access-control-allow-headers"]
             assert r.headers["access-control-max-age"] == "600"
             assert r.headers["x-frame-options"] == "DENY"
             assert "x-ratelimit-limit" not in r.headers
