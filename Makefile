@@ -52,8 +52,12 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check molecule tests $(wildcard bench)
 	$(VENV)/bin/mypy
 
+# Most tests wait (on agents, clocks, the database), so workers overlap; the Docker tests share
+# one worker (xdist_group "docker"): one engine, its images built once.
+PYTEST_WORKERS ?= 4
+
 unit: $(STAMP) postgres docker
-	$(PY) -m pytest -q -p no:cacheprovider
+	$(PY) -m pytest -q -p no:cacheprovider -n $(PYTEST_WORKERS) --dist loadgroup
 
 test: lint unit canvas-test
 

@@ -22,6 +22,9 @@ from tests.conftest import Harness
 from tests.docker.test_docker_workspace import ONLINE_WITHIN, create_echo, docker, volumes_of
 from tests.e2e.test_echo_workspace import send, wait_status
 
+# One xdist worker runs every Docker test: one engine, images built once (Makefile).
+pytestmark = pytest.mark.xdist_group("docker")
+
 
 async def test_orphan_container_and_volumes_are_swept(docker_platform: Harness) -> None:
     h = docker_platform
@@ -64,6 +67,10 @@ async def test_stale_tokens_of_workspaces_without_a_container(docker_platform: H
     p = docker(h)
     running = await create_echo(h, "running")
     stopped = await create_echo(h, "stopped")
+    h.svc.directory.deactivate(stopped)  # its actor ends first: nothing restarts the container
+    with trio.fail_after(30):
+        while h.svc.directory.running(stopped) is not None:
+            await trio.sleep(0.05)
     await p.stop(stopped)  # its container is gone, the row stays online
     await h.svc.tokens.flush_last_used()
     # Both workspaces' tokens unused for 10 minutes; a fresh one is minted for `stopped` too.

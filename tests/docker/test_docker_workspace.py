@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import pytest
 import trio
 
 from molecule.provision.docker.naming import (
@@ -26,6 +27,9 @@ from molecule.provision.docker.naming import (
 from molecule.provision.docker.provisioner import DockerProvisioner
 from tests.conftest import Harness
 from tests.e2e.test_echo_workspace import send, snapshot, status, wait_status
+
+# One xdist worker runs every Docker test: one engine, images built once (Makefile).
+pytestmark = pytest.mark.xdist_group("docker")
 
 ONLINE_WITHIN = 90.0
 
@@ -97,9 +101,8 @@ async def test_echo_workspace_lives_in_a_container(docker_platform: Harness) -> 
     assert old is not None
     await p.engine.json("POST", f"containers/{old}/kill", params={"signal": "SIGKILL"})
     with trio.fail_after(5):  # noticed at once: no health sweep, no liveness timeout
-        while p.tracked(wid) == old:  # noqa: ASYNC110
+        while not (await snapshot(h, wid))["restart_reason"].startswith("agent process exited"):
             await trio.sleep(0.02)
-    assert (await snapshot(h, wid))["restart_reason"].startswith("agent process exited")
     await wait_status(h, wid, "online", timeout=ONLINE_WITHIN)
     r = await send(h, wid, "still there?")
     assert r.json()["result"]["parts"][0]["text"] == "echo: still there?"

@@ -14,6 +14,9 @@ from tests.conftest import Harness
 from tests.docker.test_docker_workspace import ONLINE_WITHIN, create_echo, docker
 from tests.e2e.test_echo_workspace import snapshot, wait_status
 
+# One xdist worker runs every Docker test: one engine, images built once (Makefile).
+pytestmark = pytest.mark.xdist_group("docker")
+
 PLUGIN = "standup-report"
 
 
