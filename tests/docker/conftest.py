@@ -15,6 +15,7 @@ import pytest
 import trio
 import trio_asyncio
 
+from molecule.errors import EngineError
 from molecule.provision.docker.debian_base import DEBIAN_BASE, build_debian_base
 from molecule.provision.docker.engine import Engine
 from molecule.provision.docker.images import RuntimeImages
@@ -80,9 +81,20 @@ async def remove_test_objects(url: str, instance: str) -> None:
         engine = await Engine.connect(url)
         try:
             filters = {"filters": owned_filter(instance)}
-            for c in await engine.json("GET", "containers/json", params={"all": True, **filters}):
-                await engine.json("DELETE", f"containers/{c['Id']}", params={"force": True})
+            listing = {"all": True, **filters}
+            for c in await engine.json("GET", "containers/json", params=listing):
+                try:
+                    await engine.json("DELETE", f"containers/{c['Id']}", params={"force": True})
+                except EngineError as exc:  # the platform's own removal may still be running
+                    if not (exc.not_found or exc.removal_in_progress):
+                        raise
+            while await engine.json("GET", "containers/json", params=listing):
+                await trio.sleep(0.1)  # volumes of a container being removed are still in use
             for v in (await engine.json("GET", "volumes", params=filters)).get("Volumes") or []:
-                await engine.json("DELETE", f"volumes/{v['Name']}")
+                try:
+                    await engine.json("DELETE", f"volumes/{v['Name']}")
+                except EngineError as exc:
+                    if not exc.not_found:
+                        raise
         finally:
             await engine.close()
