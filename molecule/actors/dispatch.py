@@ -34,6 +34,7 @@ from molecule.a2a.classify import (
 )
 from molecule.a2a.client import AgentClient
 from molecule.a2a.normalize import expires_in_seconds, extract_message_id
+from molecule.a2a.sse_reply import StreamCopy
 from molecule.actors.a2a_call import A2ARequest, ProxyResult, Target, json_result
 from molecule.errors import (
     AgentBusy,
@@ -227,11 +228,13 @@ class Dispatcher:
         self, target: Target, req: A2ARequest, response: AgentResponse, started: float
     ) -> ProxyResult:
         """An SSE reply is passed through event by event (docs/compatibility.md#d6), logged
-        when it ends."""
+        when it ends with the event that answers as its body."""
+        copy = StreamCopy()
 
         async def chunks() -> AsyncIterator[bytes]:
             try:
                 async for chunk in response.iter_raw():
+                    copy.keep(chunk)
                     yield chunk
             except AgentConnectionLost as exc:  # the caller's stream just ends: say why here
                 wid = target.workspace_id
@@ -243,7 +246,9 @@ class Dispatcher:
                 await response.aclose()
                 if req.log_activity:
                     with trio.CancelScope(shield=True):
-                        await self._log_success(target, req, response.status, ABSENT, started)
+                        said = copy.reply()
+                        body = ABSENT if said is None else said
+                        await self._log_success(target, req, response.status, body, started)
 
         return ProxyResult(response.status, content_type=response.content_type, stream=chunks())
 

@@ -332,7 +332,15 @@ async def test_streamed_reply_a2a_response_has_no_sentinel(h: E2E, echo_agent: E
         event = await next_event(sub, "A2A_RESPONSE")
     wire = json.loads(event.wire_json)
     assert wire["payload"]["method"] == "message/stream"
-    assert wire["payload"].get("response_body") is None, wire["payload"]
+    # No sentinel: the event that answered (a stream logs its reply, not a placeholder).
+    said = wire["payload"]["response_body"]
+    assert isinstance(said, dict) and "echo: plain stream" in json.dumps(said), wire["payload"]
+
+    async def logged() -> list[dict[str, Any]]:
+        return [r for r in await h.activity(wid) if r["method"] == "message/stream"]
+
+    rows = await eventually(logged, "the streamed call's activity row")
+    assert rows[0]["response_body"] == said
 
 
 async def test_raw_v02_shapes_through_proxy(h: E2E, echo_agent: EchoProcess) -> None:

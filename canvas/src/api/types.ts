@@ -32,6 +32,7 @@ export interface Workspace extends Pick<Described, "id" | "name" | "runtime" | "
   delivery_mode?: string;
   last_heartbeat_at?: string | null;
   created_at?: string;
+  updated_at?: string;
   provision_timeout_ms?: number | null;
 }
 

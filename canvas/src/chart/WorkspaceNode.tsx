@@ -4,12 +4,14 @@ import { memo } from "react";
 import { toggleCollapsed } from "../actions";
 import type { Workspace } from "../api/types";
 import { statusLabel } from "../status";
+import { provisionTimeoutMs, useProvisioningOverdue } from "./provisioning";
 
 export type WorkspaceNodeData = { workspace: Workspace; childCount: number; busy: boolean };
 export type WorkspaceFlowNode = Node<WorkspaceNodeData, "workspace">;
 
 function WorkspaceNodeView({ data, selected }: NodeProps<WorkspaceFlowNode>) {
   const { workspace: w, childCount, busy } = data;
+  const overdue = useProvisioningOverdue(w);
   return (
     <div
       className={`ws-node status-${w.status}${selected ? " selected" : ""}${busy ? " busy" : ""}`}
@@ -24,6 +26,17 @@ function WorkspaceNodeView({ data, selected }: NodeProps<WorkspaceFlowNode>) {
           {statusLabel(w.status)}
         </span>
       </div>
+      {overdue && (
+        <span
+          className="ws-warn"
+          role="img"
+          data-testid="provision-overdue"
+          aria-label={`Provisioning is taking longer than its ${Math.round(provisionTimeoutMs(w) / 60_000)} min timeout`}
+          title={`Provisioning is taking longer than its ${Math.round(provisionTimeoutMs(w) / 60_000)} min timeout`}
+        >
+          ⚠ slow to start
+        </span>
+      )}
       <div className="ws-meta">
         <span>{w.runtime ?? "?"}</span>
         {w.active_tasks ? <span>{w.active_tasks} active</span> : null}

@@ -25,7 +25,7 @@ export function ChatTab({ workspaceId }: { workspaceId: string }) {
 
   useEffect(() => {
     end.current?.scrollIntoView?.({ block: "end" }); // a Promise in new Chromium: not returned
-  }, [messages?.length]);
+  }, [messages?.length, messages?.[messages.length - 1]?.text.length]); // a streamed reply grows
 
   return (
     <div className="chat">

@@ -1,8 +1,8 @@
 // Writing to the agent: text, attachments (uploaded as soon as they are picked), send.
 import { type FormEvent, useRef, useState } from "react";
-import { sendMessage, uploadFiles } from "../api/chat";
+import { streamMessage, uploadFiles } from "../api/chat";
 import type { FileRef } from "../api/types";
-import { replyError, replyMessage } from "../chat/messages";
+import type { StreamedReply } from "../chat/stream";
 import { useOrg } from "../store/org";
 
 let counter = 0;
@@ -39,24 +39,33 @@ export function Composer({ workspaceId }: { workspaceId: string }) {
     store.addChat(workspaceId, { id: mine, role: "user", text: body, files, at, pending: true });
     setText("");
     setFiles([]);
+    const replyId = `${mine}:reply`;
+    let shown = false;
+    const show = (reply: StreamedReply, pending: boolean) => {
+      const said = reply.error && reply.text ? `${reply.text}\n${reply.error}` : (reply.error ?? reply.text);
+      const change = { text: said, files: reply.files, error: !!reply.error, pending };
+      if (shown) store.updateChat(workspaceId, replyId, change);
+      else store.addChat(workspaceId, { id: replyId, role: "agent", at: new Date().toISOString(), ...change });
+      shown = true;
+    };
     try {
-      const answer = await sendMessage(workspaceId, body, files);
+      const reply = await streamMessage(workspaceId, body, files, (partial) => {
+        store.updateChat(workspaceId, mine, { pending: false });
+        show(partial, true); // the reply bubble grows as the agent's words arrive
+      });
       store.updateChat(workspaceId, mine, { pending: false });
-      const reply = replyMessage(answer);
-      const failure = replyError(answer);
-      if (reply || failure) {
-        store.addChat(workspaceId, {
-          id: `${mine}:reply`,
-          role: "agent",
-          text: reply?.text ?? failure ?? "",
-          files: reply?.files ?? [],
-          at: new Date().toISOString(),
-          error: !reply,
-        });
-      }
+      if (reply) show(reply, false);
+      else if (shown) store.updateChat(workspaceId, replyId, { pending: false });
     } catch (e) {
+      const why = e instanceof Error ? e.message : String(e);
+      if (shown) {
+        // delivered, and part of the answer arrived before the stream broke
+        store.updateChat(workspaceId, replyId, { pending: false, error: true });
+        setProblem(`The reply was cut off: ${why}`);
+        return;
+      }
       store.updateChat(workspaceId, mine, { pending: false, error: true });
-      setProblem(`Not delivered: ${e instanceof Error ? e.message : String(e)}`);
+      setProblem(`Not delivered: ${why}`);
     }
   };
 
