@@ -54,7 +54,7 @@ lint: $(STAMP)
 
 # Most tests wait (on agents, clocks, the database), so workers overlap; the Docker tests share
 # one worker (xdist_group "docker"): one engine, its images built once.
-PYTEST_WORKERS ?= 4
+PYTEST_WORKERS ?= 3
 
 unit: $(STAMP) postgres docker
 	$(PY) -m pytest -q -p no:cacheprovider -n $(PYTEST_WORKERS) --dist loadgroup
