@@ -80,15 +80,16 @@ class Pipeline:
     async def mark_failed(
         self, workspace_id: str, message: str, extra: dict[str, Any] | None = None
     ) -> None:
-        """Broadcast the canned reason, then record it on the row (markProvisionFailed)."""
+        """Record the canned reason on the row, then broadcast it (markProvisionFailed, in
+        the other order: whoever reacts to the event reads the row already failed)."""
         payload = {"error": message, **(extra or {})}
-        await self.bus.record(WORKSPACE_PROVISION_FAILED, workspace_id, payload)
         await self.workspaces.transition(
             workspace_id,
             WorkspaceStatus.FAILED,
             [s for s in WorkspaceStatus if s is not WorkspaceStatus.REMOVED],
             sample_error=message,
         )
+        await self.bus.record(WORKSPACE_PROVISION_FAILED, workspace_id, payload)
 
     def can_start(self, runtime: str) -> bool:
         """Can this platform start an agent of `runtime` by itself?"""
