@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from molecule.actors.messages import Register
-from molecule.errors import BadRequest, NotFound
+from molecule.errors import BadRequest, Conflict, NotFound
 from molecule.events import (
     AGENT_CARD_UPDATED,
     TASK_UPDATED,
@@ -32,6 +32,13 @@ log = logging.getLogger("molecule.actors.registration")
 
 MAX_SAMPLE_ERROR = 4096
 MAX_CURRENT_TASK = 4096
+# A workspace the platform has put to sleep: its agent was stopped on purpose, and only a
+# restart, resume or wake starts a new one (docs/compatibility.md#d53).
+STOPPED_ON_PURPOSE = (
+    WorkspaceStatus.PAUSED,
+    WorkspaceStatus.HIBERNATING,
+    WorkspaceStatus.HIBERNATED,
+)
 DEGRADE_ERROR_RATE = 0.5
 RECOVER_ERROR_RATE = 0.1
 
@@ -63,6 +70,13 @@ class Registration:
         self.actor = actor
 
     async def register(self, msg: Register) -> dict[str, Any]:
+        if self.actor.status in STOPPED_ON_PURPOSE and self.actor.lifecycle.startable():
+            # A register that was in flight when the platform stopped this agent (or one
+            # from an agent it stopped in an earlier cycle) must not bring the workspace
+            # back online behind the user's pause or hibernate.
+            raise Conflict(
+                f"workspace is {self.actor.status}: its agent was stopped by the platform"
+            )
         mode = msg.delivery_mode or self.actor.delivery_mode or DeliveryMode.PUSH
         # The URL itself was vetted at the edge (validate_agent_url), before anything was
         # written; whether one is needed depends on the mode this actor knows.

@@ -68,7 +68,11 @@ async def _agent_or_gone(svc: Services, workspace_id: str) -> None:
     Auth.AGENT,
     "An agent announces its URL and card; the workspace goes online",
     body=RegisterPayload,
-    responses={200: schemas.Registered, 410: "the workspace was removed"},
+    responses={
+        200: schemas.Registered,
+        409: "the platform paused or hibernated the workspace and stopped its agent (D53)",
+        410: "the workspace was removed",
+    },
     tags=("registry",),
 )
 async def register() -> Response:

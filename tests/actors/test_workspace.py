@@ -15,7 +15,7 @@ from molecule.actors.dispatch import A2ARequest, Dispatcher, ProxyResult, Target
 from molecule.actors.messages import Heartbeat, Register, Snapshot
 from molecule.actors.registration import Registration
 from molecule.actors.workspace import WorkspaceActor
-from molecule.errors import ActorError, ActorStopped, BadRequest
+from molecule.errors import ActorError, ActorStopped, BadRequest, Conflict
 from molecule.models import HeartbeatPayload, WorkspaceStatus
 from molecule.operations.a2a_send import send_a2a
 from molecule.platform import running_platform
@@ -246,3 +246,31 @@ async def test_push_dispatch_skips_the_mailbox_and_answers_when_the_actor_dies(
             with pytest.raises(ActorError):
                 await ask(svc, wid, Heartbeat(HeartbeatPayload(workspace_id=wid)))
     assert len(errors) == 1 and isinstance(errors[0], ActorStopped)
+
+
+@pytest.mark.parametrize(
+    "asleep",
+    [WorkspaceStatus.HIBERNATED, WorkspaceStatus.HIBERNATING, WorkspaceStatus.PAUSED],
+)
+async def test_a_late_register_does_not_revive_an_agent_the_platform_stopped(
+    svc: Services, asleep: WorkspaceStatus
+) -> None:
+    """A register in flight when hibernate or pause stopped the agent lands afterwards: the
+    workspace stays asleep (a restart, resume or wake starts the next agent)."""
+    wid = await new_workspace(svc, "sleeper", runtime="echo", status=asleep)
+    assert svc.pipeline.can_start("echo")
+    with pytest.raises(Conflict, match=f"workspace is {asleep}"):
+        await ask(svc, wid, Register("http://127.0.0.1:9000", CARD, None))
+    assert await status_row(svc, wid) == str(asleep)
+    assert (await ask(svc, wid, Snapshot()))["status"] == str(asleep)
+
+
+async def test_an_external_agent_registering_while_hibernated_comes_online(
+    svc: Services,
+) -> None:
+    """The platform stops no external agent, so its register is its own wake-up, as in the
+    original."""
+    wid = await new_workspace(svc, "remote", status=WorkspaceStatus.HIBERNATED)
+    reply = await ask(svc, wid, Register("http://localhost:9000", CARD, None))
+    assert reply["status"] == "registered"
+    assert await status_row(svc, wid) == "online"
