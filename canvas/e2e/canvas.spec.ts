@@ -1,50 +1,10 @@
 // The canvas end to end: a person signs in, builds a small org, talks to it, and tears it down.
-import AxeBuilder from "@axe-core/playwright";
-import { type Page, expect, test } from "@playwright/test";
+import { expect, test } from "@playwright/test";
 import { readFileSync } from "node:fs";
+import { axe, base, failOnPageErrors, node, seen, shot, token, watchStatus } from "./helpers";
 
 test.describe.configure({ mode: "serial" });
-
-// A script error fails the test that caused it (and says where).
-test.beforeEach(({ page }) => {
-  page.on("pageerror", (error) => {
-    throw new Error(`page error: ${error.stack ?? error.message}`);
-  });
-});
-
-const base = () => process.env.E2E_URL!;
-const token = () => process.env.E2E_ADMIN_TOKEN!;
-const node = (page: Page, name: string) => page.getByTestId(`node-${name}`);
-
-/** Records every status text a node shows, so a fast transition is not missed. */
-async function watchStatus(page: Page, name: string): Promise<void> {
-  await page.evaluate((name) => {
-    const w = window as unknown as { __seen: Record<string, string[]> };
-    w.__seen = w.__seen ?? {};
-    const seen: string[] = (w.__seen[name] = []);
-    const read = () => {
-      const text = document.querySelector(`[data-testid="node-${name}"] [data-testid=status]`)?.textContent;
-      if (text && seen[seen.length - 1] !== text) seen.push(text);
-    };
-    new MutationObserver(read).observe(document.body, { subtree: true, childList: true, characterData: true });
-    read();
-  }, name);
-}
-
-const seen = (page: Page, name: string) =>
-  page.evaluate((name) => (window as unknown as { __seen: Record<string, string[]> }).__seen[name] ?? [], name);
-
-/** CANVAS_SCREENSHOTS=dir keeps pictures of the main views (docs/screenshots/). */
-async function shot(page: Page, name: string): Promise<void> {
-  const dir = process.env.CANVAS_SCREENSHOTS;
-  if (dir) await page.screenshot({ path: `${dir}/${name}.png` });
-}
-
-async function axe(page: Page, what: string): Promise<void> {
-  const result = await new AxeBuilder({ page }).analyze();
-  const found = result.violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
-  expect(found, `axe violations on ${what}`).toEqual([]);
-}
+failOnPageErrors();
 
 test("without a session the sign-in page asks for the admin token", async ({ page }) => {
   await page.goto(base() + "/");
