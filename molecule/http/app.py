@@ -150,7 +150,8 @@ def create_app(svc: Services) -> QuartTrio:
     ):
         app.register_blueprint(bp)
     raw_routes.install(app, RAW_ROUTES)
-    edge.install(app, svc.settings)  # security headers, CORS, rate limits (raw routes too)
+    # security headers, CORS, rate limits (raw routes too; their refusals on /metrics)
+    edge.install(app, svc.settings, svc.metrics)
     request_ids.install(app)  # outermost: X-Request-ID and the log context of every request
 
     @app.before_request

@@ -29,6 +29,8 @@ from molecule.config import Settings
 from molecule.http.edge_limits import RateLimiter, Verdict
 from molecule.http.edge_policy import EdgePolicy, HeaderList, merge_headers
 from molecule.jsontext import dumpb
+from molecule.observability.live import RateLimitFigures
+from molecule.observability.metrics import Metrics
 
 _ANSWERS = frozenset({"http.response.start", "websocket.accept", "websocket.http.response.start"})
 _EXEMPT_PATHS = frozenset({"/health"})
@@ -172,10 +174,12 @@ async def _answer(send: Send, status: int, body: bytes, headers: HeaderList) -> 
     await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
-def install(app: Quart, settings: Settings) -> None:
+def install(app: Quart, settings: Settings, metrics: Metrics) -> None:
     """Wrap the app (raw routes included): after molecule.http.raw_routes, before
-    molecule.http.request_ids."""
+    molecule.http.request_ids. The limiter's refusals are on /metrics."""
     limited = settings.rate_limit > 0 and not settings.dev_fail_open
     limiter = RateLimiter(settings.rate_limit) if limited else None
+    if limiter is not None:
+        metrics.watch(RateLimitFigures(limiter))
     edge = Edge(app.asgi_app, EdgePolicy(settings.cors_origins), limiter)
     app.asgi_app = edge  # type: ignore[method-assign, assignment]

@@ -108,3 +108,32 @@ class LiveFigures:
         errors.add_metric(["unavailable"], store.outages)
         errors.add_metric(["query"], store.query_errors)
         yield errors
+
+
+class LimiterFigures(Protocol):
+    """The edge's rate limiter (molecule.http.edge_limits.RateLimiter)."""
+
+    refused: int
+
+    def __len__(self) -> int:
+        """Clients (credentials or addresses) it keeps a window for."""
+        ...
+
+
+class RateLimitFigures:
+    """A Prometheus collector over the edge's rate limiter (present only when limits are on)."""
+
+    def __init__(self, limiter: LimiterFigures) -> None:
+        self.limiter = limiter
+
+    def collect(self) -> Iterator[Metric]:
+        yield CounterMetricFamily(
+            "molecule_rate_limited_requests",
+            "Requests refused with 429 by the rate limit (RATE_LIMIT per minute per client)",
+            value=self.limiter.refused,
+        )
+        yield GaugeMetricFamily(
+            "molecule_rate_limit_clients",
+            "Clients (credentials or addresses) the rate limiter keeps a window for",
+            value=len(self.limiter),
+        )

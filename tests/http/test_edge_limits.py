@@ -292,3 +292,25 @@ async def test_development_fail_open_is_not_limited(
                 r = await client.get("/workspaces")
                 assert r.status_code == 200 and "x-ratelimit-limit" not in r.headers
         stop.set()
+
+
+async def test_refusals_are_counted_on_metrics(limited: Harness) -> None:
+    h = limited
+
+    async def scrape() -> dict[str, float]:
+        r = await h.client.get("/metrics", headers=ADMIN)
+        assert r.status_code == 200, r.text
+        wanted = ("molecule_rate_limited_requests_total", "molecule_rate_limit_clients")
+        return {
+            line.split()[0]: float(line.split()[1])
+            for line in r.text.splitlines()
+            if line.startswith(wanted)
+        }
+
+    before = await scrape()
+    assert before["molecule_rate_limited_requests_total"] == 0
+    assert before["molecule_rate_limit_clients"] >= 1  # the admin's window at least
+    anonymous = [(await h.client.get("/workspaces")).status_code for _ in range(4)]
+    assert anonymous == [401, 401, 429, 429]
+    after = await scrape()
+    assert after["molecule_rate_limited_requests_total"] == 2
