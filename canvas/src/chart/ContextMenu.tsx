@@ -1,4 +1,5 @@
-// The node's context menu: a WAI-ARIA menu (arrow keys move, Escape closes).
+// The node's context menu: a WAI-ARIA menu (arrow keys move, Escape closes). Closing gives
+// the focus back to the node, so a keyboard user goes on from where the menu was opened.
 import { type KeyboardEvent, useEffect, useRef } from "react";
 import { runLifecycle } from "../actions";
 import { allowedActions } from "../status";
@@ -22,7 +23,10 @@ export function ContextMenu() {
 
   if (!menu || !workspace) return null;
   const id = workspace.id;
-  const close = () => useUi.getState().openMenu(null);
+  const close = () => {
+    useUi.getState().openMenu(null);
+    document.querySelector<HTMLElement>(`.react-flow__node[data-id="${CSS.escape(id)}"]`)?.focus();
+  };
   const allowed = allowedActions(workspace.status);
   const items: Item[] = [
     { label: "Open chat", run: () => useOrg.getState().select(id, "chat") },
