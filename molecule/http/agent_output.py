@@ -4,26 +4,15 @@ agent). The rules are in molecule.operations.agent_output."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from quart import Blueprint, Response, request
 
-from molecule.errors import NotFound
 from molecule.http import config_schemas as cs
 from molecule.http.api import AnyObject, Auth, endpoint
 from molecule.http.auth import admin_auth, workspace_auth
 from molecule.http.common import json_response, require_uuid, services
-from molecule.models import WorkspaceStatus
 from molecule.operations.agent_output import console_output, transcript, transcript_query
 
 bp = Blueprint("agent_output", __name__)
-
-
-async def _live_row(wid: str) -> dict[str, Any]:
-    row = await services().workspaces.get(wid)
-    if row is None or row["status"] == WorkspaceStatus.REMOVED:
-        raise NotFound("workspace not found")
-    return row
 
 
 @bp.get("/workspaces/<workspace_id>/console")
@@ -37,7 +26,7 @@ async def console(workspace_id: str) -> Response:
     svc = services()
     wid = require_uuid(workspace_id)
     await admin_auth(svc)
-    await _live_row(wid)
+    await services().workspaces.live(wid)
     return json_response({"output": await console_output(svc.pipeline, svc.secrets, wid)})
 
 
@@ -60,7 +49,7 @@ async def agent_transcript(workspace_id: str) -> Response:
     wid = require_uuid(workspace_id)
     who = await workspace_auth(svc, wid)
     query = transcript_query(dict(request.args))
-    row = await _live_row(wid)
+    row = await services().workspaces.live(wid)
     forwarded = request.headers.get("Authorization") if who.kind == "workspace" else None
     relayed = await transcript(svc.pipeline, svc.url_policy, row, query, forwarded)
     return Response(

@@ -21,7 +21,6 @@ from molecule.http import config_schemas as cs
 from molecule.http.api import Auth, endpoint
 from molecule.http.auth import admin_auth, workspace_auth
 from molecule.http.common import json_response, read_object, require_uuid, services
-from molecule.models import WorkspaceStatus
 
 log = logging.getLogger("molecule.http.budget")
 bp = Blueprint("budget", __name__)
@@ -32,9 +31,7 @@ MAX_BUDGET = 10**15  # cents; far beyond any real ceiling, well inside bigint
 async def _budget(wid: str) -> dict[str, Any]:
     svc = services()
     await svc.heartbeats.flush()  # monthly_spend is written behind
-    row = await svc.workspaces.get(wid)
-    if row is None or row["status"] == WorkspaceStatus.REMOVED:
-        raise NotFound("workspace not found")
+    row = await svc.workspaces.live(wid)
     limit, spend = row.get("budget_limit"), row.get("monthly_spend") or 0
     return {
         "budget_limit": limit,

@@ -13,12 +13,11 @@ from typing import Any
 
 from quart import Blueprint, Response
 
-from molecule.errors import BadRequest, NotFound, PayloadTooLarge
+from molecule.errors import BadRequest, PayloadTooLarge
 from molecule.http import config_schemas as cs
 from molecule.http.api import Auth, StatusBody, endpoint
 from molecule.http.auth import workspace_auth
 from molecule.http.common import json_response, read_json, read_object, require_uuid, services
-from molecule.models import WorkspaceStatus
 from molecule.operations.workspace_settings import (
     MAX_VALUE_CHARS,
     MODEL,
@@ -39,9 +38,7 @@ async def _live(workspace_id: str) -> str:
     svc = services()
     wid = require_uuid(workspace_id)
     await workspace_auth(svc, wid)
-    row = await svc.workspaces.get(wid)
-    if row is None or row["status"] == WorkspaceStatus.REMOVED:
-        raise NotFound("workspace not found")
+    await svc.workspaces.live(wid)
     return wid
 
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from quart import Blueprint, Response, request
 
-from molecule.errors import BadRequest, NotFound
+from molecule.errors import BadRequest
 from molecule.http import config_schemas as cs
 from molecule.http.api import Auth, endpoint
 from molecule.http.auth import workspace_auth
 from molecule.http.common import json_response, read_object, require_uuid, services
-from molecule.models import WorkspaceStatus
 from molecule.operations.workspace_files import (
     INVALID_BODY,
     WorkspaceFiles,
@@ -37,9 +36,7 @@ async def _authorized(workspace_id: str) -> str:
 
 
 async def _live_name(wid: str) -> str:
-    row = await services().workspaces.get(wid)
-    if row is None or row["status"] == WorkspaceStatus.REMOVED:
-        raise NotFound("workspace not found")
+    row = await services().workspaces.live(wid)
     return str(row["name"])
 
 

@@ -36,9 +36,7 @@ async def restart(workspace_id: str) -> Response:
     svc = services()
     wid = require_uuid(workspace_id)
     await workspace_auth(svc, wid)
-    row = await svc.workspaces.get(wid)
-    if row is None or row["status"] == WorkspaceStatus.REMOVED:
-        raise NotFound("workspace not found")
+    row = await svc.workspaces.live(wid)
     await _refuse_if_parent_paused(row)  # the original's order: 404, 409, no-op, 503
     runtime = row["runtime"]
     if runtime in EXTERNAL_RUNTIMES:
@@ -100,13 +98,6 @@ async def list_templates() -> Response:
     return json_response([t.summary() for t in templates])
 
 
-async def _live_row(workspace_id: str) -> dict[str, Any]:
-    row = await services().workspaces.get(workspace_id)
-    if row is None or row["status"] == WorkspaceStatus.REMOVED:
-        raise NotFound("workspace not found")
-    return row
-
-
 async def _ask(workspace_id: str, msg: Any) -> Any:
     ref = await services().directory.get(workspace_id)
     if ref is None:
@@ -134,7 +125,7 @@ async def pause(workspace_id: str) -> Response:
     svc = services()
     wid = require_uuid(workspace_id)
     await workspace_auth(svc, wid)
-    row = await _live_row(wid)
+    row = await services().workspaces.live(wid)
     if row["status"] == WorkspaceStatus.PAUSED:
         raise NotFound("workspace not found or already paused")
     paused = 0
@@ -157,7 +148,7 @@ async def resume(workspace_id: str) -> Response:
     svc = services()
     wid = require_uuid(workspace_id)
     await workspace_auth(svc, wid)
-    row = await _live_row(wid)
+    row = await services().workspaces.live(wid)
     if row["status"] != WorkspaceStatus.PAUSED:
         raise NotFound("workspace not found or not paused")
     await _refuse_if_parent_paused(row)
@@ -182,7 +173,7 @@ async def hibernate(workspace_id: str) -> Response:
     svc = services()
     wid = require_uuid(workspace_id)
     await workspace_auth(svc, wid)
-    await _live_row(wid)
+    await services().workspaces.live(wid)
     await _ask(wid, Hibernate(force=query_flag("force")))
     return json_response({"status": "hibernated"})
 
@@ -200,7 +191,7 @@ async def expand(workspace_id: str) -> Response:
     svc = services()
     wid = require_uuid(workspace_id)
     await workspace_auth(svc, wid)
-    row = await _live_row(wid)
+    row = await services().workspaces.live(wid)
     template = svc.pipeline.templates.for_workspace(row.get("template"), row["runtime"])
     subs = template.config.get("sub_workspaces") if template else None
     if not isinstance(subs, list) or not subs:
@@ -247,7 +238,7 @@ async def collapse(workspace_id: str) -> Response:
     svc = services()
     wid = require_uuid(workspace_id)
     await workspace_auth(svc, wid)
-    await _live_row(wid)
+    await services().workspaces.live(wid)
     removed_names = []
     for child in await svc.workspaces.children(wid):
         await svc.removal.cascade(child["id"])

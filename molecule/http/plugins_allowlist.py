@@ -15,12 +15,11 @@ from typing import Any
 
 from quart import Blueprint, Response
 
-from molecule.errors import BadRequest, NotFound
+from molecule.errors import BadRequest
 from molecule.http import plugins_schemas as ps
 from molecule.http.api import Auth, endpoint
 from molecule.http.auth import admin_auth
 from molecule.http.common import json_response, read_object, require_uuid, services
-from molecule.models import WorkspaceStatus
 from molecule.provision.plugins_registry import INVALID_NAME, valid_name
 from molecule.store.plugins import PluginRows
 
@@ -38,9 +37,7 @@ REFUSALS: dict[int, Any] = {
 
 async def _org(org_id: str) -> str:
     oid = require_uuid(org_id, "invalid org ID")
-    row = await services().workspaces.get(oid)
-    if row is None or row["status"] == WorkspaceStatus.REMOVED:
-        raise NotFound("org not found")
+    row = await services().workspaces.live(oid, "org not found")
     if row["parent_id"] is not None:
         raise BadRequest(NOT_AN_ORG)
     return oid

@@ -176,9 +176,7 @@ async def discover(target_id: str) -> Response:
     caller = await _discovery_caller()
     if caller is not None and not await can_communicate(svc.workspaces, caller, target):
         raise Forbidden(DISCOVERY_DENIED)
-    row = await svc.workspaces.get(target)
-    if row is None or row["status"] == WorkspaceStatus.REMOVED:
-        raise NotFound("workspace not found")
+    row = await svc.workspaces.live(target)
     url = row.get("url") or ""
     available = row["runtime"] in EXTERNAL_RUNTIMES or row["status"] in (
         WorkspaceStatus.ONLINE,
@@ -203,9 +201,7 @@ async def peers(workspace_id: str) -> Response:
     caller = await _discovery_caller(wid)
     if caller is not None and caller != wid:
         raise Forbidden(DISCOVERY_DENIED)
-    row = await svc.workspaces.get(wid)
-    if row is None or row["status"] == WorkspaceStatus.REMOVED:
-        raise NotFound("workspace not found")
+    row = await svc.workspaces.live(wid)
     found = await svc.workspaces.peers(wid, row.get("parent_id"))
     q = request.args.get("q", "").strip().lower()
     if q:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any
 
 from quart import Blueprint, Response
 
@@ -20,7 +19,6 @@ from molecule.http import schemas
 from molecule.http.api import Auth, StatusBody, endpoint
 from molecule.http.auth import admin_auth, workspace_auth
 from molecule.http.common import json_response, read_object, require_uuid, services
-from molecule.models import WorkspaceStatus
 
 log = logging.getLogger("molecule.http.secrets")
 bp = Blueprint("secrets", __name__)
@@ -39,13 +37,6 @@ async def _key_value() -> tuple[str, str]:
     if len(value.encode()) > MAX_VALUE:
         raise BadRequest(f"value is larger than {MAX_VALUE} bytes")
     return key, value
-
-
-async def _live(workspace_id: str) -> dict[str, Any]:
-    row = await services().workspaces.get(workspace_id)
-    if row is None or row["status"] == WorkspaceStatus.REMOVED:
-        raise NotFound("workspace not found")
-    return row
 
 
 async def _restart(workspace_ids: list[str], reason: str) -> None:
@@ -70,7 +61,7 @@ async def list_workspace_secrets(workspace_id: str) -> Response:
     svc = services()
     wid = require_uuid(workspace_id)
     await workspace_auth(svc, wid)
-    await _live(wid)
+    await services().workspaces.live(wid)
     return json_response(await svc.secrets.list_keys(wid))
 
 
@@ -85,7 +76,7 @@ async def secret_values(workspace_id: str) -> Response:
     svc = services()
     wid = require_uuid(workspace_id)
     await workspace_auth(svc, wid)
-    await _live(wid)
+    await services().workspaces.live(wid)
     loaded = await svc.secrets.load(wid)
     failed = loaded.failed_global + loaded.failed_workspace
     if failed:
@@ -112,7 +103,7 @@ async def set_workspace_secret(workspace_id: str) -> Response:
     svc = services()
     wid = require_uuid(workspace_id)
     await workspace_auth(svc, wid)
-    await _live(wid)
+    await services().workspaces.live(wid)
     key, value = await _key_value()
     await svc.secrets.set_workspace(wid, key, value)
     await _restart([wid], f"secret {key} saved")

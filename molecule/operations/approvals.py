@@ -23,7 +23,6 @@ from molecule.events import (
     APPROVAL_REQUESTED,
     EventBus,
 )
-from molecule.models import WorkspaceStatus
 from molecule.store.approvals import AUTO_EXPIRED, EXPIRE_BATCH, ApprovalRows
 from molecule.store.workspaces import Workspaces
 
@@ -42,12 +41,6 @@ class Approvals:
         self.workspaces = workspaces
         self.bus = bus
 
-    async def _live(self, workspace_id: str) -> dict[str, Any]:
-        row = await self.workspaces.get(workspace_id)
-        if row is None or row["status"] == WorkspaceStatus.REMOVED:
-            raise NotFound("workspace not found")
-        return row
-
     async def request(
         self,
         workspace_id: str,
@@ -57,7 +50,7 @@ class Approvals:
         context: dict[str, Any],
     ) -> str:
         """Store a pending request, then announce it to the workspace and to its parent."""
-        row = await self._live(workspace_id)
+        row = await self.workspaces.live(workspace_id)
         approval_id = await self.rows.insert(workspace_id, action, task_id, reason, context)
         await self.bus.record(
             APPROVAL_REQUESTED,
@@ -80,7 +73,7 @@ class Approvals:
 
     async def listing(self, workspace_id: str) -> list[dict[str, Any]]:
         """The workspace's last 50 requests, newest first (expired ones shown as denied)."""
-        await self._live(workspace_id)
+        await self.workspaces.live(workspace_id)
         await self.expire_stale()
         return await self.rows.recent(workspace_id)
 
@@ -88,7 +81,7 @@ class Approvals:
         self, workspace_id: str, approval_id: str, decision: str, decided_by: str
     ) -> None:
         """Approve or deny a pending request; 404 when it is not pending (any more)."""
-        await self._live(workspace_id)
+        await self.workspaces.live(workspace_id)
         if not await self.rows.decide(workspace_id, approval_id, decision, decided_by):
             raise NotFound(APPROVAL_NOT_FOUND)
         event = APPROVAL_APPROVED if decision == "approved" else APPROVAL_DENIED

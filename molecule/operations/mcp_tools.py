@@ -30,11 +30,11 @@ from molecule.a2a.classify import reply_text, upstream_error_message
 from molecule.a2a.normalize import normalize_a2a_payload
 from molecule.actors.directory import Directory
 from molecule.actors.supervision import Tasks
-from molecule.errors import BadRequest, Forbidden, MoleculeError, NotFound
+from molecule.errors import BadRequest, Forbidden, MoleculeError
 from molecule.events import EventBus
 from molecule.events.activity_log import ActivityLog
 from molecule.jsontext import dumpb, dumps
-from molecule.models import WorkspaceStatus, is_uuid
+from molecule.models import is_uuid
 from molecule.operations import mcp_catalogue as names
 from molecule.operations.a2a_send import ACCESS_DENIED, send_a2a
 from molecule.operations.access import can_communicate
@@ -149,16 +149,10 @@ class McpTools:
             raise BadRequest(f"unknown tool: {name}")
         return await handler(workspace_id, args)
 
-    async def _live_row(self, workspace_id: str) -> dict[str, Any]:
-        row = await self.deps.workspaces.get(workspace_id)
-        if row is None or row["status"] == WorkspaceStatus.REMOVED:
-            raise NotFound("workspace not found")
-        return row
-
     # -- the org chart -------------------------------------------------------------------
 
     async def list_peers(self, workspace_id: str, args: dict[str, Any]) -> str:
-        row = await self._live_row(workspace_id)
+        row = await self.deps.workspaces.live(workspace_id)
         peers = await self.deps.workspaces.peers(workspace_id, row.get("parent_id"))
         if not peers:
             return "No peers found."
@@ -166,7 +160,7 @@ class McpTools:
         return _indented([{k: p.get(k) or _EMPTY.get(k) for k in fields} for p in peers])
 
     async def get_workspace_info(self, workspace_id: str, args: dict[str, Any]) -> str:
-        row = await self._live_row(workspace_id)
+        row = await self.deps.workspaces.live(workspace_id)
         info = {k: row.get(k) or _EMPTY.get(k) for k in ("id", "name", "role", "tier", "status")}
         if row.get("parent_id"):
             info["parent_id"] = row["parent_id"]
@@ -179,7 +173,7 @@ class McpTools:
         task = _text(args, "task", limit=MAX_TASK_BYTES)
         if target == workspace_id:
             raise BadRequest(SELF_DELEGATION)
-        await self._live_row(workspace_id)
+        await self.deps.workspaces.live(workspace_id)
         return target, task
 
     async def delegate_task(self, workspace_id: str, args: dict[str, Any]) -> str:
@@ -234,7 +228,7 @@ class McpTools:
     async def check_task_status(self, workspace_id: str, args: dict[str, Any]) -> str:
         target = _workspace_arg(args)
         task_id = _text(args, "task_id", limit=256)
-        await self._live_row(workspace_id)
+        await self.deps.workspaces.live(workspace_id)
         found = None
         if is_uuid(task_id):
             found = await DelegationRows(self.deps.store).outcome(workspace_id, target, task_id)

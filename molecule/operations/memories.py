@@ -28,7 +28,7 @@ from typing import Any
 
 from molecule.errors import BadRequest, Forbidden, NotFound
 from molecule.events.activity_log import ActivityLog
-from molecule.models import WorkspaceStatus, is_uuid
+from molecule.models import is_uuid
 from molecule.operations.access import chains_allow
 from molecule.security.redact import redact_memory_secrets
 from molecule.store.activity_rows import ActivityEntry
@@ -76,12 +76,6 @@ class Memories:
         self.workspaces = workspaces
         self.activity = activity
 
-    async def _live_row(self, workspace_id: str) -> dict[str, Any]:
-        row = await self.workspaces.get(workspace_id)
-        if row is None or row["status"] == WorkspaceStatus.REMOVED:
-            raise NotFound("workspace not found")
-        return row
-
     async def commit(
         self, workspace_id: str, content: str, scope: str, namespace: str | None = None
     ) -> Committed:
@@ -98,7 +92,7 @@ class Memories:
         namespace = check_namespace(namespace) or DEFAULT_NAMESPACE
         if len(content.encode("utf-8")) > MAX_CONTENT_BYTES:
             raise BadRequest(f"content must be at most {MAX_CONTENT_BYTES} bytes")
-        row = await self._live_row(workspace_id)
+        row = await self.workspaces.live(workspace_id)
         if scope == "GLOBAL" and row["parent_id"] is not None:
             raise Forbidden(MSG_GLOBAL_ROOT_ONLY)
         content, fired = redact_memory_secrets(content)
@@ -143,7 +137,7 @@ class Memories:
         if len(query) > MAX_QUERY:
             raise BadRequest(f"q must be at most {MAX_QUERY} characters")
         limit = max(1, min(limit, RECALL_LIMIT))
-        row = await self._live_row(workspace_id)
+        row = await self.workspaces.live(workspace_id)
         ids: list[str] | None = [workspace_id]
         if scope == "TEAM":
             ids = await self._team(workspace_id, row["parent_id"])
@@ -175,7 +169,7 @@ class Memories:
         BadRequest for an id that is not a UUID."""
         if not is_uuid(memory_id):
             raise BadRequest("invalid memory ID")
-        await self._live_row(workspace_id)
+        await self.workspaces.live(workspace_id)
         if not await self.rows.delete(workspace_id, memory_id):
             raise NotFound(MSG_NOT_OWNED)
 

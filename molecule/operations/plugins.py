@@ -50,7 +50,6 @@ from molecule.errors import (
     ServiceUnavailable,
     Unprocessable,
 )
-from molecule.models import WorkspaceStatus
 from molecule.operations.workspace_settings import request_restart
 from molecule.provision.pipeline import Pipeline
 from molecule.provision.plugins_github import (
@@ -158,10 +157,7 @@ class Plugins:
         self.support = support
 
     async def workspace(self, workspace_id: str) -> dict[str, Any]:
-        row = await self.workspaces.get(workspace_id)
-        if row is None or row["status"] == WorkspaceStatus.REMOVED:
-            raise NotFound("workspace not found")
-        return row
+        return await self.workspaces.live(workspace_id)
 
     # -- resolve and stage ---------------------------------------------------------------------
 

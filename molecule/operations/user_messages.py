@@ -12,10 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from molecule.errors import Forbidden, NotFound
+from molecule.errors import Forbidden
 from molecule.events import AGENT_MESSAGE, EventBus
 from molecule.events.activity_log import ActivityLog
-from molecule.models import WorkspaceStatus
 from molecule.store.activity_rows import ActivityEntry
 from molecule.store.workspaces import Workspaces
 
@@ -41,9 +40,7 @@ async def send_to_user(
 ) -> None:
     """Store the message, then broadcast it; `attachments` are already validated
     `{uri, name, mimeType?, size?}` chips (docs/compatibility.md#d4)."""
-    row = await workspaces.get(workspace_id)
-    if row is None or row["status"] == WorkspaceStatus.REMOVED:
-        raise NotFound("workspace not found")
+    row = await workspaces.live(workspace_id)
     if not row["talk_to_user_enabled"]:
         raise Forbidden("talk_to_user_disabled", extra={"hint": TALK_TO_USER_HINT})
     response: dict[str, Any] = {"result": message}

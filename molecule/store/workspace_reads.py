@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
+from molecule.errors import NotFound
 from molecule.models import WorkspaceStatus
 from molecule.store.pool import Record, Store
 
@@ -39,6 +40,14 @@ class WorkspaceReads:
         return as_dict(
             await self.store.fetchrow(f"SELECT {_COLUMNS} {_FROM} WHERE w.id = $1", workspace_id)
         )
+
+    async def live(self, workspace_id: str, missing: str = "workspace not found") -> dict[str, Any]:
+        """The row of a workspace that exists and is not removed; NotFound(`missing`) else.
+        (Routes that answer a removed workspace with 410 check for that first.)"""
+        row = await self.get(workspace_id)
+        if row is None or row["status"] == WorkspaceStatus.REMOVED:
+            raise NotFound(missing)
+        return row
 
     async def list_active(self) -> list[dict[str, Any]]:
         rows = await self.store.fetch(
