@@ -2,7 +2,8 @@
 
 canvas/scripts/gen-api.mjs generates the canvas's API types from this output, and
 tests/canvas/test_api_schema.py compares its SHA-256 with the one the types record. The app
-is built with default settings and no services: the routes do not depend on either.
+is built with default settings, its own metrics and no other services: the routes do not
+depend on them.
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ from molecule.config import Settings
 from molecule.http.app import create_app
 from molecule.http.openapi import build
 from molecule.jsontext import dumps
+from molecule.observability.metrics import Metrics
 
 
 def document_text() -> str:
-    services = SimpleNamespace(settings=Settings(home=Path("."), database_url=None))
+    settings = Settings(home=Path("."), database_url=None)
+    services = SimpleNamespace(settings=settings, metrics=Metrics())
     return dumps(build(create_app(cast(Any, services))))
 
 

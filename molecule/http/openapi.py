@@ -175,7 +175,7 @@ def _query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
 
 def _operation_id(method: str, path: str) -> str:
     words = re.sub(r"[{}]", "", path).strip("/").replace("-", "_").split("/")
-    return method.lower() + "_" + "_".join(w for w in words if w) if path != "/" else "root"
+    return method.lower() + "_" + ("_".join(w for w in words if w) or "root")
 
 
 def route_table(app: Quart) -> Mapping[tuple[str, str], Endpoint | None]:

@@ -3,8 +3,12 @@
 The cookie is an HMAC of an expiry under the admin token, so it needs no server-side state
 and dies with the token. The canvas (molecule.http.canvas) is served from the same origin and
 authenticates with this cookie. `GET /` is the canvas for a signed-in browser (or anyone in
-development mode) and a sign-in page otherwise, whose form posts the admin token to
-`POST /session`; `DELETE /session` signs the browser out.
+development mode) and a sign-in page otherwise, whose form posts the admin token back to
+the page (`POST /`, the same as `POST /session`); `DELETE /session` signs the browser out.
+
+The form has no action on purpose: it posts to the page's own URL, fragment included, so
+the 303 back to `/` keeps a deep link's `#/workspaces/<id>/<tab>` (a redirect without a
+fragment inherits the request's, RFC 9110 §10.2.2), with no script on the page.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ _SIGN_IN = """<!doctype html>
 <body><main><h1>Molecule</h1>
 <p>Open the login URL that <code>molecule serve</code> printed, or sign in with the admin
 token (<code>molecule token</code> prints it).</p>{error}
-<form method="post" action="/session">
+<form method="post">
 <label for="token">Admin token</label>
 <input id="token" name="token" type="password" autocomplete="current-password" required
  autofocus>
@@ -117,6 +121,23 @@ async def sign_in() -> Response | WerkzeugResponse:
     if not constant_time_equal(token, services().admin_token):
         return sign_in_page("That is not the admin token.", 401)
     return _signed_in("/")
+
+
+@bp.post("/")
+@endpoint(
+    Auth.OPEN,
+    "Sign the browser in from the sign-in page (its form posts back to the page)",
+    body={
+        "type": "object",
+        "properties": {"token": {"type": "string"}},
+        "required": ["token"],
+    },
+    body_type="application/x-www-form-urlencoded",
+    responses={303: "signed in: to the canvas", 400: "no token", 401: "not the admin token"},
+    tags=("canvas",),
+)
+async def sign_in_from_the_page() -> Response | WerkzeugResponse:
+    return await sign_in()
 
 
 @bp.delete("/session")

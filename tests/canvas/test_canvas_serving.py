@@ -69,7 +69,9 @@ async def test_without_a_session_the_sign_in_page_asks_for_the_token(
         r = await platform.client.get("/", headers=headers)
         assert r.status_code == 200
         assert b"assets/index-abc123.js" not in r.content
-        assert 'action="/session"' in r.text and 'name="token"' in r.text
+        # No action: the form posts back to the page's URL, so a deep link's fragment
+        # survives the redirect after signing in.
+        assert '<form method="post">' in r.text and 'name="token"' in r.text
         assert r.headers["cache-control"] == "no-store"
 
 
@@ -144,9 +146,10 @@ async def test_no_catch_all_shadows_the_api(platform: Harness, build: Path) -> N
         assert (r.status_code, r.json()) == (404, {"error": "not found"}), path
 
 
-async def test_the_sign_in_form_sets_the_session(platform: Harness, build: Path) -> None:
+@pytest.mark.parametrize("path", ["/", "/session"])
+async def test_the_sign_in_form_sets_the_session(platform: Harness, build: Path, path: str) -> None:
     async with httpx.AsyncClient(base_url=platform.base_url, timeout=10) as browser:
-        r = await browser.post("/session", data={"token": ADMIN_TOKEN})
+        r = await browser.post(path, data={"token": ADMIN_TOKEN})
         assert r.status_code == 303 and r.headers["location"] == "/"
         flags = r.headers["set-cookie"].lower()
         assert "httponly" in flags and "samesite=strict" in flags
@@ -169,15 +172,17 @@ async def test_the_sign_in_form_sets_the_session(platform: Harness, build: Path)
         ({"token": "<script>alert(1)</script>"}, 401, "That is not the admin token."),
     ],
 )
+@pytest.mark.parametrize("path", ["/", "/session"])
 async def test_the_sign_in_form_refuses_a_wrong_token(
-    platform: Harness, build: Path, form: dict[str, str], status: int, message: str
+    platform: Harness, build: Path, form: dict[str, str], status: int, message: str, path: str
 ) -> None:
-    r = await platform.client.post("/session", data=form)
+    r = await platform.client.post(path, data=form)
     assert r.status_code == status
     assert message in r.text and "<script>alert" not in r.text
     assert "set-cookie" not in r.headers
 
 
-async def test_the_sign_in_form_bounds_its_body(platform: Harness) -> None:
-    r = await platform.client.post("/session", data={"token": "x" * 20_000})
+@pytest.mark.parametrize("path", ["/", "/session"])
+async def test_the_sign_in_form_bounds_its_body(platform: Harness, path: str) -> None:
+    r = await platform.client.post(path, data={"token": "x" * 20_000})
     assert r.status_code == 413 and "set-cookie" not in r.headers

@@ -34,6 +34,8 @@ async def test_the_document_is_valid_and_covers_every_route(platform: Harness) -
         for method, op in ops.items():
             assert op["x-molecule-auth"], (method, path)
             assert "responses" in op and op["summary"], (method, path)
+    ids = [op["operationId"] for ops in document["paths"].values() for op in ops.values()]
+    assert len(ids) == len(set(ids)), "operationIds must be unique (client generators need it)"
     a2a = document["paths"]["/workspaces/{workspace_id}/a2a"]["post"]
     assert a2a["requestBody"]["content"]["application/json"]["schema"]["$ref"]
     upload = document["paths"]["/workspaces/{workspace_id}/chat/uploads"]["post"]
