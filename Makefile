@@ -4,6 +4,10 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 HOST   ?= 127.0.0.1
 PORT   ?= 8080
+# Node.js from PyPI, where scripts/ensure-node.sh had to install it there (no new enough one
+# from apt): first on PATH for every recipe (npm, npx, node, the tests and benches that run
+# them). Added even before it exists, so the recipes after ensure-node.sh's first run find it.
+export PATH := $(CURDIR)/.tools/node/bin:$(PATH)
 
 .PHONY: run test lint unit bench soak postgres docker clean canvas canvas-test canvas-api chromium
 
@@ -20,7 +24,8 @@ docker:
 	@bash scripts/ensure-docker.sh
 
 # The canvas (canvas/, docs in canvas/README.md): built into canvas/dist/ when its sources
-# changed; Node.js comes through apt when missing or too old (scripts/ensure-node.sh).
+# changed; Node.js comes through apt when missing or too old, else from PyPI into .tools/node
+# (scripts/ensure-node.sh).
 CANVAS_SRC := $(shell find canvas/src canvas/index.html canvas/vite.config.ts canvas/tsconfig.json -type f 2>/dev/null)
 
 canvas/node_modules/.installed: canvas/package.json canvas/package-lock.json
@@ -76,4 +81,4 @@ soak: $(STAMP) postgres
 	$(PY) bench/soak.py $(SOAK_ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache canvas/node_modules canvas/dist
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache canvas/node_modules canvas/dist .tools
