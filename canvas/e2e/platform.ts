@@ -1,8 +1,10 @@
 // Starts `molecule serve` on a free loopback port with a throwaway MOLECULE_HOME (its own
 // PostgreSQL cluster, local agent processes), and stops it cleanly (SIGTERM) afterwards.
+// The home also holds a workspace template for watch.spec.ts whose agent is held back
+// (`slowStartFixture`).
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, openSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -46,6 +48,57 @@ function stop(child: ChildProcess): Promise<void> {
   });
 }
 
+/**
+ * A workspace that stays `provisioning` as long as a test wants, from the real platform:
+ * - the template `slow-start` (found in `$MOLECULE_HOME/templates`, after the shipped ones)
+ *   declares `provision_timeout_seconds: 2` for its runtime `openai`, which no shipped template
+ *   uses (the platform serves the largest value among a runtime's templates), and runs the
+ *   echo adapter; it ships a file `hold-start` that lands in the workspace's `/configs`;
+ * - every agent process inherits the platform's PYTHONPATH, where a `sitecustomize` waits
+ *   before the agent even starts while its `/configs/hold-start` exists; a test lets it
+ *   register by deleting that file through the files API;
+ * - PROVISION_TIMEOUT_SECONDS (the operator's override of the templates' values for the
+ *   platform's own timeout sweep) keeps the sweep from failing it after 2 s meanwhile.
+ */
+function slowStartFixture(home: string): NodeJS.ProcessEnv {
+  const template = join(home, "templates", "slow-start");
+  mkdirSync(template, { recursive: true });
+  writeFileSync(
+    join(template, "config.yaml"),
+    [
+      "name: Slow start (e2e)",
+      'description: "End-to-end tests only: an echo agent that waits while /configs/hold-start exists."',
+      "version: 1.0.0",
+      "runtime: openai",
+      "tier: 3",
+      "runtime_config:",
+      "  adapter: echo",
+      "  provision_timeout_seconds: 2",
+      "",
+    ].join("\n"),
+  );
+  writeFileSync(join(template, "hold-start"), "delete this file to let the agent start\n");
+  const hook = join(home, "e2e-python");
+  mkdirSync(hook);
+  writeFileSync(
+    join(hook, "sitecustomize.py"),
+    [
+      '"""canvas/e2e/platform.ts: an agent whose /configs holds `hold-start` waits until it is gone."""',
+      "import os, sys, time",
+      "",
+      'if os.environ.get("WORKSPACE_ID") and os.environ.get("CONFIGS_DIR"):',
+      '    _hold = os.path.join(os.environ["CONFIGS_DIR"], "hold-start")',
+      "    if os.path.exists(_hold):",
+      '        print("e2e: start held while /configs/hold-start exists", file=sys.stderr, flush=True)',
+      "    while os.path.exists(_hold):",
+      "        time.sleep(0.1)",
+      "",
+    ].join("\n"),
+  );
+  const path = process.env.PYTHONPATH;
+  return { PYTHONPATH: path ? `${hook}:${path}` : hook, PROVISION_TIMEOUT_SECONDS: "600" };
+}
+
 export default async function globalSetup(): Promise<(() => Promise<void>) | void> {
   if (process.env.MOLECULE_URL) {
     process.env.E2E_URL = process.env.MOLECULE_URL;
@@ -60,6 +113,7 @@ export default async function globalSetup(): Promise<(() => Promise<void>) | voi
     ADMIN_TOKEN: token,
     MOLECULE_BACKEND: "local",
     MOLECULE_ENV: "",
+    ...slowStartFixture(home),
   };
   delete env.DATABASE_URL;
   const logPath = join(tmpdir(), "molecule-e2e-platform.log");

@@ -2,7 +2,9 @@
 import { ReactFlowProvider } from "@xyflow/react";
 import { useEffect } from "react";
 import { ContextMenu } from "./chart/ContextMenu";
+import { useDeepLink } from "./deeplink";
 import { OrgChart } from "./chart/OrgChart";
+import { SlowStartBanner } from "./chart/SlowStartBanner";
 import { CreateDialog } from "./dialogs/CreateDialog";
 import { DeleteDialog } from "./dialogs/DeleteDialog";
 import { ImportDialog } from "./dialogs/ImportDialog";
@@ -47,6 +49,7 @@ function Body() {
           The workspaces could not be loaded: {loadError}
         </p>
       )}
+      <SlowStartBanner />
       {!loaded && !loadError && <p className="center muted">Loading…</p>}
       {loaded && empty && (
         <div className="center">
@@ -63,6 +66,7 @@ function Body() {
 
 export function App() {
   useLive();
+  useDeepLink();
   useShortcuts();
   return (
     <ReactFlowProvider>

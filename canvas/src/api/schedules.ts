@@ -42,7 +42,12 @@ export const listSchedules = (id: string) =>
 export const createSchedule = (id: string, body: NewSchedule) =>
   unwrap(api.POST("/workspaces/{workspace_id}/schedules", { ...ws(id), body }));
 
-export const updateSchedule = (id: string, scheduleId: string, body: Partial<NewSchedule>) =>
+/** What an edit may change; only the fields present are sent and changed (the platform plans
+ * the next run again when cron_expr, timezone or enabled change; a bad cron expression or time
+ * zone is its 400 with the reason, a taken name its 409). */
+export type ScheduleEdit = Partial<Pick<NewSchedule, "name" | "cron_expr" | "timezone" | "prompt" | "enabled">>;
+
+export const updateSchedule = (id: string, scheduleId: string, body: ScheduleEdit) =>
   unwrap(api.PATCH("/workspaces/{workspace_id}/schedules/{schedule_id}", { ...one(id, scheduleId), body }));
 
 export const deleteSchedule = (id: string, scheduleId: string) =>

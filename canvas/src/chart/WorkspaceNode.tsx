@@ -4,7 +4,10 @@ import { memo } from "react";
 import { toggleCollapsed } from "../actions";
 import type { Workspace } from "../api/types";
 import { statusLabel } from "../status";
+import { useOrg } from "../store/org";
+import { pendingCount, pendingLabel } from "../store/pending";
 import { provisionTimeoutMs, useProvisioningOverdue } from "./provisioning";
+import { formatTimeout } from "./slowStart";
 
 export type WorkspaceNodeData = { workspace: Workspace; childCount: number; busy: boolean };
 export type WorkspaceFlowNode = Node<WorkspaceNodeData, "workspace">;
@@ -12,6 +15,8 @@ export type WorkspaceFlowNode = Node<WorkspaceNodeData, "workspace">;
 function WorkspaceNodeView({ data, selected }: NodeProps<WorkspaceFlowNode>) {
   const { workspace: w, childCount, busy } = data;
   const overdue = useProvisioningOverdue(w);
+  // A number, not an object: the node re-renders only when its own count changes.
+  const pending = useOrg((s) => pendingCount(s.approvals, w.id));
   return (
     <div
       className={`ws-node status-${w.status}${selected ? " selected" : ""}${busy ? " busy" : ""}`}
@@ -26,13 +31,18 @@ function WorkspaceNodeView({ data, selected }: NodeProps<WorkspaceFlowNode>) {
           {statusLabel(w.status)}
         </span>
       </div>
+      {pending > 0 && (
+        <span className="ws-badge" role="img" data-testid="pending-approvals" aria-label={pendingLabel(pending)} title={pendingLabel(pending)}>
+          {pending}
+        </span>
+      )}
       {overdue && (
         <span
           className="ws-warn"
           role="img"
           data-testid="provision-overdue"
-          aria-label={`Provisioning is taking longer than its ${Math.round(provisionTimeoutMs(w) / 60_000)} min timeout`}
-          title={`Provisioning is taking longer than its ${Math.round(provisionTimeoutMs(w) / 60_000)} min timeout`}
+          aria-label={`Provisioning is taking longer than its ${formatTimeout(provisionTimeoutMs(w))} timeout`}
+          title={`Provisioning is taking longer than its ${formatTimeout(provisionTimeoutMs(w))} timeout`}
         >
           ⚠ slow to start
         </span>

@@ -4,6 +4,7 @@ import { type KeyboardEvent, useRef } from "react";
 import { runLifecycle } from "../actions";
 import { allowedActions, statusLabel } from "../status";
 import { type PanelTab, useOrg } from "../store/org";
+import { pendingCount, pendingLabel } from "../store/pending";
 import { useUi } from "../store/ui";
 import { ActivityTab } from "./ActivityTab";
 import { ChatTab } from "./ChatTab";
@@ -33,6 +34,7 @@ export function SidePanel() {
   const selectedId = useOrg((s) => s.selectedId);
   const workspace = useOrg((s) => (s.selectedId ? s.workspaces[s.selectedId] : undefined));
   const tab = useOrg((s) => s.tab);
+  const pending = useOrg((s) => (s.selectedId ? pendingCount(s.approvals, s.selectedId) : 0));
   const tabs = useRef<HTMLDivElement>(null);
   if (!selectedId || !workspace) return null;
   const allowed = allowedActions(workspace.status);
@@ -86,6 +88,14 @@ export function SidePanel() {
             onClick={() => useOrg.getState().setTab(t.id)}
           >
             {t.label}
+            {t.id === "approvals" && pending > 0 && (
+              <>
+                <span className="count" aria-hidden="true" data-testid="approvals-count">
+                  {pending}
+                </span>
+                <span className="sr-only"> ({pendingLabel(pending)})</span>
+              </>
+            )}
           </button>
         ))}
       </div>

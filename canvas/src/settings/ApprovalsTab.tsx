@@ -3,6 +3,7 @@
 import { useEffect, useState } from "react";
 import { decideApproval, pendingApprovals } from "../api/memories";
 import { useOrg } from "../store/org";
+import { PENDING_LIMIT, mergePending } from "../store/pending";
 import { StatusLine } from "./StatusLine";
 import { type Status, change, describe } from "./useLoad";
 import { approvalsFrom, sortApprovals } from "./watch";
@@ -14,10 +15,11 @@ export function ApprovalsTab({ workspaceId }: { workspaceId: string }) {
   const [error, setError] = useState<string | null>(null);
   const [status, setStatus] = useState<Status>(null);
   useEffect(() => {
+    const before = useOrg.getState().approvals;
     pendingApprovals().then(
       (rows) => {
-        setOrder(rows.map((r) => r.id));
-        useOrg.setState((s) => ({ approvals: { ...approvalsFrom(rows), ...s.approvals } }));
+        setOrder(rows.map((r) => r.id).reverse()); // the platform lists newest first
+        useOrg.setState((s) => ({ approvals: mergePending(before, s.approvals, approvalsFrom(rows), rows.length < PENDING_LIMIT) }));
       },
       (e: unknown) => setError(describe(e)),
     );

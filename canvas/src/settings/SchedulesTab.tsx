@@ -1,8 +1,10 @@
-// Schedules: a prompt sent to the workspace at every cron time; enable/disable, run now,
+// Schedules: a prompt sent to the workspace at every cron time; edit, enable/disable, run now,
 // delete, and each schedule's last runs.
-import { type FormEvent, useId, useState } from "react";
+import { type FormEvent, useEffect, useId, useRef, useState } from "react";
 import { type ScheduleRow, createSchedule, deleteSchedule, listSchedules, runSchedule, scheduleHistory, updateSchedule } from "../api/schedules";
 import { cronError, localTimezone } from "./forms";
+import { MAX_SCHEDULE_NAME } from "./scheduleEdit";
+import { ScheduleEditForm } from "./ScheduleEditForm";
 import { StatusLine } from "./StatusLine";
 import { type Status, change, useLoad } from "./useLoad";
 
@@ -27,7 +29,30 @@ function History({ workspaceId, scheduleId }: { workspaceId: string; scheduleId:
 
 function Schedule({ workspaceId, row, setStatus, reload }: { workspaceId: string; row: ScheduleRow; setStatus(s: Status): void; reload(): void }) {
   const [showHistory, setShowHistory] = useState(false);
+  const [editing, setEditing] = useState(false);
+  const editButton = useRef<HTMLButtonElement>(null);
+  const refocus = useRef(false);
   const label = row.name || row.cron_expr;
+  useEffect(() => {
+    // Back from the form (saved or not): the keyboard resumes on this schedule's Edit button.
+    if (!editing && refocus.current) editButton.current?.focus();
+    refocus.current = false;
+  }, [editing]);
+  const done = (saved: boolean) => {
+    refocus.current = true;
+    setEditing(false);
+    if (saved) {
+      setStatus({ text: "Schedule saved", error: false });
+      reload(); // the row as stored, its next run planned again
+    }
+  };
+  if (editing) {
+    return (
+      <li className="card">
+        <ScheduleEditForm workspaceId={workspaceId} row={row} label={label} onDone={done} />
+      </li>
+    );
+  }
   return (
     <li className="card">
       <div className="row">
@@ -49,6 +74,9 @@ function Schedule({ workspaceId, row, setStatus, reload }: { workspaceId: string
           />{" "}
           Enabled
         </label>
+        <button type="button" ref={editButton} aria-label={`Edit schedule ${label}`} onClick={() => (setStatus(null), setEditing(true))}>
+          Edit
+        </button>
         <button type="button" aria-label={`Run ${label} now`} onClick={() => void change(() => runSchedule(workspaceId, row.id), setStatus, `${label} started`, reload)}>
           Run now
         </button>
@@ -99,7 +127,7 @@ export function SchedulesTab({ workspaceId }: { workspaceId: string }) {
       <form onSubmit={create} aria-labelledby={`${id}-h`} className="stack">
         <h3 id={`${id}-h`}>New schedule</h3>
         <label htmlFor={`${id}-name`}>Name (optional)</label>
-        <input id={`${id}-name`} value={name} onChange={(e) => setName(e.target.value)} maxLength={255} />
+        <input id={`${id}-name`} value={name} onChange={(e) => setName(e.target.value)} maxLength={MAX_SCHEDULE_NAME} />
         <label htmlFor={`${id}-cron`}>Cron (minute hour day month weekday)</label>
         <input id={`${id}-cron`} value={cron} onChange={(e) => setCron(e.target.value)} />
         <label htmlFor={`${id}-tz`}>Time zone</label>
