@@ -8,6 +8,8 @@ import {
   ReactFlow,
   type OnNodesChange,
   applyNodeChanges,
+  useStoreApi,
+  useUpdateNodeInternals,
 } from "@xyflow/react";
 import { type KeyboardEvent, useEffect, useMemo, useRef, useState } from "react";
 import { persistPosition } from "../actions";
@@ -121,6 +123,20 @@ export function OrgChart() {
       });
     });
   }, [computed]);
+
+  // React Flow loses a node's handle positions when it is handed a copy without `measured`
+  // between measuring the node and drawing it again (a status event right after a create). The
+  // copy that follows, measured, does not bring them back, its size never changes again, so it
+  // is never measured again and its edges are never drawn. Such nodes are measured once more.
+  const flow = useStoreApi<WorkspaceFlowNode>();
+  const updateNodeInternals = useUpdateNodeInternals();
+  useEffect(() => {
+    const lost: string[] = [];
+    for (const n of flow.getState().nodeLookup.values()) {
+      if (n.measured.width !== undefined && !n.internals.handleBounds && !n.hidden) lost.push(n.id);
+    }
+    if (lost.length) updateNodeInternals(lost);
+  }, [nodes, flow, updateNodeInternals]);
   const onNodesChange: OnNodesChange<WorkspaceFlowNode> = (changes) => {
     // A node chosen with the keyboard (Enter) or a click becomes the panel's workspace.
     const chosen = changes.find((c) => c.type === "select" && c.selected);
