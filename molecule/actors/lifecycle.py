@@ -22,6 +22,8 @@ from molecule.actors.dispatch import A2ARequest
 from molecule.errors import Conflict, NotFound, ProvisionFailed
 from molecule.events import (
     WORKSPACE_HIBERNATED,
+    WORKSPACE_OFFLINE,
+    WORKSPACE_ONLINE,
     WORKSPACE_PAUSED,
     WORKSPACE_PROVISION_FAILED,
     WORKSPACE_PROVISIONING,
@@ -222,7 +224,9 @@ class Lifecycle:
             if await actor.deps.workspaces.transition(
                 actor.workspace_id, target, (WorkspaceStatus.PAUSED,)
             ):
-                actor.status = target
+                actor.status = target  # seen live, as no WORKSPACE_PROVISIONING follows
+                event = WORKSPACE_ONLINE if target == WorkspaceStatus.ONLINE else WORKSPACE_OFFLINE
+                await actor.deps.bus.record(event, actor.workspace_id, {"status": str(target)})
             return True
         if not await actor.deps.workspaces.transition(
             actor.workspace_id, WorkspaceStatus.PROVISIONING, (WorkspaceStatus.PAUSED,)

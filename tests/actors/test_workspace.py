@@ -12,7 +12,7 @@ import trio.testing
 
 from molecule.actors.directory import GAVE_UP_REASON
 from molecule.actors.dispatch import A2ARequest, Dispatcher, ProxyResult, Target
-from molecule.actors.messages import Heartbeat, Register, Snapshot
+from molecule.actors.messages import Heartbeat, Pause, Register, Resume, Snapshot
 from molecule.actors.registration import Registration
 from molecule.actors.workspace import WorkspaceActor
 from molecule.errors import ActorError, ActorStopped, BadRequest, Conflict
@@ -274,3 +274,24 @@ async def test_an_external_agent_registering_while_hibernated_comes_online(
     reply = await ask(svc, wid, Register("http://localhost:9000", CARD, None))
     assert reply["status"] == "registered"
     assert await status_row(svc, wid) == "online"
+
+
+@pytest.mark.parametrize(
+    ("runtime", "resumed", "event"),
+    [("external", "awaiting_agent", "WORKSPACE_OFFLINE"), ("mock", "online", "WORKSPACE_ONLINE")],
+)
+async def test_resuming_an_agent_the_platform_does_not_run_is_recorded(
+    svc: Services, runtime: str, resumed: str, event: str
+) -> None:
+    """Nothing starts, so there is no WORKSPACE_PROVISIONING: without an event of its own, a
+    canvas that saw the pause would show the workspace paused until it reloads."""
+    wid = await new_workspace(svc, runtime, runtime=runtime)
+    assert await ask(svc, wid, Pause()) is True
+    assert await status_row(svc, wid) == "paused"
+    with svc.bus.subscribe(wid) as sub:
+        assert await ask(svc, wid, Resume()) is True
+        await settle()
+        got = sub.receive.receive_nowait()
+        assert (got.type, got.payload) == (event, {"status": resumed})
+    assert await status_row(svc, wid) == resumed
+    assert [e["event_type"] for e in await svc.bus.rows.recent(wid, 1)] == [event]  # stored
