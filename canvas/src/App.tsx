@@ -60,6 +60,8 @@ function Body() {
         </div>
       )}
       <OrgChart />
+      {/* In the chart's landmark, where it belongs (axe: all content in landmarks). */}
+      <ContextMenu />
     </main>
   );
 }
@@ -76,7 +78,6 @@ export function App() {
           <Body />
           <SidePanel />
         </div>
-        <ContextMenu />
         <Dialogs />
         <Toast />
       </div>

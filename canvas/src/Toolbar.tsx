@@ -1,5 +1,6 @@
 // The top bar: new workspace, search, fit, and the live connection's state.
 import { useReactFlow } from "@xyflow/react";
+import { FIT_VIEW } from "./chart/OrgChart";
 import { retryConnection } from "./live/useLive";
 import { useOrg } from "./store/org";
 import { useUi } from "./store/ui";
@@ -44,7 +45,7 @@ export function Toolbar() {
       <button type="button" onClick={() => useUi.getState().open({ kind: "search" })} aria-keyshortcuts={mac ? "Meta+K" : "Control+K"}>
         Search <kbd>{mac ? "⌘K" : "Ctrl K"}</kbd>
       </button>
-      <button type="button" onClick={() => flow.fitView({ duration: 300 })}>
+      <button type="button" onClick={() => flow.fitView({ ...FIT_VIEW, duration: 300 })}>
         Fit
       </button>
       <span className="spacer" />

@@ -21,6 +21,9 @@ import { type WorkspaceFlowNode, type WorkspaceNodeData, WorkspaceNode } from ".
 
 const nodeTypes: NodeTypes = { workspace: WorkspaceNode };
 const TRAFFIC_MS = 2500;
+/** How every fit frames the org (on load, the toolbar's Fit, the controls' Fit View): nodes
+ * never drawn larger than life, however few. */
+export const FIT_VIEW = { maxZoom: 1 } as const;
 const ORIGIN = { x: 0, y: 0 };
 
 /** What the tree layout reads of the rows: a status change leaves it as it was. */
@@ -141,6 +144,9 @@ export function OrgChart() {
     // A node chosen with the keyboard (Enter) or a click becomes the panel's workspace.
     const chosen = changes.find((c) => c.type === "select" && c.selected);
     if (chosen && chosen.type === "select") useOrg.getState().select(chosen.id);
+    // A node put down, by a drop or by the arrow keys on a selected node (React Flow's keyboard
+    // moves report no drag stop), keeps its place: its x/y are stored.
+    for (const c of changes) if (c.type === "position" && c.position && !c.dragging) void persistPosition(c.id, c.position.x, c.position.y);
     setNodes((current) => applyNodeChanges(changes, current));
   };
 
@@ -150,7 +156,6 @@ export function OrgChart() {
       edges={stableEdges}
       nodeTypes={nodeTypes}
       onNodesChange={onNodesChange}
-      onNodeDragStop={(_, node) => void persistPosition(node.id, node.position.x, node.position.y)}
       onNodeClick={(_, node) => useOrg.getState().select(node.id)}
       onKeyDown={openMenuFromKeyboard}
       onNodeContextMenu={(event, node) => {
@@ -160,12 +165,12 @@ export function OrgChart() {
       onPaneClick={() => useUi.getState().openMenu(null)}
       nodesConnectable={false}
       fitView
-      fitViewOptions={{ maxZoom: 1 }}
+      fitViewOptions={FIT_VIEW}
       minZoom={0.1}
       aria-label="Org chart"
     >
       <Background />
-      <Controls aria-label="Zoom and fit" />
+      <Controls aria-label="Zoom and fit" fitViewOptions={FIT_VIEW} />
       <MiniMap pannable zoomable ariaLabel="Overview of the org chart" />
     </ReactFlow>
   );

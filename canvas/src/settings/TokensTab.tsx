@@ -3,6 +3,7 @@
 import { useState } from "react";
 import { type Connection, createToken, getConnection, listTokens, revokeToken, rotateConnection } from "../api/secrets";
 import type { Workspace } from "../api/types";
+import { connectsExternally } from "./forms";
 import { StatusLine } from "./StatusLine";
 import { type Status, change, describe, useLoad } from "./useLoad";
 
@@ -42,7 +43,8 @@ function Snippets({ connection }: { connection: Connection }) {
   );
 }
 
-function External({ workspaceId }: { workspaceId: string }) {
+/** `onRotated`: the rotate revoked every live token and minted one, so the list above changed. */
+function External({ workspaceId, onRotated }: { workspaceId: string; onRotated(): void }) {
   const loaded = useLoad(() => getConnection(workspaceId), [workspaceId]);
   const [rotated, setRotated] = useState<Connection | null>(null);
   const [status, setStatus] = useState<Status>(null);
@@ -51,6 +53,7 @@ function External({ workspaceId }: { workspaceId: string }) {
     setStatus(null);
     try {
       setRotated((await rotateConnection(workspaceId)).connection);
+      onRotated();
     } catch (e) {
       setStatus({ text: describe(e), error: true });
     }
@@ -125,7 +128,7 @@ export function TokensTab({ workspace }: { workspace: Workspace }) {
         </button>
         <StatusLine status={status} />
       </section>
-      {(workspace.runtime === "external" || workspace.delivery_mode === "poll") && <External workspaceId={id} />}
+      {connectsExternally(workspace.runtime) && <External workspaceId={id} onRotated={tokens.reload} />}
     </div>
   );
 }

@@ -1,5 +1,7 @@
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
 import { describe, expect, it } from "vitest";
-import { cronError, editableFiles, newFileError, parseConfigPatch, secretKeyError, splitSecrets } from "./forms";
+import { EXTERNAL_RUNTIMES, connectsExternally, cronError, editableFiles, newFileError, parseConfigPatch, secretKeyError, splitSecrets } from "./forms";
 
 describe("the config editor", () => {
   it("accepts a JSON object and refuses everything else with a reason", () => {
@@ -61,5 +63,20 @@ describe("schedules", () => {
     expect(cronError("0 9 * *")).toBe("five fields (minute hour day month weekday), not 4");
     expect(cronError("0 9 * * 1 2")).toMatch(/not 6/);
     expect(cronError("0 9 * * $")).toMatch(/characters/);
+  });
+});
+
+describe("the external connection", () => {
+  it("is offered for the platform's external runtimes only, not for a platform-run one in poll mode", () => {
+    for (const runtime of ["external", "kimi", "kimi-cli"]) expect(connectsExternally(runtime)).toBe(true);
+    for (const runtime of ["echo", "langgraph", "mock", "", null, undefined]) expect(connectsExternally(runtime)).toBe(false);
+  });
+
+  it("names the same runtimes as the platform (molecule/models.py)", () => {
+    const text = readFileSync(resolve(__dirname, "../../../molecule/models.py"), "utf8");
+    const line = /^EXTERNAL_RUNTIMES = frozenset\(\{(.*)\}\)$/m.exec(text);
+    expect(line, "EXTERNAL_RUNTIMES in molecule/models.py").not.toBeNull();
+    const platform = [...line![1]!.matchAll(/"([^"]+)"/g)].map((m) => m[1]);
+    expect([...EXTERNAL_RUNTIMES].sort()).toEqual(platform.sort());
   });
 });

@@ -83,3 +83,10 @@ export function localTimezone(): string {
 
 /** "restart" in the save messages: model, provider and secrets apply on the agent's restart. */
 export const RESTART_NOTE = "Saving restarts the workspace's agent so it picks the change up.";
+
+/** The runtimes whose agent runs elsewhere and connects with the snippets of
+ * `/external/connection` (molecule/models.py EXTERNAL_RUNTIMES; the platform answers 400 for
+ * any other runtime, whatever its delivery mode). */
+export const EXTERNAL_RUNTIMES: readonly string[] = ["external", "kimi", "kimi-cli"];
+
+export const connectsExternally = (runtime: string | null | undefined): boolean => EXTERNAL_RUNTIMES.includes(runtime ?? "");
