@@ -2,14 +2,13 @@
 // `provision_timeout_ms` (else the runtime's default), each with Open, Restart and Dismiss.
 // The clocks follow the store (slowStart.ts); one timer waits for the next deadline and exists
 // only while some workspace is provisioning, so a 500-node chart pays nothing for it.
-import { useReactFlow } from "@xyflow/react";
 import { useEffect, useState } from "react";
 import { create } from "zustand";
 import { useShallow } from "zustand/react/shallow";
 import { runLifecycle } from "../actions";
 import type { Workspace } from "../api/types";
-import { NODE_HEIGHT, NODE_WIDTH } from "../layout/tree";
 import { useOrg } from "../store/org";
+import { useShowWorkspace } from "./showWorkspace";
 import { type Clocks, NO_CLOCKS, formatTimeout, slowStarts, trackProvisioning } from "./slowStart";
 
 interface SlowStartState {
@@ -50,7 +49,7 @@ export function SlowStartBanner() {
   const dismissed = useSlowStart((s) => s.dismissed);
   const rows = useOrg(useShallow((s) => Object.keys(since).map((id) => s.workspaces[id])));
   const [, setTick] = useState(0);
-  const flow = useReactFlow();
+  const open = useShowWorkspace();
   const byId = Object.fromEntries(rows.filter((w) => w !== undefined).map((w) => [w.id, w]));
   const { overdue, nextAt } = slowStarts(byId, since, dismissed, Date.now());
 
@@ -59,12 +58,6 @@ export function SlowStartBanner() {
     const timer = setTimeout(() => setTick((n) => n + 1), Math.min(Math.max(nextAt - Date.now(), 0) + 50, 2 ** 31 - 1));
     return () => clearTimeout(timer);
   }, [nextAt]);
-
-  const open = (id: string) => {
-    useOrg.getState().select(id);
-    const node = flow.getNode(id);
-    if (node) flow.setCenter(node.position.x + NODE_WIDTH / 2, node.position.y + NODE_HEIGHT / 2, { zoom: 1.2, duration: 300 });
-  };
 
   const summary =
     overdue.length === 0

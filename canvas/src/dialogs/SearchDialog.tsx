@@ -1,13 +1,12 @@
 // Ctrl/Cmd-K: find a workspace by name, runtime, status or task; Enter selects and centres it.
-import { useReactFlow } from "@xyflow/react";
 import { type KeyboardEvent, useMemo, useState } from "react";
-import { NODE_HEIGHT, NODE_WIDTH } from "../layout/tree";
+import { useShowWorkspace } from "../chart/showWorkspace";
 import { useOrg } from "../store/org";
 import { Modal, closeDialog } from "./Modal";
 
 export function SearchDialog() {
   const workspaces = useOrg((s) => s.workspaces);
-  const flow = useReactFlow();
+  const show = useShowWorkspace();
   const [query, setQuery] = useState("");
   const [active, setActive] = useState(0);
   const hits = useMemo(() => {
@@ -19,11 +18,7 @@ export function SearchDialog() {
   }, [workspaces, query]);
 
   const choose = (id: string) => {
-    useOrg.getState().select(id);
-    const node = flow.getNode(id);
-    if (node) {
-      flow.setCenter(node.position.x + NODE_WIDTH / 2, node.position.y + NODE_HEIGHT / 2, { zoom: 1.2, duration: 300 });
-    }
+    show(id);
     closeDialog();
   };
   const onKeyDown = (event: KeyboardEvent) => {
