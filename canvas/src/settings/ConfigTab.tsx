@@ -2,7 +2,8 @@
 // model / provider (saved as workspace secrets; a save restarts the agent).
 import { useEffect, useId, useState } from "react";
 import { getConfig, getModel, getProvider, listFiles, patchConfig, putModel, putProvider, readFile, writeFile } from "../api/config";
-import { RESTART_NOTE, editableFiles, formatConfig, newFileError, parseConfigPatch } from "./forms";
+import { useOrg } from "../store/org";
+import { RESTART_NOTE, SELF_RUN_NOTE, editableFiles, formatConfig, newFileError, parseConfigPatch, restartsOnSave } from "./forms";
 import { StatusLine } from "./StatusLine";
 import { type Status, change, describe, useLoad } from "./useLoad";
 
@@ -120,7 +121,7 @@ function ConfigObject({ workspaceId }: { workspaceId: string }) {
   );
 }
 
-function Setting({ workspaceId, field }: { workspaceId: string; field: "model" | "provider" }) {
+function Setting({ workspaceId, field, restarts }: { workspaceId: string; field: "model" | "provider"; restarts: boolean }) {
   const loaded = useLoad(
     () => (field === "model" ? getModel(workspaceId).then((s) => ({ value: s.model, source: s.source })) : getProvider(workspaceId).then((s) => ({ value: s.provider, source: s.source }))),
     [workspaceId, field],
@@ -134,7 +135,7 @@ function Setting({ workspaceId, field }: { workspaceId: string; field: "model" |
     change(
       () => (field === "model" ? putModel(workspaceId, shown.trim()) : putProvider(workspaceId, shown.trim())),
       setStatus,
-      shown.trim() ? `${label} saved; the workspace is restarting` : `${label} cleared; the workspace is restarting`,
+      `${label} ${shown.trim() ? "saved" : "cleared"}${restarts ? "; the workspace is restarting" : ""}`,
       loaded.reload,
     ).then((ok) => ok && setValue(null));
   return (
@@ -157,13 +158,14 @@ function Setting({ workspaceId, field }: { workspaceId: string; field: "model" |
 }
 
 export function ConfigTab({ workspaceId }: { workspaceId: string }) {
+  const restarts = restartsOnSave(useOrg((s) => s.workspaces[workspaceId]?.runtime));
   return (
     <div className="settings">
       <section aria-labelledby="model-h">
         <h3 id="model-h">Model and provider</h3>
-        <p className="muted">{RESTART_NOTE}</p>
-        <Setting workspaceId={workspaceId} field="model" />
-        <Setting workspaceId={workspaceId} field="provider" />
+        <p className="muted">{restarts ? RESTART_NOTE : SELF_RUN_NOTE}</p>
+        <Setting workspaceId={workspaceId} field="model" restarts={restarts} />
+        <Setting workspaceId={workspaceId} field="provider" restarts={restarts} />
       </section>
       <FileEditor workspaceId={workspaceId} />
       <ConfigObject workspaceId={workspaceId} />

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { describe, expect, it } from "vitest";
-import { EXTERNAL_RUNTIMES, connectsExternally, cronError, editableFiles, newFileError, parseConfigPatch, secretKeyError, splitSecrets } from "./forms";
+import { EXTERNAL_RUNTIMES, connectsExternally, restartsOnSave, cronError, editableFiles, newFileError, parseConfigPatch, secretKeyError, splitSecrets } from "./forms";
 
 describe("the config editor", () => {
   it("accepts a JSON object and refuses everything else with a reason", () => {
@@ -63,6 +63,13 @@ describe("schedules", () => {
     expect(cronError("0 9 * *")).toBe("five fields (minute hour day month weekday), not 4");
     expect(cronError("0 9 * * 1 2")).toMatch(/not 6/);
     expect(cronError("0 9 * * $")).toMatch(/characters/);
+  });
+});
+
+describe("a setting's save", () => {
+  it("restarts the agents the platform runs, not external or mock ones", () => {
+    for (const runtime of ["echo", "langgraph", "claude-code", "openai"]) expect(restartsOnSave(runtime)).toBe(true);
+    for (const runtime of ["external", "kimi", "kimi-cli", "mock"]) expect(restartsOnSave(runtime)).toBe(false);
   });
 });
 

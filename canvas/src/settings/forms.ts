@@ -83,6 +83,7 @@ export function localTimezone(): string {
 
 /** "restart" in the save messages: model, provider and secrets apply on the agent's restart. */
 export const RESTART_NOTE = "Saving restarts the workspace's agent so it picks the change up.";
+export const SELF_RUN_NOTE = "The platform does not run this agent: it reads the change itself, nothing is restarted.";
 
 /** The runtimes whose agent runs elsewhere and connects with the snippets of
  * `/external/connection` (molecule/models.py EXTERNAL_RUNTIMES; the platform answers 400 for
@@ -90,3 +91,8 @@ export const RESTART_NOTE = "Saving restarts the workspace's agent so it picks t
 export const EXTERNAL_RUNTIMES: readonly string[] = ["external", "kimi", "kimi-cli"];
 
 export const connectsExternally = (runtime: string | null | undefined): boolean => EXTERNAL_RUNTIMES.includes(runtime ?? "");
+
+/** Does the platform restart this workspace's agent when a setting changes? Not an agent it
+ * does not run: an external one, or the mock runtime it answers for itself. */
+export const restartsOnSave = (runtime: string | null | undefined): boolean =>
+  !connectsExternally(runtime) && runtime !== "mock";
