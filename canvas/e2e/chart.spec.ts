@@ -418,15 +418,19 @@ test("pause, resume, hibernate and wake from the panel and the menu: live status
   expect(await labels(menu, "menuitem")).toEqual(["Open chat", "Details", "Add a child workspace", "Restart", "Pause", "Delete…"]);
   await page.keyboard.press("Escape");
 
-  // A chat message wakes it: the platform says it is waking, and it comes back online.
+  // A chat message wakes it: the platform does not keep it while the agent wakes, so the chat
+  // says it waits, and sends it once the workspace is online; the agent answers it.
   await watchStatus(page, SOLO);
   await panel.getByRole("tab", { name: "Chat" }).click();
   const composer = panel.getByLabel("Message");
   await composer.fill("wake up");
   await composer.press("Enter");
-  await expect(panel.getByRole("alert")).toContainText("waking from hibernation");
+  await expect(panel.getByRole("status").filter({ hasText: "starting up" })).toBeVisible();
   await expect(status).toHaveText("Online", STARTS);
   expect(await seen(page, SOLO)).toEqual(["Hibernated", "Provisioning", "Online"]);
+  await expect(panel.getByRole("list", { name: "Conversation" })).toContainText("echo: wake up", STARTS);
+  await expect(panel.getByRole("status").filter({ hasText: "starting up" })).toHaveCount(0);
+  await expect(panel.getByRole("alert")).toHaveCount(0);
   await composer.fill("are you up?");
   await composer.press("Enter");
   await expect(panel.getByRole("list", { name: "Conversation" })).toContainText("echo: are you up?");

@@ -3,6 +3,7 @@ import { type FormEvent, useRef, useState } from "react";
 import { streamMessage, uploadFiles } from "../api/chat";
 import type { FileRef } from "../api/types";
 import type { StreamedReply } from "../chat/stream";
+import { WAKE_WAIT_MS, untilOnline, wakeRetryMs } from "../chat/wake";
 import { useOrg } from "../store/org";
 
 let counter = 0;
@@ -12,6 +13,7 @@ export function Composer({ workspaceId }: { workspaceId: string }) {
   const [files, setFiles] = useState<FileRef[]>([]);
   const [uploading, setUploading] = useState(false);
   const [problem, setProblem] = useState<string | null>(null);
+  const [waiting, setWaiting] = useState(false);
   const picker = useRef<HTMLInputElement>(null);
 
   const attach = async (list: FileList | null) => {
@@ -48,11 +50,27 @@ export function Composer({ workspaceId }: { workspaceId: string }) {
       else store.addChat(workspaceId, { id: replyId, role: "agent", at: new Date().toISOString(), ...change });
       shown = true;
     };
+    const grow = (partial: StreamedReply) => {
+      store.updateChat(workspaceId, mine, { pending: false });
+      show(partial, true); // the reply bubble grows as the agent's words arrive
+    };
+    // An agent that is asleep or starting refuses the message without keeping it; it is sent
+    // again once the workspace is online (or the platform's retry time has passed).
+    const deliver = async (): Promise<StreamedReply | null> => {
+      const giveUpAt = Date.now() + WAKE_WAIT_MS;
+      for (;;) {
+        try {
+          return await streamMessage(workspaceId, body, files, grow);
+        } catch (e) {
+          const retryMs = wakeRetryMs(e);
+          if (retryMs === null || Date.now() > giveUpAt) throw e;
+          setWaiting(true);
+          await untilOnline(workspaceId, retryMs);
+        }
+      }
+    };
     try {
-      const reply = await streamMessage(workspaceId, body, files, (partial) => {
-        store.updateChat(workspaceId, mine, { pending: false });
-        show(partial, true); // the reply bubble grows as the agent's words arrive
-      });
+      const reply = await deliver().finally(() => setWaiting(false));
       store.updateChat(workspaceId, mine, { pending: false });
       if (reply) show(reply, false);
       else if (shown) store.updateChat(workspaceId, replyId, { pending: false });
@@ -76,6 +94,9 @@ export function Composer({ workspaceId }: { workspaceId: string }) {
           {problem}
         </p>
       )}
+      <p role="status" className="muted">
+        {waiting ? "The agent is starting up: the message goes as soon as it is online." : ""}
+      </p>
       {files.length > 0 && (
         <ul className="chips" aria-label="Attachments to send">
           {files.map((f) => (
