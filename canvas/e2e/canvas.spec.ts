@@ -1,7 +1,7 @@
 // The canvas end to end: a person signs in, builds a small org, talks to it, and tears it down.
 import { expect, test } from "@playwright/test";
 import { readFileSync } from "node:fs";
-import { axe, base, failOnPageErrors, node, seen, shot, token, watchStatus } from "./helpers";
+import { axe, base, failOnPageErrors, node, seen, shot, STARTS, token, watchStatus } from "./helpers";
 
 test.describe.configure({ mode: "serial" });
 failOnPageErrors();
@@ -33,7 +33,7 @@ test("the org: create, chat, upload, reload, restart, cascade delete", async ({ 
   await dialog.getByRole("button", { name: "Create" }).click();
   await expect(node(page, "alpha")).toBeVisible();
   await watchStatus(page, "alpha");
-  await expect(node(page, "alpha").getByTestId("status")).toHaveText("Online");
+  await expect(node(page, "alpha").getByTestId("status")).toHaveText("Online", STARTS);
   const firstRun = await seen(page, "alpha");
   expect(firstRun[firstRun.length - 1]).toBe("Online");
 
@@ -71,7 +71,7 @@ test("the org: create, chat, upload, reload, restart, cascade delete", async ({ 
   await node(page, "alpha").click({ button: "right" });
   await page.getByRole("menuitem", { name: "Restart" }).click();
   await expect.poll(() => seen(page, "alpha")).toContain("Provisioning");
-  await expect(node(page, "alpha").getByTestId("status")).toHaveText("Online");
+  await expect(node(page, "alpha").getByTestId("status")).toHaveText("Online", STARTS);
 
   // A child through the menu, found with Ctrl-K.
   await node(page, "alpha").click({ button: "right" });

@@ -5,7 +5,7 @@
 // Runs after canvas.spec.ts on the same platform (an imported org is still on the chart): every
 // workspace here is named uniquely, found by id, and deleted at the end, failure or not.
 import { type APIRequestContext, type Locator, type Page, expect, request, test } from "@playwright/test";
-import { adminAuth, axe, base, failOnPageErrors, node, seen, token, watchStatus } from "./helpers";
+import { acceptNextConfirm, adminAuth, axe, base, bearer, detail, failOnPageErrors, node, pageText, refetched, seen, STARTS, token, watchStatus } from "./helpers";
 
 test.describe.configure({ mode: "serial" });
 failOnPageErrors();
@@ -60,12 +60,7 @@ test.afterAll(async () => {
   await bare.dispose();
 });
 
-const bearer = (value: string) => ({ Authorization: `Bearer ${value}` });
 const panel = (page: Page, name: string) => page.getByRole("complementary", { name: `Workspace ${name}` });
-/** The value of a `<dt>label</dt><dd>value</dd>` row of the details tab. */
-const detail = (scope: Locator, label: string) =>
-  scope.locator(`xpath=.//dt[normalize-space()="${label}"]/following-sibling::dd[1]`);
-
 /** Signed in through the login URL, straight at a workspace's tab (a deep link). */
 async function open(page: Page, name: string, tab: string): Promise<Locator> {
   await page.goto(`${base()}/?token=${token()}#/workspaces/${ids[name]}/${tab}`);
@@ -74,27 +69,6 @@ async function open(page: Page, name: string, tab: string): Promise<Locator> {
   await expect(p.getByRole("tab", { selected: true })).toHaveAttribute("id", `tab-${tab}`);
   return p;
 }
-
-/** Accept the next window.confirm (revoke, rotate, delete a memory). */
-const acceptNextConfirm = (page: Page) => page.once("dialog", (dialog) => void dialog.accept());
-
-/** Runs a panel action and waits until the page has fetched the workspace again
- * (actions.ts `refreshOne`) and drawn the result, so what is checked next is that row's. */
-async function refetched(page: Page, id: string, action: () => Promise<void>): Promise<void> {
-  const fetched = page.waitForResponse((r) => r.request().method() === "GET" && new URL(r.url()).pathname === `/workspaces/${id}`);
-  await action();
-  await (await fetched).finished();
-  await page.evaluate(() => new Promise((done) => requestAnimationFrame(() => setTimeout(done, 0))));
-}
-
-/** Everything the page holds as text: its markup (text and attributes) and every field's value. */
-const pageText = (page: Page) =>
-  page.evaluate(() =>
-    [
-      document.documentElement.outerHTML,
-      ...[...document.querySelectorAll<HTMLInputElement | HTMLTextAreaElement>("input, textarea")].map((e) => e.value),
-    ].join("\n"),
-  );
 
 test("details: the agent card, capabilities and URL when the agent registers, its last error live and after a reload", async ({ page }) => {
   const id = ids[EXT]!;
@@ -108,7 +82,7 @@ test("details: the agent card, capabilities and URL when the agent registers, it
     data: { id, url: AGENT_URL, agent_card: CARD },
   });
   expect(registered.status(), await registered.text()).toBe(200);
-  await expect(p.getByTestId("panel-status")).toHaveText("Online");
+  await expect(p.getByTestId("panel-status")).toHaveText("Online", STARTS);
   await expect(detail(p, "URL")).toHaveText(AGENT_URL);
   await expect(detail(p, "Agent")).toHaveText("Ledger agent 2.1.0");
   await expect(detail(p, "Description")).toHaveText(CARD.description);
@@ -164,10 +138,10 @@ test("details: the agent card, capabilities and URL when the agent registers, it
   await expect(detail(p, "Skills")).toHaveText("Reconcile accounts, Monthly report, Audit trail");
   const healthy = await bare.post("/registry/heartbeat", { headers: bearer(agentToken), data: { workspace_id: id, error_rate: 0 } });
   expect(healthy.status(), await healthy.text()).toBe(200);
-  await expect(p.getByTestId("panel-status")).toHaveText("Online");
+  await expect(p.getByTestId("panel-status")).toHaveText("Online", STARTS);
   await expect(p.getByText(/^Last error/)).toHaveCount(0);
   await page.reload();
-  await expect(p.getByTestId("panel-status")).toHaveText("Online");
+  await expect(p.getByTestId("panel-status")).toHaveText("Online", STARTS);
   await expect(detail(p, "Agent")).toHaveText("Ledger agent 2.2.0");
   await expect(p.getByText(/^Last error/)).toHaveCount(0);
 });
@@ -284,7 +258,7 @@ test("connection snippets for every runtime the platform connects externally, an
 test("model and provider: saved from the config tab, stored, the agent restarted; the platform's refusal shown", async ({ page }) => {
   const id = ids[ECHO]!;
   const p = await open(page, ECHO, "config");
-  await expect(node(page, ECHO).getByTestId("status")).toHaveText("Online");
+  await expect(node(page, ECHO).getByTestId("status")).toHaveText("Online", STARTS);
   const model = p.getByLabel("Model", { exact: true });
   const provider = p.getByLabel("Provider", { exact: true });
   await expect(model).toHaveValue("");
@@ -301,7 +275,7 @@ test("model and provider: saved from the config tab, stored, the agent restarted
   expect(await (await api.get(`/workspaces/${id}/model`)).json()).toEqual({ model: "claude-e2e-model", source: "workspace_secrets" });
   expect(await (await api.get(`/workspaces/${id}/provider`)).json()).toEqual({ provider: "anthropic", source: "workspace_secrets" });
   await expect.poll(() => seen(page, ECHO), { message: "the save restarts the agent" }).toContain("Provisioning");
-  await expect(node(page, ECHO).getByTestId("status")).toHaveText("Online");
+  await expect(node(page, ECHO).getByTestId("status")).toHaveText("Online", STARTS);
   await axe(page, "the config tab");
 
   // The field stops at the platform's 256 characters; past it (the cap lifted), the platform's

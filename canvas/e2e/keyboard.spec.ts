@@ -1,6 +1,6 @@
 // The canvas without a mouse: every step here is a key press, as a keyboard-only user works.
 import { type Page, expect, test } from "@playwright/test";
-import { adminAuth, base, failOnPageErrors, node, seen, token, watchStatus } from "./helpers";
+import { adminAuth, base, failOnPageErrors, node, seen, STARTS, token, watchStatus } from "./helpers";
 
 failOnPageErrors();
 
@@ -35,7 +35,7 @@ test("create, open, restart and delete a workspace with the keyboard alone", asy
   await page.keyboard.type("keys-only");
   await page.keyboard.press("Enter");
   await expect(dialog).toHaveCount(0);
-  await expect(node(page, "keys-only").getByTestId("status")).toHaveText("Online");
+  await expect(node(page, "keys-only").getByTestId("status")).toHaveText("Online", STARTS);
 
   // Tab reaches the node; Enter opens its panel.
   await tabTo(page, "node-keys-only");
@@ -58,7 +58,7 @@ test("create, open, restart and delete a workspace with the keyboard alone", asy
   await page.keyboard.press("Enter");
   await expect(menu).toHaveCount(0);
   await expect.poll(() => seen(page, "keys-only")).toContain("Provisioning");
-  await expect(node(page, "keys-only").getByTestId("status")).toHaveText("Online");
+  await expect(node(page, "keys-only").getByTestId("status")).toHaveText("Online", STARTS);
 
   // Escape closes the menu and gives the focus back to the node.
   await tabTo(page, "node-keys-only");
@@ -66,7 +66,7 @@ test("create, open, restart and delete a workspace with the keyboard alone", asy
   await expect(menu).toBeVisible();
   await page.keyboard.press("Escape");
   await expect(menu).toHaveCount(0);
-  await expect(page.locator(".react-flow__node:focus")).toHaveCount(1);
+  await expect(page.locator(".react-flow__node:focus [data-testid=\"node-keys-only\"]")).toHaveCount(1);
 
   // The tabs: arrow keys move between them.
   await page.getByRole("tab", { name: "Details" }).focus();

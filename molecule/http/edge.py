@@ -180,6 +180,6 @@ def install(app: Quart, settings: Settings, metrics: Metrics) -> None:
     limited = settings.rate_limit > 0 and not settings.dev_fail_open
     limiter = RateLimiter(settings.rate_limit) if limited else None
     if limiter is not None:
-        metrics.watch(RateLimitFigures(limiter))
+        metrics.watch_rate_limits(RateLimitFigures(limiter))
     edge = Edge(app.asgi_app, EdgePolicy(settings.cors_origins), limiter)
     app.asgi_app = edge  # type: ignore[method-assign, assignment]

@@ -18,7 +18,7 @@ from html import escape
 from quart import Blueprint, Response, redirect, request
 from werkzeug.wrappers.response import Response as WerkzeugResponse
 
-from molecule.errors import PayloadTooLarge, Unauthorized
+from molecule.errors import LengthRequired, PayloadTooLarge, Unauthorized
 from molecule.http import schemas
 from molecule.http.api import Auth, endpoint
 from molecule.http.auth import SESSION_COOKIE, SESSION_TTL, make_session, session_valid
@@ -97,22 +97,36 @@ async def index() -> Response | WerkzeugResponse:
     return Response(_PAGE.format(status=status), mimetype="text/html")
 
 
+SIGN_IN_FORM = {
+    "type": "object",
+    "properties": {"token": {"type": "string"}},
+    "required": ["token"],
+}
+SIGN_IN_ANSWERS = {
+    303: "signed in: to the canvas",
+    400: "no token",
+    401: "not the admin token",
+    411: "no Content-Length (a chunked body)",
+    413: "a body over 8 KiB",
+}
+
+
 @bp.post("/session")
 @endpoint(
     Auth.OPEN,
     "Sign the browser in with the admin token (the sign-in page's form)",
-    body={
-        "type": "object",
-        "properties": {"token": {"type": "string"}},
-        "required": ["token"],
-    },
+    body=SIGN_IN_FORM,
     body_type="application/x-www-form-urlencoded",
-    responses={303: "signed in: to the canvas", 400: "no token", 401: "not the admin token"},
+    responses=SIGN_IN_ANSWERS,
     tags=("canvas",),
 )
 async def sign_in() -> Response | WerkzeugResponse:
+    # Anyone may post here, so the body is bounded before it is read: a browser's form always
+    # says its length, and a chunked body would be read up to the app's 16 MiB limit.
     length = request.content_length
-    if length is not None and length > MAX_SIGN_IN_BODY:
+    if length is None:
+        raise LengthRequired("the sign-in form must send Content-Length")
+    if length > MAX_SIGN_IN_BODY:
         raise PayloadTooLarge("request body too large")
     form = await request.form
     token = form.get("token", "")
@@ -127,13 +141,9 @@ async def sign_in() -> Response | WerkzeugResponse:
 @endpoint(
     Auth.OPEN,
     "Sign the browser in from the sign-in page (its form posts back to the page)",
-    body={
-        "type": "object",
-        "properties": {"token": {"type": "string"}},
-        "required": ["token"],
-    },
+    body=SIGN_IN_FORM,
     body_type="application/x-www-form-urlencoded",
-    responses={303: "signed in: to the canvas", 400: "no token", 401: "not the admin token"},
+    responses=SIGN_IN_ANSWERS,
     tags=("canvas",),
 )
 async def sign_in_from_the_page() -> Response | WerkzeugResponse:

@@ -144,6 +144,7 @@ class Metrics:
         self._drained = {result: drained.labels(result) for result in DRAIN_RESULTS}
         self._database = _DatabaseFigures()
         r.register(self._database)
+        self._rate_limits_watched = False
 
     # -- counted where it happens ------------------------------------------------------------
 
@@ -163,6 +164,14 @@ class Metrics:
     def watch(self, collector: Collector) -> None:
         """Add figures read at scrape time (molecule.observability.live)."""
         self.registry.register(collector)
+
+    def watch_rate_limits(self, collector: Collector) -> None:
+        """The edge's rate limiter figures, once: the first app built on these services is
+        the one that serves (tests build more on a running platform to read its route table,
+        and their limiters see no traffic)."""
+        if not self._rate_limits_watched:
+            self._rate_limits_watched = True
+            self.registry.register(collector)
 
     def render(
         self, counts: DatabaseCounts | None, encoder: Callable[[CollectorRegistry], bytes]

@@ -186,3 +186,13 @@ async def test_the_sign_in_form_refuses_a_wrong_token(
 async def test_the_sign_in_form_bounds_its_body(platform: Harness, path: str) -> None:
     r = await platform.client.post(path, data={"token": "x" * 20_000})
     assert r.status_code == 413 and "set-cookie" not in r.headers
+
+    async def chunked() -> AsyncIterator[bytes]:  # no Content-Length: refused before reading
+        yield b"token=" + ADMIN_TOKEN.encode()
+
+    r = await platform.client.post(
+        path,
+        content=chunked(),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert r.status_code == 411 and "set-cookie" not in r.headers

@@ -20,6 +20,7 @@ import pytest
 import trio
 
 from molecule.asgi import Message
+from molecule.http.app import create_app
 from molecule.http.edge import Edge
 from molecule.http.edge_limits import RateLimiter
 from molecule.http.edge_policy import EdgePolicy
@@ -314,3 +315,15 @@ async def test_refusals_are_counted_on_metrics(limited: Harness) -> None:
     assert anonymous == [401, 401, 429, 429]
     after = await scrape()
     assert after["molecule_rate_limited_requests_total"] == 2
+
+
+async def test_an_app_built_again_on_the_services_does_not_repeat_the_series(
+    limited: Harness,
+) -> None:
+    """Tests build more apps on a running platform (route tables); /metrics stays valid."""
+    create_app(limited.svc)
+    r = await limited.client.get("/metrics", headers=ADMIN)
+    assert r.status_code == 200
+    names = [line.split()[0] for line in r.text.splitlines() if line and line[0] != "#"]
+    assert names.count("molecule_rate_limited_requests_total") == 1
+    assert len(names) == len(set(names)), "a series is listed twice"

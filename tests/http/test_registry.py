@@ -372,3 +372,29 @@ async def snapshot(h: Harness, wid: str) -> dict[str, Any]:
 
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+async def test_a_register_for_a_paused_platform_run_workspace_is_refused(
+    platform: Harness,
+) -> None:
+    """D53 over HTTP: the platform stopped this agent on purpose; a late register (its own
+    valid token) is 409 and writes nothing: no status, URL, card or event."""
+    h = platform
+    r = await h.client.post(
+        "/workspaces", json={"name": "sleeper", "runtime": "echo"}, headers=h.admin
+    )
+    assert r.status_code == 201, r.text
+    wid = r.json()["id"]
+    r = await h.client.post(f"/workspaces/{wid}/pause", headers=h.admin)
+    assert r.status_code == 200, r.text
+    token = (await h.client.post(f"/workspaces/{wid}/tokens", headers=h.admin)).json()["auth_token"]
+    columns = "status::text, url, agent_card, last_heartbeat_at, updated_at"
+    row = f"SELECT {columns} FROM workspaces WHERE id = $1"
+    before = await h.svc.store.fetchrow(row, wid)
+    assert before["status"] == "paused"
+    with h.svc.bus.subscribe(wid) as sub:
+        r = await register(h, wid, token)
+        assert r.status_code == 409, r.text
+        assert r.json()["error"] == "workspace is paused: its agent was stopped by the platform"
+        assert len(sub.receive) == 0
+    assert await h.svc.store.fetchrow(row, wid) == before

@@ -48,7 +48,7 @@ export function SlowStartBanner() {
   const { since } = useClocks();
   const dismissed = useSlowStart((s) => s.dismissed);
   const rows = useOrg(useShallow((s) => Object.keys(since).map((id) => s.workspaces[id])));
-  const [, setTick] = useState(0);
+  const [tick, setTick] = useState(0);
   const open = useShowWorkspace();
   const byId = Object.fromEntries(rows.filter((w) => w !== undefined).map((w) => [w.id, w]));
   const { overdue, nextAt } = slowStarts(byId, since, dismissed, Date.now());
@@ -57,7 +57,9 @@ export function SlowStartBanner() {
     if (nextAt === null) return;
     const timer = setTimeout(() => setTick((n) => n + 1), Math.min(Math.max(nextAt - Date.now(), 0) + 50, 2 ** 31 - 1));
     return () => clearTimeout(timer);
-  }, [nextAt]);
+    // `tick` too: a timer that fired early (the wall clock stepped back) leaves the same
+    // deadline, and must be set again.
+  }, [nextAt, tick]);
 
   const summary =
     overdue.length === 0

@@ -30,17 +30,42 @@ describe("waiting for the agent", () => {
 
   const row = (status: string) => ({ id: "w1", name: "w1", status }) as unknown as Workspace;
 
-  it("ends as soon as the workspace is online", async () => {
+  it("ends as soon as the workspace turns online, not before a second", async () => {
     vi.useFakeTimers();
     useOrg.getState().upsert(row("provisioning"));
     let done = false;
     const waiting = untilOnline("w1", 15_000).then(() => (done = true));
-    await vi.advanceTimersByTimeAsync(1_000);
+    await vi.advanceTimersByTimeAsync(2_000);
     expect(done).toBe(false);
     useOrg.getState().upsert(row("online"));
     await waiting;
     expect(done).toBe(true);
     expect(vi.getTimerCount()).toBe(0);
+
+    // Online within the first second: the retry waits for the second to end.
+    useOrg.getState().upsert(row("provisioning"));
+    done = false;
+    void untilOnline("w1", 15_000).then(() => (done = true));
+    useOrg.getState().upsert(row("online"));
+    await vi.advanceTimersByTimeAsync(999);
+    expect(done).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(done).toBe(true);
+  });
+
+  it("is not ended by updates while the page already shows it online", async () => {
+    // The platform found the agent gone (503 restarting) before the page heard of it.
+    vi.useFakeTimers();
+    useOrg.getState().upsert(row("online"));
+    let done = false;
+    void untilOnline("w1", 5_000).then(() => (done = true));
+    for (let i = 0; i < 40; i++) {
+      useOrg.getState().upsert(row("online")); // unrelated updates: a new object, same status
+      await vi.advanceTimersByTimeAsync(100);
+    }
+    expect(done).toBe(false);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(done).toBe(true);
   });
 
   it("ends after the retry time when the workspace stays down", async () => {

@@ -4,7 +4,7 @@
 import { ApiError } from "../api/client";
 import { useOrg } from "../store/org";
 
-/** How long a message waits for its agent at most, from the first refusal. */
+/** How long a message waits for its agent at most, from its first refusal. */
 export const WAKE_WAIT_MS = 3 * 60_000;
 const MIN_RETRY_MS = 1_000;
 const MAX_RETRY_MS = 15_000;
@@ -19,18 +19,30 @@ export function wakeRetryMs(error: unknown): number | null {
   return Math.min(Math.max(seconds * 1000, MIN_RETRY_MS), MAX_RETRY_MS);
 }
 
-/** Resolves when the workspace shows online (its WORKSPACE_ONLINE event), or after `ms`,
- * whichever comes first: a retry need not wait the platform's whole estimate. */
+/** Resolves when the workspace turns online (its WORKSPACE_ONLINE event) but not before
+ * `MIN_RETRY_MS`, or after `ms`, whichever comes first: a retry need not wait the platform's
+ * whole estimate, and a workspace the page still shows online (the platform found its agent
+ * gone) is not asked again on every unrelated store update. */
 export function untilOnline(workspaceId: string, ms: number): Promise<void> {
   return new Promise((done) => {
+    let minimumOver = false;
+    let turnedOnline = false;
     const finish = () => {
       clearTimeout(timer);
+      clearTimeout(minimum);
       unsubscribe();
       done();
     };
     const timer = setTimeout(finish, ms);
-    const unsubscribe = useOrg.subscribe((state) => {
-      if (state.workspaces[workspaceId]?.status === "online") finish();
+    const minimum = setTimeout(() => {
+      minimumOver = true;
+      if (turnedOnline) finish();
+    }, Math.min(MIN_RETRY_MS, ms));
+    const unsubscribe = useOrg.subscribe((state, previous) => {
+      const wasOnline = previous.workspaces[workspaceId]?.status === "online";
+      if (wasOnline || state.workspaces[workspaceId]?.status !== "online") return;
+      turnedOnline = true;
+      if (minimumOver) finish();
     });
   });
 }

@@ -57,12 +57,13 @@ export function Composer({ workspaceId }: { workspaceId: string }) {
     // An agent that is asleep or starting refuses the message without keeping it; it is sent
     // again once the workspace is online (or the platform's retry time has passed).
     const deliver = async (): Promise<StreamedReply | null> => {
-      const giveUpAt = Date.now() + WAKE_WAIT_MS;
+      let giveUpAt: number | null = null;
       for (;;) {
         try {
           return await streamMessage(workspaceId, body, files, grow);
         } catch (e) {
           const retryMs = wakeRetryMs(e);
+          giveUpAt ??= Date.now() + WAKE_WAIT_MS;
           if (retryMs === null || Date.now() > giveUpAt) throw e;
           setWaiting(true);
           await untilOnline(workspaceId, retryMs);

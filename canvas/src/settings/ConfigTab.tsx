@@ -1,5 +1,6 @@
 // Configure it: config.yaml and the prompt files (/configs), the stored config object, and the
-// model / provider (saved as workspace secrets; a save restarts the agent).
+// model / provider (saved as workspace secrets; a save restarts the agent when the platform runs
+// it).
 import { useEffect, useId, useState } from "react";
 import { getConfig, getModel, getProvider, listFiles, patchConfig, putModel, putProvider, readFile, writeFile } from "../api/config";
 import { useOrg } from "../store/org";
