@@ -98,10 +98,6 @@ class PayloadTooLarge(MoleculeError):
     status, default_message = 413, "payload too large"
 
 
-class LengthRequired(MoleculeError):
-    status, default_message = 411, "length required"
-
-
 class Unprocessable(MoleculeError):
     status, default_message = 422, "unprocessable entity"
 

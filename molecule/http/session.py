@@ -18,7 +18,7 @@ from html import escape
 from quart import Blueprint, Response, redirect, request
 from werkzeug.wrappers.response import Response as WerkzeugResponse
 
-from molecule.errors import LengthRequired, PayloadTooLarge, Unauthorized
+from molecule.errors import BadRequest, PayloadTooLarge, Unauthorized
 from molecule.http import schemas
 from molecule.http.api import Auth, endpoint
 from molecule.http.auth import SESSION_COOKIE, SESSION_TTL, make_session, session_valid
@@ -125,7 +125,7 @@ async def sign_in() -> Response | WerkzeugResponse:
     # says its length, and a chunked body would be read up to the app's 16 MiB limit.
     length = request.content_length
     if length is None:
-        raise LengthRequired("the sign-in form must send Content-Length")
+        raise BadRequest("the sign-in form must send Content-Length", status=411)
     if length > MAX_SIGN_IN_BODY:
         raise PayloadTooLarge("request body too large")
     form = await request.form
