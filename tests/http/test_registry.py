@@ -7,6 +7,7 @@ import uuid
 from typing import Any
 
 import pytest
+import trio
 
 from molecule.events import Event
 from tests.conftest import Harness
@@ -378,17 +379,22 @@ async def test_a_register_for_a_paused_platform_run_workspace_is_refused(
     platform: Harness,
 ) -> None:
     """D53 over HTTP: the platform stopped this agent on purpose; a late register (its own
-    valid token) is 409 and writes nothing: no status, URL, card or event."""
+    valid token) is 409 and writes nothing: no status, URL, card, heartbeat time or event."""
     h = platform
     r = await h.client.post(
         "/workspaces", json={"name": "sleeper", "runtime": "echo"}, headers=h.admin
     )
     assert r.status_code == 201, r.text
     wid = r.json()["id"]
+    with trio.fail_after(60):  # its start finished: nothing else writes the row after the pause
+        while await h.svc.workspaces.status_of(wid) != "online":  # noqa: ASYNC110
+            await trio.sleep(0.05)
     r = await h.client.post(f"/workspaces/{wid}/pause", headers=h.admin)
     assert r.status_code == 200, r.text
     token = (await h.client.post(f"/workspaces/{wid}/tokens", headers=h.admin)).json()["auth_token"]
-    columns = "status::text, url, agent_card, last_heartbeat_at, updated_at"
+    # What a register writes (a heartbeat the agent sent before it stopped is flushed first).
+    await h.svc.heartbeats.flush()
+    columns = "status::text, url, agent_card, delivery_mode, last_heartbeat_at"
     row = f"SELECT {columns} FROM workspaces WHERE id = $1"
     before = await h.svc.store.fetchrow(row, wid)
     assert before["status"] == "paused"
