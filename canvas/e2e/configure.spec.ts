@@ -346,7 +346,7 @@ test("memories: search finds only the matching one, inspect shows all of it, del
 
   // Delete (confirmed): gone from the tab and from the platform; the other one stays.
   acceptNextConfirm(page);
-  await card.getByRole("button", { name: `Delete memory ${memories.LOCAL}` }).click();
+  await card.getByRole("button", { name: `Delete the memory "${ledger.slice(0, 60)}…"` }).click();
   await expect(p.getByRole("status").filter({ hasText: "Memory deleted" })).toBeVisible();
   await expect(p.getByText("No memories found.")).toBeVisible();
   const left = (await (await api.get(`/workspaces/${id}/memories`)).json()) as { id: string }[];

@@ -50,7 +50,7 @@ export function MemoriesTab({ workspaceId }: { workspaceId: string }) {
                   <button
                     type="button"
                     className="danger"
-                    aria-label={`Delete memory ${m.id}`}
+                    aria-label={`Delete the memory "${m.content.length > 60 ? `${m.content.slice(0, 60)}…` : m.content}"`}
                     onClick={() => window.confirm("Delete this memory?") && void change(() => deleteMemory(workspaceId, m.id), setStatus, "Memory deleted", found.reload)}
                   >
                     Delete
