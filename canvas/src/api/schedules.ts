@@ -1,37 +1,16 @@
 // A workspace's schedules: a prompt sent at every cron time, with its run history.
 import { api, unwrap, unwrapAs } from "./client";
+import type { paths } from "./schema";
 
-export interface ScheduleRow {
-  id: string;
-  workspace_id: string;
-  name: string;
-  cron_expr: string;
-  timezone: string;
-  prompt: string;
-  enabled: boolean;
-  last_run_at: string | null;
-  next_run_at: string | null;
-  run_count: number;
-  last_status: string;
-  last_error: string;
-  source: string;
-  created_at: string;
-}
+// The shapes are the platform's own (schema.d.ts, generated from GET /openapi.json).
+type Schedules = paths["/workspaces/{workspace_id}/schedules"];
+type JsonOf<R> = R extends { content: { "application/json": infer Body } } ? Body : never;
 
-export interface ScheduleRunRow {
-  timestamp: string;
-  duration_ms: number | null;
-  status: string;
-  error_detail: string;
-}
-
-export interface NewSchedule {
-  name?: string;
-  cron_expr: string;
-  timezone: string;
-  prompt: string;
-  enabled?: boolean;
-}
+export type ScheduleRow = JsonOf<Schedules["get"]["responses"][200]>[number];
+export type ScheduleRunRow = JsonOf<
+  paths["/workspaces/{workspace_id}/schedules/{schedule_id}/history"]["get"]["responses"][200]
+>[number];
+export type NewSchedule = NonNullable<Schedules["post"]["requestBody"]>["content"]["application/json"];
 
 const ws = (id: string) => ({ params: { path: { workspace_id: id } } });
 const one = (id: string, scheduleId: string) => ({ params: { path: { workspace_id: id, schedule_id: scheduleId } } });
@@ -45,7 +24,9 @@ export const createSchedule = (id: string, body: NewSchedule) =>
 /** What an edit may change; only the fields present are sent and changed (the platform plans
  * the next run again when cron_expr, timezone or enabled change; a bad cron expression or time
  * zone is its 400 with the reason, a taken name its 409). */
-export type ScheduleEdit = Partial<Pick<NewSchedule, "name" | "cron_expr" | "timezone" | "prompt" | "enabled">>;
+export type ScheduleEdit = NonNullable<
+  paths["/workspaces/{workspace_id}/schedules/{schedule_id}"]["patch"]["requestBody"]
+>["content"]["application/json"];
 
 export const updateSchedule = (id: string, scheduleId: string, body: ScheduleEdit) =>
   unwrap(api.PATCH("/workspaces/{workspace_id}/schedules/{schedule_id}", { ...one(id, scheduleId), body }));

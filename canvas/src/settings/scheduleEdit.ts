@@ -41,12 +41,12 @@ export function scheduleChanges(row: Pick<ScheduleRow, keyof ScheduleDraft>, dra
 /** Why the changes cannot be sent, or null. Only changed fields are checked, so a stored row
  * the platform accepted is never refused here for a field the person did not touch. */
 export function scheduleEditError(changes: ScheduleEdit): string | null {
-  if (changes.cron_expr !== undefined) {
+  if (changes.cron_expr != null) {
     const problem = cronError(changes.cron_expr);
     if (problem) return problem;
   }
-  if (changes.prompt !== undefined && !changes.prompt) return "write the prompt to send";
-  if (changes.name !== undefined && changes.name.length > MAX_SCHEDULE_NAME) return `the name may have at most ${MAX_SCHEDULE_NAME} characters`;
+  if (changes.prompt != null && !changes.prompt) return "write the prompt to send";
+  if (changes.name != null && changes.name.length > MAX_SCHEDULE_NAME) return `the name may have at most ${MAX_SCHEDULE_NAME} characters`;
   return null;
 }
 
