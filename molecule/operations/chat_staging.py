@@ -207,14 +207,24 @@ class ChatStaging:
         return row
 
     async def content(self, file_id: str, size: int) -> AsyncIterator[bytes]:
-        """The file in slices (a streamed response's body); records the fetch at the end."""
+        """The file in slices (a streamed response's body).
+
+        The fetch is recorded before the last slice goes out, not after it: code after the
+        final yield runs only once the server asks for more, which can be after the client
+        already has the whole body and has moved on (to its ack, say)."""
         offset = 0
         while offset < size:
             data = await self.pending.read_slice(file_id, offset, READ_SLICE)
             if not data:
                 break
             offset += len(data)
+            if offset >= size:
+                await self._mark_fetched(file_id)
             yield data
+        if offset < size:  # the stored content ended early; still a fetch
+            await self._mark_fetched(file_id)
+
+    async def _mark_fetched(self, file_id: str) -> None:
         try:
             await self.pending.mark_fetched(file_id)
         except Exception:
