@@ -19,6 +19,7 @@ import trio
 import trio_asyncio
 
 from molecule.config import Settings
+from molecule.events import Event, Subscription
 from molecule.http.app import create_app
 from molecule.http.server import serve
 from molecule.platform import hypercorn_config, running_platform
@@ -185,3 +186,13 @@ async def dev_platform(aio_loop: object, dsn: str, tmp_path: Path) -> AsyncItera
         async with httpx.AsyncClient(base_url=base, timeout=10) as client:
             yield Harness(svc, base, client)
         stop.set()
+
+
+def drain(sub: Subscription) -> list[Event]:
+    """Every event already delivered to this subscription, without waiting for more."""
+    events = []
+    while True:
+        try:
+            events.append(sub.receive.receive_nowait())
+        except (trio.WouldBlock, trio.EndOfChannel):
+            return events

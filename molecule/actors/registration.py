@@ -139,11 +139,16 @@ class Registration:
         self.actor.active_tasks = p.active_tasks
         if spend:
             self.actor.monthly_spend = spend
-        bus.broadcast(
-            WORKSPACE_HEARTBEAT,
-            self.actor.workspace_id,
-            {"active_tasks": p.active_tasks, "uptime_seconds": int(p.uptime_seconds)},
-        )
+        beat: dict[str, Any] = {
+            "active_tasks": p.active_tasks,
+            "uptime_seconds": int(p.uptime_seconds),
+        }
+        if sample_error != self.actor.sample_error:
+            # A new last error shows on an open canvas without a reload, even when the
+            # error rate stays under the degrade threshold (docs/compatibility.md#d54).
+            beat["sample_error"] = sample_error
+            self.actor.sample_error = sample_error
+        bus.broadcast(WORKSPACE_HEARTBEAT, self.actor.workspace_id, beat)
         self._store_runtime_metadata(p)
         self.actor.delivery.maybe_drain()
         body: dict[str, Any] = {"status": "ok"}

@@ -68,10 +68,6 @@ from molecule.store.workspaces import Workspaces
 
 log = logging.getLogger("molecule.actors.workspace")
 
-MAX_SAMPLE_ERROR = 4096
-MAX_CURRENT_TASK = 4096
-DEGRADE_ERROR_RATE = 0.5
-URL_CHECK_TTL = 5.0
 RESTART_RETRY_AFTER = 15  # seconds a caller is told to wait for a (re)starting agent
 RECOVER_ERROR_RATE = 0.1
 
@@ -123,6 +119,7 @@ class WorkspaceActor(Actor):
         self.capabilities: dict[str, bool] = {}
         self.idle_timeout_override: float | None = None
         self.current_task = ""
+        self.sample_error = ""
         self.active_tasks = 0
         self.inbound_secret: str | None = None
         self.lifecycle = Lifecycle(self)
@@ -175,6 +172,7 @@ class WorkspaceActor(Actor):
         self.parent_id: str | None = row.get("parent_id")
         self.max_concurrent_tasks: int = row.get("max_concurrent_tasks") or 1
         self.current_task = row.get("current_task") or ""
+        self.sample_error = row.get("last_sample_error") or ""
         self.active_tasks = row.get("active_tasks") or 0
         self.inbound_secret = row.get("platform_inbound_secret") or None
         self.budget_limit: int | None = row.get("budget_limit")

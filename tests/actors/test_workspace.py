@@ -21,7 +21,7 @@ from molecule.operations.a2a_send import send_a2a
 from molecule.platform import running_platform
 from molecule.services import Services
 from molecule.store.workspaces import NewWorkspace
-from tests.conftest import make_settings
+from tests.conftest import drain, make_settings
 
 CARD = {"name": "agent"}
 
@@ -295,3 +295,25 @@ async def test_resuming_an_agent_the_platform_does_not_run_is_recorded(
         assert (got.type, got.payload) == (event, {"status": resumed})
     assert await status_row(svc, wid) == resumed
     assert [e["event_type"] for e in await svc.bus.rows.recent(wid, 1)] == [event]  # stored
+
+
+async def test_a_heartbeat_event_carries_the_last_error_only_when_it_changed(
+    svc: Services,
+) -> None:
+    """An agent failing under the degrade threshold stays online; its new last error still
+    reaches an open canvas (docs/compatibility.md#d54)."""
+    wid = await new_workspace(svc, "flaky")
+
+    async def beat(**fields: Any) -> list[tuple[str, dict[str, Any]]]:
+        with svc.bus.subscribe(wid) as sub:
+            await ask(svc, wid, Heartbeat(HeartbeatPayload(workspace_id=wid, **fields)))
+            await settle()
+            return [(e.type, e.payload) for e in drain(sub) if e.type == "WORKSPACE_HEARTBEAT"]
+
+    plain = {"active_tasks": 0, "uptime_seconds": 0}
+    assert await beat() == [("WORKSPACE_HEARTBEAT", plain)]
+    err = {"error_rate": 0.2, "sample_error": "timeout"}
+    assert await beat(**err) == [("WORKSPACE_HEARTBEAT", {**plain, "sample_error": "timeout"})]
+    assert await beat(**err) == [("WORKSPACE_HEARTBEAT", plain)]  # unchanged: the original's shape
+    assert await status_row(svc, wid) == "online"
+    assert await beat() == [("WORKSPACE_HEARTBEAT", {**plain, "sample_error": ""})]  # cleared

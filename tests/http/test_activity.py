@@ -6,11 +6,9 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-import trio
-
 from molecule.actors.sweepers import sweep_activity_retention
 from molecule.http.activity_feed import parse_rfc3339
-from tests.conftest import Harness
+from tests.conftest import Harness, drain
 
 ROW_KEYS = {
     "id", "workspace_id", "activity_type", "source_id", "target_id", "method", "summary",
@@ -81,15 +79,6 @@ async def count(h: Harness) -> int:
     await h.svc.activity.flush()
     n: int = await h.svc.store.fetchval("SELECT count(*) FROM activity_logs")
     return n
-
-
-def drain(sub: Any) -> list[Any]:
-    events = []
-    while True:
-        try:
-            events.append(sub.receive.receive_nowait())
-        except trio.WouldBlock:
-            return events
 
 
 # --- GET: shape, order, filters ------------------------------------------------------------

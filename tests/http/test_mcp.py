@@ -14,8 +14,7 @@ import httpx
 import pytest
 import trio
 
-from molecule.events import Event, Subscription
-from tests.conftest import Harness, make_settings, start_platform
+from tests.conftest import Harness, drain, make_settings, start_platform
 
 WAIT = 10.0
 
@@ -74,15 +73,6 @@ async def snapshot(h: Harness) -> dict[str, Any]:
         rows = await h.svc.store.fetch(f"SELECT * FROM {table} ORDER BY 1")  # noqa: S608
         found[table] = [dict(r) for r in rows]
     return found
-
-
-def drain(sub: Subscription) -> list[Event]:
-    events = []
-    while True:
-        try:
-            events.append(sub.receive.receive_nowait())
-        except (trio.WouldBlock, trio.EndOfChannel):
-            return events
 
 
 async def mock_target(h: Harness, name: str, **extra: Any) -> dict[str, Any]:

@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 import trio
 
-from molecule.events import Event
+from molecule.events import Subscription
 from tests.conftest import Harness
+from tests.conftest import drain as drain_events
 
 CARD = {"name": "agent", "description": "test agent", "version": "1.0.0"}
 
@@ -353,14 +354,8 @@ async def test_discovery_peers_and_check_access_follow_hierarchy(platform: Harne
     assert {p["id"] for p in peers.json()} == {root, b, a1}
 
 
-def drain(sub: Any) -> list[tuple[str, dict[str, Any]]]:
-    out = []
-    while True:
-        try:
-            event: Event = sub.receive.receive_nowait()
-        except Exception:
-            return out
-        out.append((event.type, event.payload))
+def drain(sub: Subscription) -> list[tuple[str, dict[str, Any]]]:
+    return [(event.type, event.payload) for event in drain_events(sub)]
 
 
 async def snapshot(h: Harness, wid: str) -> dict[str, Any]:

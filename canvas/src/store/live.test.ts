@@ -74,6 +74,13 @@ describe("the event reducer", () => {
     expect(reduce(s, ev("TASK_UPDATED", A, { current_task: "" })).workspaces[A]!.current_task).toBeNull();
   });
 
+  it("a heartbeat that carries a changed last error shows it, and an empty one clears it", () => {
+    const s = run(ev("WORKSPACE_HEARTBEAT", A, { active_tasks: 0, uptime_seconds: 5, sample_error: "timeout" }));
+    expect(s.workspaces[A]!.last_sample_error).toBe("timeout");
+    expect(reduce(s, ev("WORKSPACE_HEARTBEAT", A, { active_tasks: 0 })).workspaces[A]!.last_sample_error).toBe("timeout");
+    expect(reduce(s, ev("WORKSPACE_HEARTBEAT", A, { sample_error: "" })).workspaces[A]!.last_sample_error).toBeNull();
+  });
+
   it("AGENT_CARD_UPDATED replaces the card", () => {
     expect(run(ev("AGENT_CARD_UPDATED", A, { agent_card: { name: "v2" } })).workspaces[A]!.agent_card).toEqual({ name: "v2" });
   });

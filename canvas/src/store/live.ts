@@ -184,8 +184,12 @@ export function reduce(state: LiveState, ev: WireEvent): LiveState {
       return patch(state, id, { status: "hibernated", url: null });
     case "WORKSPACE_REMOVED":
       return remove(state, id);
-    case "WORKSPACE_HEARTBEAT":
-      return patch(state, id, { active_tasks: num(p.active_tasks), uptime_seconds: num(p.uptime_seconds), last_heartbeat_at: ev.timestamp }, false);
+    case "WORKSPACE_HEARTBEAT": {
+      const change: Patch = { active_tasks: num(p.active_tasks), uptime_seconds: num(p.uptime_seconds), last_heartbeat_at: ev.timestamp };
+      // Only a beat whose last error changed carries the field (docs/compatibility.md#d54).
+      if (typeof p.sample_error === "string") change.last_sample_error = p.sample_error || null;
+      return patch(state, id, change, false);
+    }
     case "TASK_UPDATED":
       return patch(state, id, { current_task: str(p.current_task) || null, active_tasks: num(p.active_tasks) }, false);
     case "AGENT_CARD_UPDATED":
