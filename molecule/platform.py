@@ -78,6 +78,7 @@ from molecule.store.heartbeats import HeartbeatBuffer
 from molecule.store.migrate import migrate
 from molecule.store.orphan_rows import OrphanRows
 from molecule.store.pending_uploads import unlink_orphaned_staging
+from molecule.store.plugins import PluginRows
 from molecule.store.pool import Store
 from molecule.store.queue import QueueRows
 from molecule.store.schedules import ScheduleRows
@@ -227,7 +228,7 @@ async def running_platform(settings: Settings, dsn: str) -> AsyncIterator[Servic
                 secrets=secrets,
                 pipeline=pipeline,
                 removal=removal,
-                creation=WorkspaceCreation(workspaces, tokens, bus, directory),
+                creation=WorkspaceCreation(workspaces, tokens, bus, directory, PluginRows(store)),
                 tasks=tasks,
                 background=background,
                 metrics=metrics,

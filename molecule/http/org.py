@@ -7,7 +7,7 @@ upstream-may §12.2; the steps are in molecule/operations/org_import.py).
   `{template: {...}}` carries one inline; `mode` may be "" or "merge" (the same thing
   here: existing workspaces are kept); `force` is ignored, as upstream removed it (#2290).
   201 `{org, workspaces: [{id, name, tier, runtime, status, parent_id, skipped?,
-  channels_skipped?}], count}`; 207 adds `error` and `failed` when some could not be
+  channels_skipped?, plugins_skipped?}], count}`; 207 adds `error` and `failed` when some could not be
   created; 400 with `detail` for anything wrong in the template (nothing is created); 404
   for an unknown `dir`; 412 when a required variable is not set.
 """
@@ -29,7 +29,9 @@ from molecule.operations.org_plan import runtime_of
 from molecule.operations.org_spec import MAX_DEPTH, MAX_WORKSPACES, OrgTemplate, walk
 from molecule.operations.workspace_extras import WorkspaceExtras
 from molecule.provision.org_templates import OrgTemplates, invalid_template
+from molecule.provision.plugins_registry import PluginRegistry
 from molecule.services import Services
+from molecule.store.plugins import PluginRows
 from molecule.store.subtrees import Subtrees
 
 bp = Blueprint("org", __name__)
@@ -87,6 +89,8 @@ def operation(svc: Services) -> OrgImport:
         svc.pipeline.templates,
         OrgTemplates(),
         WorkspaceExtras(svc.store, svc.workspaces, svc.activity, svc.scheduler),
+        PluginRegistry.for_home(svc.settings.home),
+        PluginRows(svc.store),
     )
 
 

@@ -2,7 +2,7 @@
 
 Every creator goes through here (POST /workspaces, org import, bundle import): the caller
 validates the fields at its edge, this decides the rest. A creator may seed the workspace's
-own secrets and config files; they are stored before anything starts it.
+own secrets, config files and plugins; they are stored before anything starts it.
 
 - mock: online at once (the platform itself answers for it), nothing to start;
 - external with a url: online at once (its agent runs elsewhere and is already reachable);
@@ -16,7 +16,7 @@ as it, or act as it, without holding one. Platform-run agents get a fresh one at
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from molecule.actors.directory import Directory
@@ -29,6 +29,9 @@ from molecule.events import (
     EventBus,
 )
 from molecule.models import EXTERNAL_RUNTIMES, WorkspaceStatus
+from molecule.operations.plugins import installed_row
+from molecule.provision.plugins_staging import StagedPlugin
+from molecule.store.plugins import PluginRows
 from molecule.store.token_rows import WorkspaceTokens
 from molecule.store.workspaces import NewWorkspace, Workspaces
 
@@ -61,6 +64,9 @@ class CreateRequest:
     # (relative paths; a config.yaml among them replaces the template's) and its own secrets.
     config_files: Mapping[str, bytes] = field(default_factory=dict)
     secrets: Mapping[str, str] = field(default_factory=dict)
+    # Registry plugins delivered into its /plugins/<name>/ and listed as installed from
+    # `local://<name>`, as POST /workspaces/:id/plugins would (org import).
+    plugins: Sequence[StagedPlugin] = ()
 
 
 @dataclass(frozen=True)
@@ -80,11 +86,13 @@ class WorkspaceCreation:
         tokens: WorkspaceTokens,
         bus: EventBus,
         directory: Directory,
+        plugin_rows: PluginRows,
     ) -> None:
         self.workspaces = workspaces
         self.tokens = tokens
         self.bus = bus
         self.directory = directory
+        self.plugin_rows = plugin_rows
 
     async def create(self, req: CreateRequest) -> Created:
         """Insert, record, mint the token and start it; raises NameTaken (409)."""
@@ -119,7 +127,8 @@ class WorkspaceCreation:
             WORKSPACE_PROVISIONING, wid, {"name": name, "tier": req.tier, "runtime": runtime}
         )
         token = await self.tokens.mint(wid)
-        if (req.config_files or req.secrets) and not await self._seed(wid, req, external or mock):
+        seeds = req.config_files or req.secrets or req.plugins
+        if seeds and not await self._seed(wid, req, external or mock):
             return Created(wid, name, WorkspaceStatus.FAILED, runtime, external, token)
         if external:
             event = WORKSPACE_ONLINE if req.url else WORKSPACE_AWAITING_AGENT
@@ -137,8 +146,8 @@ class WorkspaceCreation:
         return Created(wid, name, status, runtime, external, token)
 
     async def _seed(self, wid: str, req: CreateRequest, runs_elsewhere: bool) -> bool:
-        """Store its secrets and write its config files before anything starts it; on a
-        failure it is marked failed (the files stay out of a half-written start)."""
+        """Store its secrets and write its config files and plugins before anything starts
+        it; on a failure it is marked failed (the files stay out of a half-written start)."""
         pipeline = self.directory.deps.pipeline
         try:
             for key, value in req.secrets.items():
@@ -147,6 +156,13 @@ class WorkspaceCreation:
             if provisioner is not None and not runs_elsewhere:
                 for rel, data in req.config_files.items():
                     await provisioner.write_file(wid, f"/configs/{rel}", data)
+                for plugin in req.plugins:
+                    await self.plugin_rows.record(
+                        installed_row(wid, plugin, f"local://{plugin.name}")
+                    )
+                    for rel in sorted(plugin.files):
+                        path = f"/plugins/{plugin.name}/{rel}"
+                        await provisioner.write_file(wid, path, plugin.files[rel])
         except DatastoreUnavailable:
             raise
         except Exception:

@@ -13,7 +13,9 @@ The steps, each finished before the next begins, so every refusal leaves nothing
    workspace starts through the same pipeline as POST /workspaces. A live workspace of the
    same name under the same parent is kept and reported `skipped` (a re-import completes an
    org instead of duplicating it). A workspace that cannot be created is reported with its
-   subtree, the others go on: 207 with what was created and what failed.
+   subtree, the others go on: 207 with what was created and what failed. A workspace's
+   plugins are seeded before its first start; one its org's allowlist leaves out (a new
+   workspace under an existing root) is not installed and is reported in `plugins_skipped`.
 
 `org.import.started` and `org.import.completed` are recorded around step 5 (workspace_id
 null), with the original's payloads.
@@ -32,12 +34,14 @@ import trio
 from molecule.errors import BadRequest, DatastoreUnavailable, MoleculeError
 from molecule.events import ORG_IMPORT_COMPLETED, ORG_IMPORT_STARTED, EventBus
 from molecule.models import WorkspaceStatus
-from molecule.operations.creation import SEED_FAILED, WorkspaceCreation
+from molecule.operations.creation import SEED_FAILED, CreateRequest, WorkspaceCreation
 from molecule.operations.org_plan import OrgPlan, PlannedWorkspace, plan_org, template_env
 from molecule.operations.org_spec import EnvNeeds, OrgTemplate, collect_env, parse_org, walk
 from molecule.operations.workspace_extras import WorkspaceExtras, seed_extras
 from molecule.provision.org_templates import OrgTemplates
+from molecule.provision.plugins_registry import PluginRegistry
 from molecule.provision.templates import Templates
+from molecule.store.plugins import PluginRows
 from molecule.store.secrets import Secrets
 from molecule.store.subtrees import Subtrees
 
@@ -80,10 +84,13 @@ class OrgImport:
         templates: Templates,
         catalogue: OrgTemplates,
         extras: WorkspaceExtras,
+        plugin_registry: PluginRegistry,
+        plugin_rows: PluginRows,
     ) -> None:
         self.creation, self.secrets, self.bus = creation, secrets, bus
         self.subtrees, self.templates, self.catalogue = subtrees, templates, catalogue
         self.extras = extras
+        self.plugin_registry, self.plugin_rows = plugin_registry, plugin_rows
 
     def env_needs(self, org: OrgTemplate) -> EnvNeeds:
         return collect_env(org, lambda ws: template_env(ws, org.defaults, self.templates))
@@ -124,7 +131,13 @@ class OrgImport:
 
     async def plan(self, source: Source) -> OrgPlan:
         return await trio.to_thread.run_sync(
-            plan_org, source.org, source.base, source.dir, self.templates, self.extras
+            plan_org,
+            source.org,
+            source.base,
+            source.dir,
+            self.templates,
+            self.extras,
+            self.plugin_registry,
         )
 
     async def preflight(self, source: Source, plan: OrgPlan) -> None:
@@ -210,6 +223,7 @@ class OrgImport:
                 }
             )
         else:
+            req, plugins_skipped = await self._allowed_plugins(req, node, parent_id)
             try:
                 created = await self.creation.create(replace(req, parent_id=parent_id))
             except DatastoreUnavailable:
@@ -233,6 +247,8 @@ class OrgImport:
             }
             if node.channels_skipped:
                 entry["channels_skipped"] = node.channels_skipped
+            if plugins_skipped:
+                entry["plugins_skipped"] = plugins_skipped
             run.results.append(entry)
             if created.status == WorkspaceStatus.FAILED:
                 run.failed.append({"name": created.name, "parent_id": parent_id, "id": wid})
@@ -247,3 +263,25 @@ class OrgImport:
                 run.failed[-1]["error"] = problem
         for child in node.children:
             await self._create(child, wid, run)
+
+    async def _allowed_plugins(
+        self, req: CreateRequest, node: PlannedWorkspace, parent_id: str | None
+    ) -> tuple[CreateRequest, list[dict[str, str]]]:
+        """The request without the plugins the allowlist of the org it joins leaves out (a
+        new root starts an org of its own, with no allowlist yet)."""
+        if not req.plugins or parent_id is None:
+            return req, []
+        org = await self.plugin_rows.org_of(parent_id)
+        kept, skipped = [], []
+        for plugin in req.plugins:
+            if org is not None and await self.plugin_rows.blocked(org, plugin.name):
+                skipped.append(
+                    {
+                        "workspace": node.request.name,
+                        "plugin": plugin.name,
+                        "reason": f'plugin "{plugin.name}" is not in the org allowlist',
+                    }
+                )
+            else:
+                kept.append(plugin)
+        return replace(req, plugins=tuple(kept)), skipped

@@ -17,6 +17,10 @@ Decisions, as in the original (upstream-april §8.4) unless noted:
   `system_prompt` becomes `system-prompt.md`, listed in `prompt_files`;
 - `.env` at the template's root, then in `files_dir`, become the workspace's secrets (and
   count as set for the required-environment preflight);
+- `plugins`: the defaults' and the workspace's, a workspace's `!name` or `-name` leaving one
+  of the defaults out; each is read from the plugin registry (GET /plugins) once per import
+  and checked as an install checks it, and seeded into every workspace this platform runs
+  that names it (an external or mock workspace has no files here);
 - the original's default model (`anthropic:claude-opus-4-7`) is not invented: the local
   runtimes take the model from config or the `MODEL` secret.
 """
@@ -30,6 +34,7 @@ from typing import Any, TypeVar
 
 import yaml
 
+from molecule.errors import MoleculeError, NotFound
 from molecule.models import EXTERNAL_RUNTIMES
 from molecule.operations.creation import DEFAULT_RUNTIME, CreateRequest
 from molecule.operations.org_spec import (
@@ -47,6 +52,8 @@ from molecule.provision.org_templates import (
     parse_env,
     read_text,
 )
+from molecule.provision.plugins_registry import PluginRegistry, valid_name
+from molecule.provision.plugins_staging import Limits, StagedPlugin
 from molecule.provision.runtimes import LOCAL_ADAPTERS
 from molecule.provision.templates import Templates
 
@@ -128,12 +135,34 @@ def _memories(seeds: list[MemorySeed], scope: str | None = None) -> list[MemoryS
     return [MemorySeedRow(m.content, scope or m.scope, m.namespace) for m in seeds]
 
 
+def plugin_names(defaults: list[str], own: list[str], where: str) -> list[str]:
+    """The defaults' plugins, less the workspace's opt-outs (`!x`, `-x`), then its own."""
+    opted_out = {p[1:] for p in own if p[:1] in ("!", "-")}
+    names: list[str] = []
+    for name in [*defaults, *own]:
+        if name[:1] in ("!", "-") or name in opted_out or name in names:
+            continue
+        if not valid_name(name):
+            raise invalid_template(f"{where}.plugins: invalid plugin name {name!r}")
+        names.append(name)
+    return names
+
+
 class Planner:
     def __init__(
-        self, org: OrgTemplate, base: Path | None, templates: Templates, extras: WorkspaceExtras
+        self,
+        org: OrgTemplate,
+        base: Path | None,
+        templates: Templates,
+        extras: WorkspaceExtras,
+        registry: PluginRegistry,
     ) -> None:
         self.org, self.base, self.templates, self.extras = org, base, templates, extras
         self.defaults = org.defaults
+        self.registry = registry
+        self.plugins: dict[str, StagedPlugin] = {}
+        self.plugin_limits = Limits.from_env()
+        self.plugin_bytes = 0
         self.seed_bytes = 0
         self.env_keys: set[str] = set()
         self.root_env = self._env("", ".env")
@@ -235,6 +264,32 @@ class Planner:
             raise invalid_template(f"{where}: its config.yaml is not a mapping")
         return dict(loaded)
 
+    def _plugins(self, ws: OrgWorkspace, where: str, runs_here: bool) -> list[StagedPlugin]:
+        """Each named plugin read from the registry once; every tree the import holds fits
+        in one install's bound (PLUGIN_INSTALL_MAX_DIR_BYTES)."""
+        names = plugin_names(self.defaults.plugins, ws.plugins, where)
+        staged = []
+        for name in names if runs_here else []:
+            if name not in self.plugins:
+                try:
+                    plugin = self.registry.stage(name, self.plugin_limits)
+                    plugin.verify_integrity()
+                except NotFound:
+                    raise invalid_template(
+                        f"{where}.plugins: {name}: not in the plugin registry (GET /plugins)"
+                    ) from None
+                except MoleculeError as exc:
+                    raise invalid_template(f"{where}.plugins: {name}: {exc.message}") from None
+                except OSError:
+                    raise invalid_template(f"{where}.plugins: {name}: unreadable") from None
+                self.plugin_bytes += sum(len(b) for b in plugin.files.values())
+                if self.plugin_bytes > self.plugin_limits.max_bytes:
+                    limit = self.plugin_limits.max_bytes
+                    raise invalid_template(f"the org's plugins exceed {limit} bytes")
+                self.plugins[name] = plugin
+            staged.append(self.plugins[name])
+        return staged
+
     def _schedules(self, ws: OrgWorkspace, where: str) -> list[ScheduleSeed]:
         planned = []
         for i, s in enumerate(ws.schedules):
@@ -278,6 +333,7 @@ class Planner:
             y=y,
             config_files=files if runs_here else {},
             secrets=secrets if not ws.external else {},
+            plugins=self._plugins(ws, where, runs_here),
         )
         node = PlannedWorkspace(
             request,
@@ -301,6 +357,7 @@ def plan_org(
     dir_name: str,
     templates: Templates,
     extras: WorkspaceExtras,
+    registry: PluginRegistry,
 ) -> OrgPlan:
     """The whole import decided; raises the 400 `invalid org template` on a bad reference."""
-    return Planner(org, base, templates, extras).plan(dir_name)
+    return Planner(org, base, templates, extras, registry).plan(dir_name)

@@ -137,6 +137,21 @@ def plugin_view(record: dict[str, Any], runtime: str | None = None) -> dict[str,
     return info
 
 
+def installed_row(workspace_id: str, staged: StagedPlugin, source_raw: str) -> Installed:
+    """The `workspace_plugins` row of a staged tree delivered into a workspace."""
+    manifest = describe(staged.name, staged.manifest)
+    del manifest["name"]
+    return Installed(
+        workspace_id,
+        staged.name,
+        source_raw,
+        staged.commit,
+        staged.manifest_sha256(),
+        staged.tree_sha256(),
+        manifest,
+    )
+
+
 class Plugins:
     def __init__(
         self,
@@ -253,19 +268,7 @@ class Plugins:
         that fails removes what it wrote and the row."""
         provisioner = self.pipeline.provisioner
         assert provisioner is not None
-        manifest = describe(staged.name, staged.manifest)
-        del manifest["name"]
-        await self.rows.record(
-            Installed(
-                workspace_id,
-                staged.name,
-                source.raw,
-                staged.commit,
-                staged.manifest_sha256(),
-                staged.tree_sha256(),
-                manifest,
-            )
-        )
+        await self.rows.record(installed_row(workspace_id, staged, source.raw))
         target = f"/plugins/{staged.name}"
         try:
             await self._remove_tree(workspace_id, target)

@@ -1,0 +1,149 @@
+"""An org template's `plugins` over real HTTP: the defaults' and a workspace's own, opt-outs,
+files in place before the first start, the install rows, the org allowlist, and every
+refusal with nothing created."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import trio
+
+from tests.conftest import Harness
+from tests.http.plugins_support import PLUGIN_TABLES, plugins_dir, shipped, tree
+from tests.http.test_org_import import import_org, snapshot
+
+ETIQUETTE, STANDUP = "team-etiquette", "standup-report"
+STARTS = 45  # seconds a real echo agent is given to come up on a loaded machine
+
+
+def org(*workspaces: dict[str, Any], defaults: list[str] | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"name": "Plugged Org", "workspaces": list(workspaces)}
+    if defaults is not None:
+        body["defaults"] = {"plugins": defaults}
+    return {"template": body}
+
+
+async def installed(h: Harness, wid: str) -> list[tuple[str, str]]:
+    r = await h.client.get(f"/workspaces/{wid}/plugins", headers=h.admin)
+    assert r.status_code == 200, r.text
+    return [(p["name"], p["source"]) for p in r.json()]
+
+
+async def event_types(h: Harness, wid: str) -> list[str]:
+    rows = await h.svc.store.fetch(
+        "SELECT event_type FROM structure_events WHERE workspace_id = $1 ORDER BY created_at", wid
+    )
+    return [r["event_type"] for r in rows]
+
+
+async def plugin_rows(h: Harness) -> int:
+    counts = [await h.svc.store.fetchval(f"SELECT count(*) FROM {t}") for t in PLUGIN_TABLES]
+    return sum(counts)
+
+
+async def test_defaults_own_plugins_and_opt_outs_are_in_place_before_the_start(
+    platform: Harness,
+) -> None:
+    h = platform
+    body = org(
+        {
+            "name": "Plugged Lead",
+            "runtime": "echo",
+            "children": [
+                {
+                    "name": "Plugged Member",
+                    "runtime": "echo",
+                    "plugins": [f"!{ETIQUETTE}", STANDUP],
+                },
+                {"name": "Plugged Outside", "external": True, "plugins": [STANDUP]},
+            ],
+        },
+        defaults=[ETIQUETTE],
+    )
+    r = await import_org(h, body)
+    assert r.status_code == 201, r.text
+    lead, member, outside = r.json()["workspaces"]
+    assert "plugins_skipped" not in lead
+
+    assert await installed(h, lead["id"]) == [(ETIQUETTE, f"local://{ETIQUETTE}")]
+    assert await installed(h, member["id"]) == [(STANDUP, f"local://{STANDUP}")]
+    assert await installed(h, outside["id"]) == []  # its agent runs elsewhere: no files here
+    for wid, name in ((lead["id"], ETIQUETTE), (member["id"], STANDUP)):
+        assert {p.name for p in plugins_dir(h, wid).iterdir()} == {name}
+        assert tree(plugins_dir(h, wid) / name) == shipped(name)
+    # Seeded before the first start: the agents come up once, with no restart for a plugin.
+    for wid in (lead["id"], member["id"]):
+        with trio.fail_after(STARTS):
+            while "WORKSPACE_ONLINE" not in (kinds := await event_types(h, wid)):  # noqa: ASYNC110
+                await trio.sleep(0.05)
+        # what any created workspace records: a restart would add an offline and a start
+        assert kinds == [
+            "WORKSPACE_PROVISIONING",  # created
+            "WORKSPACE_PROVISIONING",  # its start
+            "WORKSPACE_ONLINE",
+        ]
+
+
+async def test_an_org_allowlist_leaves_a_plugin_out_of_a_new_member(platform: Harness) -> None:
+    h = platform
+    r = await import_org(h, org({"name": "Allow Root", "runtime": "mock"}))
+    assert r.status_code == 201, r.text
+    [root] = r.json()["workspaces"]
+    route = f"/orgs/{root['id']}/plugins/allowlist"
+    r = await h.client.put(route, json={"plugins": [STANDUP], "enabled_by": "ops"}, headers=h.admin)
+    assert r.status_code == 200, r.text
+
+    newcomer = {"name": "Allow Newcomer", "runtime": "echo", "plugins": [ETIQUETTE, STANDUP]}
+    r = await import_org(h, org({"name": "Allow Root", "runtime": "mock", "children": [newcomer]}))
+    assert r.status_code == 201, r.text
+    kept, added = r.json()["workspaces"]
+    assert kept["skipped"] is True and "plugins_skipped" not in kept
+    assert added["plugins_skipped"] == [
+        {
+            "workspace": "Allow Newcomer",
+            "plugin": ETIQUETTE,
+            "reason": f'plugin "{ETIQUETTE}" is not in the org allowlist',
+        }
+    ]
+    assert await installed(h, added["id"]) == [(STANDUP, f"local://{STANDUP}")]
+    assert {p.name for p in plugins_dir(h, added["id"]).iterdir()} == {STANDUP}
+
+
+@pytest.mark.parametrize(
+    ("plugins", "detail"),
+    [
+        (["no-such-plugin"], "workspaces[0].plugins: no-such-plugin: not in the plugin registry"),
+        (["../etc"], "workspaces[0].plugins: invalid plugin name '../etc'"),
+        (["Has Space"], "workspaces[0].plugins: invalid plugin name 'Has Space'"),
+    ],
+)
+async def test_a_plugin_the_registry_cannot_give_creates_nothing(
+    platform: Harness, plugins: list[str], detail: str
+) -> None:
+    h = platform
+    before = (await snapshot(h), await plugin_rows(h))
+    r = await import_org(h, org({"name": "Refused", "runtime": "echo", "plugins": plugins}))
+    assert r.status_code == 400, r.text
+    assert r.json()["error"] == "invalid org template"
+    assert r.json()["detail"].startswith(detail)
+    assert (await snapshot(h), await plugin_rows(h)) == before
+
+
+async def test_the_plugins_an_import_holds_are_bounded(
+    platform: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each plugin fits an install's bound; the two together do not, so the import refuses
+    before it creates anything instead of holding every tree in memory."""
+    h = platform
+    sizes = [sum(len(b) for b in shipped(name).values()) for name in (ETIQUETTE, STANDUP)]
+    monkeypatch.setenv("PLUGIN_INSTALL_MAX_DIR_BYTES", str(max(sizes)))
+    before = (await snapshot(h), await plugin_rows(h))
+    body = org(
+        {"name": "Heavy A", "runtime": "echo", "plugins": [ETIQUETTE]},
+        {"name": "Heavy B", "runtime": "echo", "plugins": [STANDUP]},
+    )
+    r = await import_org(h, body)
+    assert r.status_code == 400, r.text
+    assert r.json()["detail"] == f"the org's plugins exceed {max(sizes)} bytes"
+    assert (await snapshot(h), await plugin_rows(h)) == before
