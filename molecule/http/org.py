@@ -7,9 +7,9 @@ upstream-may §12.2; the steps are in molecule/operations/org_import.py).
   `{template: {...}}` carries one inline; `mode` may be "" or "merge" (the same thing
   here: existing workspaces are kept); `force` is ignored, as upstream removed it (#2290).
   201 `{org, workspaces: [{id, name, tier, runtime, status, parent_id, skipped?,
-  channels_skipped?, plugins_skipped?}], count}`; 207 adds `error` and `failed` when some could not be
-  created; 400 with `detail` for anything wrong in the template (nothing is created); 404
-  for an unknown `dir`; 412 when a required variable is not set.
+  channels_skipped?, plugins_skipped?}], count}`; 207 adds `error` and `failed` when some
+  could not be created; 400 with `detail` for anything wrong in the template (nothing is
+  created); 404 for an unknown `dir`; 412 when a required variable is not set.
 """
 
 from __future__ import annotations
@@ -31,7 +31,6 @@ from molecule.operations.workspace_extras import WorkspaceExtras
 from molecule.provision.org_templates import OrgTemplates, invalid_template
 from molecule.provision.plugins_registry import PluginRegistry
 from molecule.services import Services
-from molecule.store.plugins import PluginRows
 from molecule.store.subtrees import Subtrees
 
 bp = Blueprint("org", __name__)
@@ -90,7 +89,6 @@ def operation(svc: Services) -> OrgImport:
         OrgTemplates(),
         WorkspaceExtras(svc.store, svc.workspaces, svc.activity, svc.scheduler),
         PluginRegistry.for_home(svc.settings.home),
-        PluginRows(svc.store),
     )
 
 

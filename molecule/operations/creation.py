@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from molecule.actors.directory import Directory
 from molecule.actors.messages import Restart
@@ -65,7 +65,8 @@ class CreateRequest:
     config_files: Mapping[str, bytes] = field(default_factory=dict)
     secrets: Mapping[str, str] = field(default_factory=dict)
     # Registry plugins delivered into its /plugins/<name>/ and listed as installed from
-    # `local://<name>`, as POST /workspaces/:id/plugins would (org import).
+    # `local://<name>`, as POST /workspaces/:id/plugins would, unless the allowlist of the
+    # org it joins leaves one out (org import, bundles).
     plugins: Sequence[StagedPlugin] = ()
 
 
@@ -77,6 +78,7 @@ class Created:
     runtime: str
     external: bool
     token: str  # shown once, in the caller's answer
+    plugins_blocked: tuple[str, ...] = ()  # seeds the org allowlist left out
 
 
 class WorkspaceCreation:
@@ -127,9 +129,10 @@ class WorkspaceCreation:
             WORKSPACE_PROVISIONING, wid, {"name": name, "tier": req.tier, "runtime": runtime}
         )
         token = await self.tokens.mint(wid)
-        seeds = req.config_files or req.secrets or req.plugins
-        if seeds and not await self._seed(wid, req, external or mock):
-            return Created(wid, name, WorkspaceStatus.FAILED, runtime, external, token)
+        plugins, blocked = await self._allowed_plugins(req)
+        seeds = req.config_files or req.secrets or plugins
+        if seeds and not await self._seed(wid, replace(req, plugins=plugins), external or mock):
+            return Created(wid, name, WorkspaceStatus.FAILED, runtime, external, token, blocked)
         if external:
             event = WORKSPACE_ONLINE if req.url else WORKSPACE_AWAITING_AGENT
             await self.bus.record(event, wid, {"name": name, "external": True})
@@ -143,7 +146,23 @@ class WorkspaceCreation:
             ref = await self.directory.get(wid)
             if ref is not None:
                 ref.tell(Restart("created", explicit=True))  # the shared start pipeline
-        return Created(wid, name, status, runtime, external, token)
+        return Created(wid, name, status, runtime, external, token, blocked)
+
+    async def _allowed_plugins(
+        self, req: CreateRequest
+    ) -> tuple[tuple[StagedPlugin, ...], tuple[str, ...]]:
+        """(the plugins to seed, the names the allowlist of the org it joins leaves out); a
+        new root starts an org of its own, with no allowlist yet."""
+        if not req.plugins or req.parent_id is None:
+            return tuple(req.plugins), ()
+        org = await self.plugin_rows.org_of(req.parent_id)
+        kept, blocked = [], []
+        for plugin in req.plugins:
+            if org is not None and await self.plugin_rows.blocked(org, plugin.name):
+                blocked.append(plugin.name)
+            else:
+                kept.append(plugin)
+        return tuple(kept), tuple(blocked)
 
     async def _seed(self, wid: str, req: CreateRequest, runs_elsewhere: bool) -> bool:
         """Store its secrets and write its config files and plugins before anything starts

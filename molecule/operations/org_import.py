@@ -34,14 +34,14 @@ import trio
 from molecule.errors import BadRequest, DatastoreUnavailable, MoleculeError
 from molecule.events import ORG_IMPORT_COMPLETED, ORG_IMPORT_STARTED, EventBus
 from molecule.models import WorkspaceStatus
-from molecule.operations.creation import SEED_FAILED, CreateRequest, WorkspaceCreation
+from molecule.operations.creation import SEED_FAILED, WorkspaceCreation
 from molecule.operations.org_plan import OrgPlan, PlannedWorkspace, plan_org, template_env
 from molecule.operations.org_spec import EnvNeeds, OrgTemplate, collect_env, parse_org, walk
+from molecule.operations.plugin_seeds import PluginSeeds, not_allowed
 from molecule.operations.workspace_extras import WorkspaceExtras, seed_extras
 from molecule.provision.org_templates import OrgTemplates
 from molecule.provision.plugins_registry import PluginRegistry
 from molecule.provision.templates import Templates
-from molecule.store.plugins import PluginRows
 from molecule.store.secrets import Secrets
 from molecule.store.subtrees import Subtrees
 
@@ -85,12 +85,11 @@ class OrgImport:
         catalogue: OrgTemplates,
         extras: WorkspaceExtras,
         plugin_registry: PluginRegistry,
-        plugin_rows: PluginRows,
     ) -> None:
         self.creation, self.secrets, self.bus = creation, secrets, bus
         self.subtrees, self.templates, self.catalogue = subtrees, templates, catalogue
         self.extras = extras
-        self.plugin_registry, self.plugin_rows = plugin_registry, plugin_rows
+        self.plugin_registry = plugin_registry
 
     def env_needs(self, org: OrgTemplate) -> EnvNeeds:
         return collect_env(org, lambda ws: template_env(ws, org.defaults, self.templates))
@@ -137,7 +136,7 @@ class OrgImport:
             source.dir,
             self.templates,
             self.extras,
-            self.plugin_registry,
+            PluginSeeds(self.plugin_registry),
         )
 
     async def preflight(self, source: Source, plan: OrgPlan) -> None:
@@ -223,7 +222,6 @@ class OrgImport:
                 }
             )
         else:
-            req, plugins_skipped = await self._allowed_plugins(req, node, parent_id)
             try:
                 created = await self.creation.create(replace(req, parent_id=parent_id))
             except DatastoreUnavailable:
@@ -247,8 +245,11 @@ class OrgImport:
             }
             if node.channels_skipped:
                 entry["channels_skipped"] = node.channels_skipped
-            if plugins_skipped:
-                entry["plugins_skipped"] = plugins_skipped
+            if created.plugins_blocked:
+                entry["plugins_skipped"] = [
+                    {"workspace": created.name, "plugin": name, "reason": not_allowed(name)}
+                    for name in created.plugins_blocked
+                ]
             run.results.append(entry)
             if created.status == WorkspaceStatus.FAILED:
                 run.failed.append({"name": created.name, "parent_id": parent_id, "id": wid})
@@ -263,25 +264,3 @@ class OrgImport:
                 run.failed[-1]["error"] = problem
         for child in node.children:
             await self._create(child, wid, run)
-
-    async def _allowed_plugins(
-        self, req: CreateRequest, node: PlannedWorkspace, parent_id: str | None
-    ) -> tuple[CreateRequest, list[dict[str, str]]]:
-        """The request without the plugins the allowlist of the org it joins leaves out (a
-        new root starts an org of its own, with no allowlist yet)."""
-        if not req.plugins or parent_id is None:
-            return req, []
-        org = await self.plugin_rows.org_of(parent_id)
-        kept, skipped = [], []
-        for plugin in req.plugins:
-            if org is not None and await self.plugin_rows.blocked(org, plugin.name):
-                skipped.append(
-                    {
-                        "workspace": node.request.name,
-                        "plugin": plugin.name,
-                        "reason": f'plugin "{plugin.name}" is not in the org allowlist',
-                    }
-                )
-            else:
-                kept.append(plugin)
-        return replace(req, plugins=tuple(kept)), skipped

@@ -18,9 +18,9 @@ Decisions, as in the original (upstream-april §8.4) unless noted:
 - `.env` at the template's root, then in `files_dir`, become the workspace's secrets (and
   count as set for the required-environment preflight);
 - `plugins`: the defaults' and the workspace's, a workspace's `!name` or `-name` leaving one
-  of the defaults out; each is read from the plugin registry (GET /plugins) once per import
-  and checked as an install checks it, and seeded into every workspace this platform runs
-  that names it (an external or mock workspace has no files here);
+  of the defaults out; each comes from the plugin registry (plugin_seeds.py) and is seeded
+  into every workspace this platform runs that names it (an external or mock workspace has
+  no files here);
 - the original's default model (`anthropic:claude-opus-4-7`) is not invented: the local
   runtimes take the model from config or the `MODEL` secret.
 """
@@ -34,7 +34,7 @@ from typing import Any, TypeVar
 
 import yaml
 
-from molecule.errors import MoleculeError, NotFound
+from molecule.errors import MoleculeError
 from molecule.models import EXTERNAL_RUNTIMES
 from molecule.operations.creation import DEFAULT_RUNTIME, CreateRequest
 from molecule.operations.org_spec import (
@@ -44,6 +44,7 @@ from molecule.operations.org_spec import (
     OrgTemplate,
     OrgWorkspace,
 )
+from molecule.operations.plugin_seeds import PluginSeeds
 from molecule.operations.workspace_extras import MemorySeedRow, ScheduleSeed, WorkspaceExtras
 from molecule.provision.org_templates import (
     copy_files,
@@ -52,8 +53,8 @@ from molecule.provision.org_templates import (
     parse_env,
     read_text,
 )
-from molecule.provision.plugins_registry import PluginRegistry, valid_name
-from molecule.provision.plugins_staging import Limits, StagedPlugin
+from molecule.provision.plugins_registry import valid_name
+from molecule.provision.plugins_staging import StagedPlugin
 from molecule.provision.runtimes import LOCAL_ADAPTERS
 from molecule.provision.templates import Templates
 
@@ -155,14 +156,11 @@ class Planner:
         base: Path | None,
         templates: Templates,
         extras: WorkspaceExtras,
-        registry: PluginRegistry,
+        plugins: PluginSeeds,
     ) -> None:
         self.org, self.base, self.templates, self.extras = org, base, templates, extras
         self.defaults = org.defaults
-        self.registry = registry
-        self.plugins: dict[str, StagedPlugin] = {}
-        self.plugin_limits = Limits.from_env()
-        self.plugin_bytes = 0
+        self.plugins = plugins
         self.seed_bytes = 0
         self.env_keys: set[str] = set()
         self.root_env = self._env("", ".env")
@@ -265,29 +263,13 @@ class Planner:
         return dict(loaded)
 
     def _plugins(self, ws: OrgWorkspace, where: str, runs_here: bool) -> list[StagedPlugin]:
-        """Each named plugin read from the registry once; every tree the import holds fits
-        in one install's bound (PLUGIN_INSTALL_MAX_DIR_BYTES)."""
-        names = plugin_names(self.defaults.plugins, ws.plugins, where)
         staged = []
-        for name in names if runs_here else []:
-            if name not in self.plugins:
+        for name in plugin_names(self.defaults.plugins, ws.plugins, where):
+            if runs_here:
                 try:
-                    plugin = self.registry.stage(name, self.plugin_limits)
-                    plugin.verify_integrity()
-                except NotFound:
-                    raise invalid_template(
-                        f"{where}.plugins: {name}: not in the plugin registry (GET /plugins)"
-                    ) from None
+                    staged.append(self.plugins.get(name))
                 except MoleculeError as exc:
                     raise invalid_template(f"{where}.plugins: {name}: {exc.message}") from None
-                except OSError:
-                    raise invalid_template(f"{where}.plugins: {name}: unreadable") from None
-                self.plugin_bytes += sum(len(b) for b in plugin.files.values())
-                if self.plugin_bytes > self.plugin_limits.max_bytes:
-                    limit = self.plugin_limits.max_bytes
-                    raise invalid_template(f"the org's plugins exceed {limit} bytes")
-                self.plugins[name] = plugin
-            staged.append(self.plugins[name])
         return staged
 
     def _schedules(self, ws: OrgWorkspace, where: str) -> list[ScheduleSeed]:
@@ -357,7 +339,7 @@ def plan_org(
     dir_name: str,
     templates: Templates,
     extras: WorkspaceExtras,
-    registry: PluginRegistry,
+    plugins: PluginSeeds,
 ) -> OrgPlan:
     """The whole import decided; raises the 400 `invalid org template` on a bad reference."""
-    return Planner(org, base, templates, extras, registry).plan(dir_name)
+    return Planner(org, base, templates, extras, plugins).plan(dir_name)

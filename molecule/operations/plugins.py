@@ -50,6 +50,7 @@ from molecule.errors import (
     ServiceUnavailable,
     Unprocessable,
 )
+from molecule.operations.plugin_seeds import not_allowed
 from molecule.operations.workspace_settings import request_restart
 from molecule.provision.pipeline import Pipeline
 from molecule.provision.plugins_github import (
@@ -223,7 +224,7 @@ class Plugins:
     async def check_allowlist(self, workspace_id: str, name: str) -> None:
         org = await self.rows.org_of(workspace_id)
         if org is not None and await self.rows.blocked(org, name):
-            raise Forbidden(f'plugin "{name}" is not in the org allowlist')
+            raise Forbidden(not_allowed(name))
 
     # -- install and uninstall -----------------------------------------------------------------
 

@@ -145,5 +145,7 @@ async def test_the_plugins_an_import_holds_are_bounded(
     )
     r = await import_org(h, body)
     assert r.status_code == 400, r.text
-    assert r.json()["detail"] == f"the org's plugins exceed {max(sizes)} bytes"
+    assert r.json()["detail"] == (
+        f"workspaces[1].plugins: {STANDUP}: the plugins of one import exceed {max(sizes)} bytes"
+    )
     assert (await snapshot(h), await plugin_rows(h)) == before
