@@ -6,9 +6,9 @@ document and the steps: molecule/operations/bundle_spec.py and bundles.py).
   only their names, under `secrets`.
 - `POST /bundles/import?parent_id=` (admin): the bundle as the body (at most 8 MiB),
   recreated with new ids as a root or under `parent_id`. 201 `{workspace_id, name, status,
-  secrets_to_set?, children, count}` as the original answered; 207 when some could not be
-  created (each with `error`); 400 `invalid bundle` with a `detail` for anything wrong in
-  it, before anything is created.
+  secrets_to_set?, plugins_skipped?, children, count}` as the original answered (with this
+  platform's `plugins_skipped`); 207 when some could not be created (each with `error`); 400
+  `invalid bundle` with a `detail` for anything wrong in it, before anything is created.
 """
 
 from __future__ import annotations
@@ -33,15 +33,16 @@ from molecule.operations.bundle_spec import (
     runtime_of,
     walk,
 )
-from molecule.operations.bundles import Bundles, layout
-from molecule.operations.creation import CreateRequest
+from molecule.operations.bundles import Bundles, PlannedNode, layout
 from molecule.operations.workspace_extras import (
     KeyValueSeed,
     ScheduleSeed,
     WorkspaceExtras,
     check_kv,
 )
+from molecule.provision.plugins_registry import PluginRegistry
 from molecule.services import Services
+from molecule.store.plugins import PluginRows
 from molecule.store.subtrees import Subtrees
 
 bp = Blueprint("bundles", __name__)
@@ -69,6 +70,8 @@ def operation(svc: Services) -> Bundles:
         Subtrees(svc.store),
         svc.pipeline,
         WorkspaceExtras(svc.store, svc.workspaces, svc.activity, svc.scheduler),
+        PluginRows(svc.store),
+        PluginRegistry.for_home(svc.settings.home),
     )
 
 
@@ -164,8 +167,11 @@ async def import_bundle() -> Response:
     await _check(svc, bundle, op.extras, parent_id is not None)
     positions = layout(bundle, x + 16.0, y + 130.0) if parent_id else layout(bundle, 0.0, 0.0)
 
-    def requests() -> dict[str, CreateRequest]:
-        return {p.path: op.request_for(p.node, p.path, *positions[p.path]) for p in walk(bundle)}
+    def requests() -> dict[str, PlannedNode]:
+        seeds = op.plugin_seeds()
+        return {
+            p.path: op.request_for(p.node, p.path, *positions[p.path], seeds) for p in walk(bundle)
+        }
 
     planned = await trio.to_thread.run_sync(requests)
     status, body = await svc.tasks.run(

@@ -4,7 +4,9 @@ POST /bundles/import).
 Every node carries what recreates the workspace elsewhere: its identity and place (name,
 role, tier, runtime, template, external URL, delivery mode, limits), the text files of its
 configs directory, the names of its own secrets (never a value), its schedules and memories
-when this platform keeps them, and its children in `sub_workspaces`. `id` is the exported
+when this platform keeps them, the plugins it has installed (`{name, source, sha256?}`: an
+import installs a `local://` one from its own registry when that holds the same version),
+and its children in `sub_workspaces`. `id` is the exported
 workspace's id, for reference only: an import always mints new ones.
 
 The original's bundle fields are read too (`description` for the role, `system_prompt`,
@@ -32,6 +34,7 @@ from pydantic import (
 from molecule.errors import BadRequest, PathRefused
 from molecule.operations.creation import DEFAULT_RUNTIME
 from molecule.operations.org_spec import memory_content
+from molecule.provision.plugins_registry import valid_name
 from molecule.workspace_paths import validate_virtual
 
 SCHEMA = "1.0"
@@ -83,6 +86,19 @@ class BundleKeyValue(_Node):
     value: Any
 
 
+class BundlePlugin(_Node):
+    name: Annotated[str, StringConstraints(min_length=1, max_length=255)]
+    source: Annotated[str, StringConstraints(max_length=1024)] = ""
+    sha256: Annotated[str, StringConstraints(pattern=r"^([0-9a-fA-F]{64})?$")] = ""
+
+    @field_validator("name", mode="after")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not valid_name(value):
+            raise ValueError("invalid plugin name")
+        return value
+
+
 class BundleSkill(_Node):
     id: Annotated[str, StringConstraints(min_length=1, max_length=100)]
     files: Files = {}
@@ -114,6 +130,7 @@ class BundleNode(_Node):
     schedules: Annotated[list[BundleSchedule], Field(max_length=50)] = []
     memories: Annotated[list[BundleMemory], Field(max_length=1000)] = []
     kv: Annotated[list[BundleKeyValue], Field(max_length=1000)] = []
+    plugins: Annotated[list[BundlePlugin], Field(max_length=64)] = []
     sub_workspaces: Annotated[list[BundleNode], Field(max_length=100)] = []
 
 

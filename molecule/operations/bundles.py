@@ -11,13 +11,16 @@ Import creates the tree parents before children, each workspace through the shar
 operation with its files seeded before its first start, so every one starts through the
 same pipeline as POST /workspaces; then its schedules and memories. Secrets cannot travel
 without their values: each workspace's answer lists the names to set (`secrets_to_set`).
+Plugin trees do not travel either: a `local://` plugin is seeded from this platform's
+registry when it holds the same version (plugin_seeds.py); any other, or one the org
+allowlist leaves out, is listed in `plugins_skipped` with the reason.
 A workspace that cannot be created is reported with its subtree and the rest goes on (207).
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from molecule.errors import (
@@ -42,6 +45,7 @@ from molecule.operations.bundle_spec import (
 )
 from molecule.operations.creation import SEED_FAILED, CreateRequest, WorkspaceCreation
 from molecule.operations.org_plan import grid_slots
+from molecule.operations.plugin_seeds import PluginSeeds, not_allowed
 from molecule.operations.workspace_extras import (
     KeyValueSeed,
     MemorySeedRow,
@@ -51,7 +55,10 @@ from molecule.operations.workspace_extras import (
 )
 from molecule.provision.org_templates import copy_files
 from molecule.provision.pipeline import Pipeline
+from molecule.provision.plugins_registry import PluginRegistry
+from molecule.provision.plugins_staging import StagedPlugin
 from molecule.provision.runtimes import platform_runs
+from molecule.store.plugins import PluginRows
 from molecule.store.secrets import Secrets
 from molecule.store.subtrees import Subtrees
 
@@ -60,11 +67,21 @@ log = logging.getLogger("molecule.operations.bundles")
 CREATE_FAILED = "failed to create the workspace — see the platform log"
 PARENT_FAILED = "not created: its parent could not be created"
 FILE_DEPTH = 8
+OTHER_SOURCE = (
+    "only plugins of the registry are installed from a bundle: install it from its source"
+)
+OTHER_VERSION = "the registry holds another version (the sha256 of its plugin.yaml differs)"
 
 
 @dataclass
 class _Budget:
     left: int = MAX_BUNDLE_FILE_BYTES
+
+
+@dataclass(frozen=True)
+class PlannedNode:
+    request: CreateRequest
+    plugins_skipped: list[dict[str, str]] = field(default_factory=list)
 
 
 class Bundles:
@@ -75,9 +92,12 @@ class Bundles:
         subtrees: Subtrees,
         pipeline: Pipeline,
         extras: WorkspaceExtras,
+        plugin_rows: PluginRows,
+        plugin_registry: PluginRegistry,
     ) -> None:
         self.creation, self.secrets, self.subtrees = creation, secrets, subtrees
         self.pipeline, self.extras = pipeline, extras
+        self.plugin_rows, self.plugin_registry = plugin_rows, plugin_registry
 
     # -- export ---------------------------------------------------------------------------
 
@@ -118,6 +138,11 @@ class Bundles:
             "workspace_access": row["workspace_access"],
             "files": files,
             "secrets": sorted(k["key"] for k in keys if k["scope"] == "workspace"),
+            "plugins": [
+                {"name": p["plugin_name"], "source": p["source_raw"]}
+                | ({"sha256": p["manifest_sha256"]} if p["manifest_sha256"] else {})
+                for p in await self.plugin_rows.installed(wid)
+            ],
         }
         if skipped:
             node["files_skipped"] = skipped
@@ -171,7 +196,13 @@ class Bundles:
 
     # -- import ---------------------------------------------------------------------------
 
-    def request_for(self, node: BundleNode, where: str, x: float, y: float) -> CreateRequest:
+    def plugin_seeds(self) -> PluginSeeds:
+        """The registry reader of one import (blocking, as `request_for`)."""
+        return PluginSeeds(self.plugin_registry)
+
+    def request_for(
+        self, node: BundleNode, where: str, x: float, y: float, seeds: PluginSeeds
+    ) -> PlannedNode:
         """What the creation operation gets for `node` (its parent filled in later)."""
         templates = self.pipeline.templates
         named = templates.get(node.template or None)
@@ -185,7 +216,8 @@ class Bundles:
             # Complete the seed, or the template copied at the first start would overwrite
             # the bundle's files of the same names.
             files = {**copy_files(template.path, f"template {template.id}"), **files}
-        return CreateRequest(
+        plugins, skipped = self._plugins(node, seeds) if platform_runs(runtime) else ([], [])
+        request = CreateRequest(
             name=node.name.strip(),
             role=node.role or node.description or None,
             tier=node.tier or 3,
@@ -201,12 +233,37 @@ class Bundles:
             x=x,
             y=y,
             config_files=files,
+            plugins=plugins,
         )
+        return PlannedNode(request, skipped)
+
+    @staticmethod
+    def _plugins(
+        node: BundleNode, seeds: PluginSeeds
+    ) -> tuple[list[StagedPlugin], list[dict[str, str]]]:
+        staged, skipped = [], []
+        for plugin in node.plugins:
+            reason = None
+            if plugin.source != f"local://{plugin.name}":
+                reason = OTHER_SOURCE
+            else:
+                try:
+                    tree = seeds.get(plugin.name)
+                except MoleculeError as exc:
+                    reason = exc.message
+                else:
+                    if plugin.sha256 and tree.manifest_sha256() != plugin.sha256.lower():
+                        reason = OTHER_VERSION
+                    else:
+                        staged.append(tree)
+            if reason:
+                skipped.append({"plugin": plugin.name, "source": plugin.source, "reason": reason})
+        return staged, skipped
 
     async def import_bundle(
         self,
         bundle: Bundle,
-        requests: dict[str, CreateRequest],
+        requests: dict[str, PlannedNode],
         parent_id: str | None,
     ) -> tuple[int, dict[str, Any]]:
         """Create the tree (`requests` by the node's place, from `request_for`): (201 or
@@ -227,11 +284,12 @@ class Bundles:
         self,
         node: BundleNode,
         where: str,
-        requests: dict[str, CreateRequest],
+        requests: dict[str, PlannedNode],
         parent_id: str | None,
         failures: list[str],
     ) -> dict[str, Any]:
-        req = requests[where]
+        planned = requests[where]
+        req = planned.request
         try:
             created = await self.creation.create(replace(req, parent_id=parent_id))
         except DatastoreUnavailable:
@@ -252,6 +310,12 @@ class Bundles:
             failures.append(where)
         if node.secrets:
             result["secrets_to_set"] = list(node.secrets)
+        skipped = planned.plugins_skipped + [
+            {"plugin": name, "source": f"local://{name}", "reason": not_allowed(name)}
+            for name in created.plugins_blocked
+        ]
+        if skipped:
+            result["plugins_skipped"] = skipped
         schedules = [
             ScheduleSeed(s.name, s.cron_expr, s.timezone, s.prompt, s.enabled)
             for s in node.schedules
