@@ -97,11 +97,7 @@ class Registration:
         self.actor.lifecycle.came_online()
         token = await self.actor.deps.tokens.mint_if_none(self.actor.workspace_id)
         secret = await self.actor.inbound_secret_or_heal()
-        await self.actor.deps.bus.record(
-            WORKSPACE_ONLINE,
-            self.actor.workspace_id,
-            {"url": self.actor.url or "", "agent_card": card, "delivery_mode": mode},
-        )
+        await self._online({"url": self.actor.url or "", "agent_card": card, "delivery_mode": mode})
         body: dict[str, Any] = {"status": "registered", "delivery_mode": mode}
         if token:
             body["auth_token"] = token
@@ -186,14 +182,20 @@ class Registration:
         elif snapshot == WorkspaceStatus.DEGRADED:
             if not native_status and p.error_rate < RECOVER_ERROR_RATE and not p.runtime_state:
                 if await self.actor.transition(WorkspaceStatus.ONLINE, (WorkspaceStatus.DEGRADED,)):
-                    await record(WORKSPACE_ONLINE, wid, {})
+                    await self._online({})
         elif snapshot == WorkspaceStatus.OFFLINE:
             if await self.actor.transition(WorkspaceStatus.ONLINE, (WorkspaceStatus.OFFLINE,)):
-                await record(WORKSPACE_ONLINE, wid, {})
+                await self._online({})
         elif snapshot in (WorkspaceStatus.PROVISIONING, WorkspaceStatus.AWAITING_AGENT):
             if await self.actor.transition(WorkspaceStatus.ONLINE, (snapshot,)):
                 self.actor.lifecycle.came_online()
-                await record(WORKSPACE_ONLINE, wid, {"recovered_from": str(snapshot)})
+                await self._online({"recovered_from": str(snapshot)})
+
+    async def _online(self, payload: dict[str, Any]) -> None:
+        """Record WORKSPACE_ONLINE. A canvas clears the last error it shows on it, so the
+        next beat that carries an error sends it again (docs/compatibility.md#d54)."""
+        self.actor.sample_error = ""
+        await self.actor.deps.bus.record(WORKSPACE_ONLINE, self.actor.workspace_id, payload)
 
     def _store_runtime_metadata(self, p: HeartbeatPayload) -> None:
         meta = p.runtime_metadata

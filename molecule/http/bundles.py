@@ -34,6 +34,7 @@ from molecule.operations.bundle_spec import (
     walk,
 )
 from molecule.operations.bundles import Bundles, PlannedNode, layout
+from molecule.operations.plugin_seeds import staged_import
 from molecule.operations.workspace_extras import (
     KeyValueSeed,
     ScheduleSeed,
@@ -173,10 +174,12 @@ async def import_bundle() -> Response:
             p.path: op.request_for(p.node, p.path, *positions[p.path], seeds) for p in walk(bundle)
         }
 
-    planned = await trio.to_thread.run_sync(requests)
-    status, body = await svc.tasks.run(
+    status, body = await staged_import(
+        svc.plugins.take_slot,
+        svc.tasks,
         f"bundle import {bundle.name!r}",
-        lambda: op.import_bundle(bundle, planned, parent_id),
-        timeout=IMPORT_TIMEOUT,
+        lambda: trio.to_thread.run_sync(requests),
+        lambda planned: op.import_bundle(bundle, planned, parent_id),
+        IMPORT_TIMEOUT,
     )
     return json_response(body, status)

@@ -25,8 +25,9 @@ from molecule.http.api import Auth, endpoint
 from molecule.http.auth import admin_auth
 from molecule.http.common import json_response, read_object, services
 from molecule.operations.org_import import OrgImport, Source
-from molecule.operations.org_plan import runtime_of
+from molecule.operations.org_plan import OrgPlan, runtime_of
 from molecule.operations.org_spec import MAX_DEPTH, MAX_WORKSPACES, OrgTemplate, walk
+from molecule.operations.plugin_seeds import staged_import
 from molecule.operations.workspace_extras import WorkspaceExtras
 from molecule.provision.org_templates import OrgTemplates, invalid_template
 from molecule.provision.plugins_registry import PluginRegistry
@@ -167,9 +168,18 @@ async def import_org() -> Response:
     op = operation(svc)
     source: Source = await op.load(dir_name, inline)
     await check_org(svc, source.org)
-    plan = await op.plan(source)
-    await op.preflight(source, plan)
-    status, body = await svc.tasks.run(
-        f"org import {source.org.name!r}", lambda: op.run(plan, mode), timeout=IMPORT_TIMEOUT
+
+    async def plan() -> OrgPlan:
+        planned = await op.plan(source)
+        await op.preflight(source, planned)
+        return planned
+
+    status, body = await staged_import(
+        svc.plugins.take_slot,
+        svc.tasks,
+        f"org import {source.org.name!r}",
+        plan,
+        lambda planned: op.run(planned, mode),
+        IMPORT_TIMEOUT,
     )
     return json_response(body, status)

@@ -41,6 +41,7 @@ SCHEMA = "1.0"
 MAX_WORKSPACES = 200
 MAX_DEPTH = 10
 MAX_FILES = 200  # per workspace
+MAX_PLUGINS = 1000  # per workspace; export writes at most as many
 MAX_FILE_BYTES = 256 * 1024
 MAX_BUNDLE_FILE_BYTES = 4 * 1024 * 1024  # every file of one bundle
 MAX_BODY = 8 * 1024 * 1024  # an import's JSON body
@@ -130,7 +131,7 @@ class BundleNode(_Node):
     schedules: Annotated[list[BundleSchedule], Field(max_length=50)] = []
     memories: Annotated[list[BundleMemory], Field(max_length=1000)] = []
     kv: Annotated[list[BundleKeyValue], Field(max_length=1000)] = []
-    plugins: Annotated[list[BundlePlugin], Field(max_length=64)] = []
+    plugins: Annotated[list[BundlePlugin], Field(max_length=MAX_PLUGINS)] = []
     sub_workspaces: Annotated[list[BundleNode], Field(max_length=100)] = []
 
 

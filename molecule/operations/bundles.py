@@ -36,6 +36,7 @@ from molecule.operations.bundle_spec import (
     MAX_BUNDLE_FILE_BYTES,
     MAX_FILE_BYTES,
     MAX_FILES,
+    MAX_PLUGINS,
     MAX_WORKSPACES,
     SCHEMA,
     Bundle,
@@ -45,7 +46,7 @@ from molecule.operations.bundle_spec import (
 )
 from molecule.operations.creation import SEED_FAILED, CreateRequest, WorkspaceCreation
 from molecule.operations.org_plan import grid_slots
-from molecule.operations.plugin_seeds import PluginSeeds, not_allowed
+from molecule.operations.plugin_seeds import RUNS_ELSEWHERE, PluginSeeds, not_allowed
 from molecule.operations.workspace_extras import (
     KeyValueSeed,
     MemorySeedRow,
@@ -141,7 +142,7 @@ class Bundles:
             "plugins": [
                 {"name": p["plugin_name"], "source": p["source_raw"]}
                 | ({"sha256": p["manifest_sha256"]} if p["manifest_sha256"] else {})
-                for p in await self.plugin_rows.installed(wid)
+                for p in (await self.plugin_rows.installed(wid))[:MAX_PLUGINS]
             ],
         }
         if skipped:
@@ -216,7 +217,7 @@ class Bundles:
             # Complete the seed, or the template copied at the first start would overwrite
             # the bundle's files of the same names.
             files = {**copy_files(template.path, f"template {template.id}"), **files}
-        plugins, skipped = self._plugins(node, seeds) if platform_runs(runtime) else ([], [])
+        plugins, skipped = self._plugins(node, seeds, platform_runs(runtime))
         request = CreateRequest(
             name=node.name.strip(),
             role=node.role or node.description or None,
@@ -239,17 +240,21 @@ class Bundles:
 
     @staticmethod
     def _plugins(
-        node: BundleNode, seeds: PluginSeeds
+        node: BundleNode, seeds: PluginSeeds, runs_here: bool
     ) -> tuple[list[StagedPlugin], list[dict[str, str]]]:
         staged, skipped = [], []
         for plugin in node.plugins:
             reason = None
-            if plugin.source != f"local://{plugin.name}":
+            if not runs_here:
+                reason = RUNS_ELSEWHERE
+            elif plugin.source != f"local://{plugin.name}":
                 reason = OTHER_SOURCE
             else:
                 try:
                     tree = seeds.get(plugin.name)
                 except MoleculeError as exc:
+                    if exc.status >= 500:
+                        raise  # the registry could not be read: not the bundle's fault
                     reason = exc.message
                 else:
                     if plugin.sha256 and tree.manifest_sha256() != plugin.sha256.lower():

@@ -29,7 +29,7 @@ from molecule.events import (
     EventBus,
 )
 from molecule.models import EXTERNAL_RUNTIMES, WorkspaceStatus
-from molecule.operations.plugins import installed_row
+from molecule.operations.plugin_seeds import installed_row, write_tree
 from molecule.provision.plugins_staging import StagedPlugin
 from molecule.store.plugins import PluginRows
 from molecule.store.token_rows import WorkspaceTokens
@@ -122,6 +122,7 @@ class WorkspaceCreation:
             x=req.x,
             y=req.y,
         )
+        plugins, blocked = await self._allowed_plugins(req)  # before anything is written
         row = await self.workspaces.insert(new)
         wid, name = row["id"], row["name"]
         log.info("workspace %s created (%s, runtime %s)", wid, name, runtime)
@@ -129,7 +130,6 @@ class WorkspaceCreation:
             WORKSPACE_PROVISIONING, wid, {"name": name, "tier": req.tier, "runtime": runtime}
         )
         token = await self.tokens.mint(wid)
-        plugins, blocked = await self._allowed_plugins(req)
         seeds = req.config_files or req.secrets or plugins
         if seeds and not await self._seed(wid, replace(req, plugins=plugins), external or mock):
             return Created(wid, name, WorkspaceStatus.FAILED, runtime, external, token, blocked)
@@ -179,13 +179,27 @@ class WorkspaceCreation:
                     await self.plugin_rows.record(
                         installed_row(wid, plugin, f"local://{plugin.name}")
                     )
-                    for rel in sorted(plugin.files):
-                        path = f"/plugins/{plugin.name}/{rel}"
-                        await provisioner.write_file(wid, path, plugin.files[rel])
+                    await write_tree(provisioner, wid, plugin)
         except DatastoreUnavailable:
             raise
         except Exception:
-            log.exception("workspace %s: seeding its secrets or config files failed", wid)
+            log.exception("workspace %s: seeding its secrets, config files or plugins failed", wid)
+            await self._unseed_plugins(wid, req.plugins)
             await pipeline.mark_failed(wid, SEED_FAILED)
             return False
         return True
+
+    async def _unseed_plugins(self, wid: str, plugins: Sequence[StagedPlugin]) -> None:
+        """A failed seed lists no plugin as installed, and leaves none half-written."""
+        provisioner = self.directory.deps.pipeline.provisioner
+        for plugin in plugins:
+            try:
+                await self.plugin_rows.forget(wid, plugin.name)
+                if provisioner is not None:
+                    await provisioner.delete_file(wid, f"/plugins/{plugin.name}")
+            except FileNotFoundError:
+                pass
+            except Exception:
+                log.exception(
+                    "workspace %s: removing the seed of plugin %s failed", wid, plugin.name
+                )

@@ -14,8 +14,8 @@ The steps, each finished before the next begins, so every refusal leaves nothing
    same name under the same parent is kept and reported `skipped` (a re-import completes an
    org instead of duplicating it). A workspace that cannot be created is reported with its
    subtree, the others go on: 207 with what was created and what failed. A workspace's
-   plugins are seeded before its first start; one its org's allowlist leaves out (a new
-   workspace under an existing root) is not installed and is reported in `plugins_skipped`.
+   plugins are seeded before its first start; one the registry does not hold, or that the
+   allowlist of the org it joins leaves out, is reported in `plugins_skipped`.
 
 `org.import.started` and `org.import.completed` are recorded around step 5 (workspace_id
 null), with the original's payloads.
@@ -245,11 +245,12 @@ class OrgImport:
             }
             if node.channels_skipped:
                 entry["channels_skipped"] = node.channels_skipped
-            if created.plugins_blocked:
-                entry["plugins_skipped"] = [
-                    {"workspace": created.name, "plugin": name, "reason": not_allowed(name)}
-                    for name in created.plugins_blocked
-                ]
+            plugins_skipped = node.plugins_skipped + [
+                {"workspace": created.name, "plugin": name, "reason": not_allowed(name)}
+                for name in created.plugins_blocked
+            ]
+            if plugins_skipped:
+                entry["plugins_skipped"] = plugins_skipped
             run.results.append(entry)
             if created.status == WorkspaceStatus.FAILED:
                 run.failed.append({"name": created.name, "parent_id": parent_id, "id": wid})

@@ -19,8 +19,8 @@ Decisions, as in the original (upstream-april §8.4) unless noted:
   count as set for the required-environment preflight);
 - `plugins`: the defaults' and the workspace's, a workspace's `!name` or `-name` leaving one
   of the defaults out; each comes from the plugin registry (plugin_seeds.py) and is seeded
-  into every workspace this platform runs that names it (an external or mock workspace has
-  no files here);
+  into every workspace this platform runs that names it; one the registry does not hold,
+  or named by an external or mock workspace (no files here), is reported skipped;
 - the original's default model (`anthropic:claude-opus-4-7`) is not invented: the local
   runtimes take the model from config or the `MODEL` secret.
 """
@@ -34,7 +34,7 @@ from typing import Any, TypeVar
 
 import yaml
 
-from molecule.errors import MoleculeError
+from molecule.errors import MoleculeError, NotFound
 from molecule.models import EXTERNAL_RUNTIMES
 from molecule.operations.creation import DEFAULT_RUNTIME, CreateRequest
 from molecule.operations.org_spec import (
@@ -44,7 +44,7 @@ from molecule.operations.org_spec import (
     OrgTemplate,
     OrgWorkspace,
 )
-from molecule.operations.plugin_seeds import PluginSeeds
+from molecule.operations.plugin_seeds import RUNS_ELSEWHERE, PluginSeeds
 from molecule.operations.workspace_extras import MemorySeedRow, ScheduleSeed, WorkspaceExtras
 from molecule.provision.org_templates import (
     copy_files,
@@ -69,6 +69,7 @@ class PlannedWorkspace:
     schedules: list[ScheduleSeed] = field(default_factory=list)
     memories: list[MemorySeedRow] = field(default_factory=list)
     channels_skipped: list[dict[str, str]] = field(default_factory=list)
+    plugins_skipped: list[dict[str, str]] = field(default_factory=list)
     children: list[PlannedWorkspace] = field(default_factory=list)
 
     def count(self) -> int:
@@ -262,15 +263,27 @@ class Planner:
             raise invalid_template(f"{where}: its config.yaml is not a mapping")
         return dict(loaded)
 
-    def _plugins(self, ws: OrgWorkspace, where: str, runs_here: bool) -> list[StagedPlugin]:
-        staged = []
+    def _plugins(
+        self, ws: OrgWorkspace, where: str, runs_here: bool
+    ) -> tuple[list[StagedPlugin], list[dict[str, str]]]:
+        """(the trees to seed, what is left out and why). A name the registry does not hold
+        is left out, so a template written for another platform's plugins still imports; a
+        name that could never be a plugin, an unsafe tree or too many bytes is the 400."""
+        staged, skipped = [], []
         for name in plugin_names(self.defaults.plugins, ws.plugins, where):
+            reason = RUNS_ELSEWHERE
             if runs_here:
                 try:
                     staged.append(self.plugins.get(name))
+                    continue
+                except NotFound as exc:
+                    reason = exc.message
                 except MoleculeError as exc:
+                    if exc.status >= 500:
+                        raise  # the registry could not be read: not the template's fault
                     raise invalid_template(f"{where}.plugins: {name}: {exc.message}") from None
-        return staged
+            skipped.append({"workspace": ws.name, "plugin": name, "reason": reason})
+        return staged, skipped
 
     def _schedules(self, ws: OrgWorkspace, where: str) -> list[ScheduleSeed]:
         planned = []
@@ -300,6 +313,7 @@ class Planner:
         runs_here = not ws.external and runtime not in EXTERNAL_RUNTIMES and runtime != "mock"
         secrets = {**self.root_env, **self._env(ws.files_dir, f"{where}.files_dir/.env")}
         files = self._config(ws, runtime, where)  # its file references checked in any case
+        plugins, plugins_skipped = self._plugins(ws, where, runs_here)
         request = CreateRequest(
             name=ws.name,
             role=ws.role or None,
@@ -315,7 +329,7 @@ class Planner:
             y=y,
             config_files=files if runs_here else {},
             secrets=secrets if not ws.external else {},
-            plugins=self._plugins(ws, where, runs_here),
+            plugins=plugins,
         )
         node = PlannedWorkspace(
             request,
@@ -325,6 +339,7 @@ class Planner:
                 {"workspace": ws.name, "type": c.type, "reason": "channels are not available"}
                 for c in ws.channels
             ],
+            plugins_skipped=plugins_skipped,
         )
         slots = grid_slots(ws.children, lambda w: w.children)
         for i, (child, (sx, sy)) in enumerate(zip(ws.children, slots, strict=True)):

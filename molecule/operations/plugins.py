@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -50,7 +50,7 @@ from molecule.errors import (
     ServiceUnavailable,
     Unprocessable,
 )
-from molecule.operations.plugin_seeds import not_allowed
+from molecule.operations.plugin_seeds import installed_row, not_allowed, write_tree
 from molecule.operations.workspace_settings import request_restart
 from molecule.provision.pipeline import Pipeline
 from molecule.provision.plugins_github import (
@@ -70,7 +70,7 @@ from molecule.provision.plugins_registry import (
 )
 from molecule.provision.plugins_staging import Limits, StagedPlugin
 from molecule.provision.runtimes import platform_runs
-from molecule.store.plugins import Installed, PluginRows
+from molecule.store.plugins import PluginRows
 from molecule.store.pool import Store
 from molecule.store.workspaces import Workspaces
 
@@ -100,16 +100,30 @@ class PluginSupport:
         self._slots = trio.Semaphore(MAX_STAGED)
         self._locks: dict[str, tuple[trio.Lock, list[int]]] = {}
 
-    @asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
+    async def take_slot(self) -> Callable[[], None]:
+        """One of the slots; the function that gives it back may be called from any task,
+        and more than once (an import hands it to the task that finishes the work)."""
         with trio.move_on_after(SLOT_WAIT) as waiting:
             await self._slots.acquire()
         if waiting.cancelled_caught:
             raise ServiceUnavailable("platform busy — retry shortly", retry_after=5)
+        held = True
+
+        def release() -> None:
+            nonlocal held
+            if held:
+                held = False
+                self._slots.release()
+
+        return release
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        release = await self.take_slot()
         try:
             yield
         finally:
-            self._slots.release()
+            release()
 
     @asynccontextmanager
     async def turn(self, workspace_id: str) -> AsyncIterator[None]:
@@ -136,21 +150,6 @@ def plugin_view(record: dict[str, Any], runtime: str | None = None) -> dict[str,
         info["sha256"] = record["manifest_sha256"]
     info["installed_at"] = record["installed_at"]
     return info
-
-
-def installed_row(workspace_id: str, staged: StagedPlugin, source_raw: str) -> Installed:
-    """The `workspace_plugins` row of a staged tree delivered into a workspace."""
-    manifest = describe(staged.name, staged.manifest)
-    del manifest["name"]
-    return Installed(
-        workspace_id,
-        staged.name,
-        source_raw,
-        staged.commit,
-        staged.manifest_sha256(),
-        staged.tree_sha256(),
-        manifest,
-    )
 
 
 class Plugins:
@@ -273,8 +272,7 @@ class Plugins:
         target = f"/plugins/{staged.name}"
         try:
             await self._remove_tree(workspace_id, target)
-            for rel in sorted(staged.files):
-                await provisioner.write_file(workspace_id, f"{target}/{rel}", staged.files[rel])
+            await write_tree(provisioner, workspace_id, staged)
         except (OSError, MoleculeError) as exc:
             log.error("plugin %s: delivery to %s failed: %r", staged.name, workspace_id, exc)
             try:

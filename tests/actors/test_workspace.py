@@ -317,3 +317,13 @@ async def test_a_heartbeat_event_carries_the_last_error_only_when_it_changed(
     assert await beat(**err) == [("WORKSPACE_HEARTBEAT", plain)]  # unchanged: the original's shape
     assert await status_row(svc, wid) == "online"
     assert await beat() == [("WORKSPACE_HEARTBEAT", {**plain, "sample_error": ""})]  # cleared
+    # Degraded, then recovered: the canvas clears the error on WORKSPACE_ONLINE, so the
+    # recovering beat sends the error it still reports again.
+    assert await beat(error_rate=0.9, sample_error="boom") == [
+        ("WORKSPACE_HEARTBEAT", {**plain, "sample_error": "boom"})
+    ]
+    assert await status_row(svc, wid) == "degraded"
+    assert await beat(error_rate=0.05, sample_error="boom") == [
+        ("WORKSPACE_HEARTBEAT", {**plain, "sample_error": "boom"})
+    ]
+    assert await status_row(svc, wid) == "online"

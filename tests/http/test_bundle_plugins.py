@@ -7,10 +7,16 @@ from __future__ import annotations
 from typing import Any
 
 from molecule.operations.bundles import OTHER_SOURCE, OTHER_VERSION
-from molecule.operations.plugin_seeds import NOT_IN_REGISTRY, not_allowed
+from molecule.operations.plugin_seeds import NOT_IN_REGISTRY, RUNS_ELSEWHERE, not_allowed
 from molecule.store.plugins import Installed, PluginRows
 from tests.conftest import Harness
-from tests.http.plugins_support import PLUGIN_TABLES, echo_workspace, plugins_dir, shipped, tree
+from tests.http.plugins_support import (
+    echo_workspace,
+    plugin_rows,
+    plugins_dir,
+    shipped,
+    tree,
+)
 from tests.http.test_bundles import export, import_bundle
 from tests.http.test_org_import import snapshot
 
@@ -22,11 +28,6 @@ async def listed(h: Harness, wid: str) -> dict[str, dict[str, Any]]:
     r = await h.client.get(f"/workspaces/{wid}/plugins", headers=h.admin)
     assert r.status_code == 200, r.text
     return {p["name"]: p for p in r.json()}
-
-
-async def plugin_rows(h: Harness) -> int:
-    counts = [await h.svc.store.fetchval(f"SELECT count(*) FROM {t}") for t in PLUGIN_TABLES]
-    return sum(counts)
 
 
 def echo_node(name: str, plugins: list[dict[str, str]]) -> dict[str, Any]:
@@ -87,9 +88,15 @@ async def test_what_cannot_be_seeded_is_reported_and_the_rest_is_created(
         ],
     )
     bundle["plugins"].append({"name": STANDUP, "source": f"local://{STANDUP}", "sha256": "ab" * 32})
+    standup = {"name": STANDUP, "source": f"local://{STANDUP}"}
+    bundle["sub_workspaces"] = [{"name": "bundle remote", "external": True, "plugins": [standup]}]
     r = await import_bundle(h, bundle, parent=parent)
     assert r.status_code == 201, r.text
     child = r.json()
+    [remote] = child["children"]
+    assert remote["plugins_skipped"] == [
+        {"plugin": STANDUP, "source": f"local://{STANDUP}", "reason": RUNS_ELSEWHERE}
+    ]
     assert child["plugins_skipped"] == [
         {"plugin": "gone", "source": "local://gone", "reason": NOT_IN_REGISTRY},
         {"plugin": "renamed", "source": f"local://{STANDUP}", "reason": OTHER_SOURCE},

@@ -1,5 +1,6 @@
 """An org template's `plugins` over real HTTP: the defaults' and a workspace's own, opt-outs,
-files in place before the first start, the install rows, the org allowlist, and every
+files in place before the first start, the install rows, what is skipped and why (not in the
+registry, an agent that runs elsewhere, the org allowlist), a seed that fails, and every
 refusal with nothing created."""
 
 from __future__ import annotations
@@ -9,12 +10,14 @@ from typing import Any
 import pytest
 import trio
 
+from molecule.operations.creation import SEED_FAILED
+from molecule.operations.plugin_seeds import NOT_IN_REGISTRY, RUNS_ELSEWHERE, not_allowed
 from tests.conftest import Harness
-from tests.http.plugins_support import PLUGIN_TABLES, plugins_dir, shipped, tree
+from tests.http.plugins_support import plugin_rows, plugins_dir, shipped, tree
 from tests.http.test_org_import import import_org, snapshot
 
 ETIQUETTE, STANDUP = "team-etiquette", "standup-report"
-STARTS = 45  # seconds a real echo agent is given to come up on a loaded machine
+STARTS = 60  # seconds a real echo agent is given to come up on a loaded machine
 
 
 def org(*workspaces: dict[str, Any], defaults: list[str] | None = None) -> dict[str, Any]:
@@ -37,11 +40,6 @@ async def event_types(h: Harness, wid: str) -> list[str]:
     return [r["event_type"] for r in rows]
 
 
-async def plugin_rows(h: Harness) -> int:
-    counts = [await h.svc.store.fetchval(f"SELECT count(*) FROM {t}") for t in PLUGIN_TABLES]
-    return sum(counts)
-
-
 async def test_defaults_own_plugins_and_opt_outs_are_in_place_before_the_start(
     platform: Harness,
 ) -> None:
@@ -54,7 +52,7 @@ async def test_defaults_own_plugins_and_opt_outs_are_in_place_before_the_start(
                 {
                     "name": "Plugged Member",
                     "runtime": "echo",
-                    "plugins": [f"!{ETIQUETTE}", STANDUP],
+                    "plugins": [f"!{ETIQUETTE}", STANDUP, "from-elsewhere"],
                 },
                 {"name": "Plugged Outside", "external": True, "plugins": [STANDUP]},
             ],
@@ -69,6 +67,14 @@ async def test_defaults_own_plugins_and_opt_outs_are_in_place_before_the_start(
     assert await installed(h, lead["id"]) == [(ETIQUETTE, f"local://{ETIQUETTE}")]
     assert await installed(h, member["id"]) == [(STANDUP, f"local://{STANDUP}")]
     assert await installed(h, outside["id"]) == []  # its agent runs elsewhere: no files here
+    assert outside["plugins_skipped"] == [
+        {"workspace": "Plugged Outside", "plugin": name, "reason": RUNS_ELSEWHERE}
+        for name in (ETIQUETTE, STANDUP)  # the defaults' apply to it too
+    ]
+    # A template written for another platform's plugins still imports.
+    assert member["plugins_skipped"] == [
+        {"workspace": "Plugged Member", "plugin": "from-elsewhere", "reason": NOT_IN_REGISTRY}
+    ]
     for wid, name in ((lead["id"], ETIQUETTE), (member["id"], STANDUP)):
         assert {p.name for p in plugins_dir(h, wid).iterdir()} == {name}
         assert tree(plugins_dir(h, wid) / name) == shipped(name)
@@ -100,11 +106,7 @@ async def test_an_org_allowlist_leaves_a_plugin_out_of_a_new_member(platform: Ha
     kept, added = r.json()["workspaces"]
     assert kept["skipped"] is True and "plugins_skipped" not in kept
     assert added["plugins_skipped"] == [
-        {
-            "workspace": "Allow Newcomer",
-            "plugin": ETIQUETTE,
-            "reason": f'plugin "{ETIQUETTE}" is not in the org allowlist',
-        }
+        {"workspace": "Allow Newcomer", "plugin": ETIQUETTE, "reason": not_allowed(ETIQUETTE)}
     ]
     assert await installed(h, added["id"]) == [(STANDUP, f"local://{STANDUP}")]
     assert {p.name for p in plugins_dir(h, added["id"]).iterdir()} == {STANDUP}
@@ -113,12 +115,11 @@ async def test_an_org_allowlist_leaves_a_plugin_out_of_a_new_member(platform: Ha
 @pytest.mark.parametrize(
     ("plugins", "detail"),
     [
-        (["no-such-plugin"], "workspaces[0].plugins: no-such-plugin: not in the plugin registry"),
         (["../etc"], "workspaces[0].plugins: invalid plugin name '../etc'"),
         (["Has Space"], "workspaces[0].plugins: invalid plugin name 'Has Space'"),
     ],
 )
-async def test_a_plugin_the_registry_cannot_give_creates_nothing(
+async def test_a_name_that_cannot_be_a_plugin_creates_nothing(
     platform: Harness, plugins: list[str], detail: str
 ) -> None:
     h = platform
@@ -149,3 +150,30 @@ async def test_the_plugins_an_import_holds_are_bounded(
         f"workspaces[1].plugins: {STANDUP}: the plugins of one import exceed {max(sizes)} bytes"
     )
     assert (await snapshot(h), await plugin_rows(h)) == before
+
+
+async def test_a_seed_that_fails_lists_no_plugin_and_leaves_no_files(
+    platform: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    h = platform
+    provisioner = h.svc.pipeline.provisioner
+    assert provisioner is not None
+    write = provisioner.write_file
+    seen: list[str] = []
+
+    async def failing_write(workspace_id: str, path: str, data: bytes) -> None:
+        seen.append(path)
+        if len([p for p in seen if p.startswith(f"/plugins/{STANDUP}/")]) == 2:
+            raise OSError("disk full")  # the second file of the second plugin
+        await write(workspace_id, path, data)
+
+    monkeypatch.setattr(provisioner, "write_file", failing_write)
+    body = org({"name": "Seed Fails", "runtime": "echo", "plugins": [ETIQUETTE, STANDUP]})
+    r = await import_org(h, body)
+    assert r.status_code == 207, r.text
+    [ws] = r.json()["workspaces"]
+    assert r.json()["failed"] == [
+        {"name": "Seed Fails", "parent_id": None, "id": ws["id"], "error": SEED_FAILED}
+    ]
+    assert ws["status"] == "failed" and await installed(h, ws["id"]) == []
+    assert list(plugins_dir(h, ws["id"]).iterdir()) == []
