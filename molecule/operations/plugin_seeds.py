@@ -18,7 +18,7 @@ from typing import TypeVar
 from molecule.actors.supervision import Tasks
 from molecule.errors import BadGateway, MoleculeError, NotFound, PayloadTooLarge
 from molecule.provision.base import Provisioner
-from molecule.provision.plugins_registry import PluginRegistry, describe
+from molecule.provision.plugins_registry import NOT_FOUND, PluginRegistry, describe
 from molecule.provision.plugins_staging import Limits, StagedPlugin
 from molecule.store.plugins import Installed
 
@@ -26,7 +26,7 @@ T = TypeVar("T")
 P = TypeVar("P")
 NOT_IN_REGISTRY = "not in the plugin registry (GET /plugins)"
 RUNS_ELSEWHERE = "its agent runs elsewhere: plugins are installed only where this platform runs"
-UNREADABLE = "failed to fetch plugin from local"  # the install route's 502
+UNREADABLE = NOT_FOUND  # the install route's 502 says no more than its 404
 
 
 def not_allowed(name: str) -> str:

@@ -50,7 +50,7 @@ from molecule.errors import (
     ServiceUnavailable,
     Unprocessable,
 )
-from molecule.operations.plugin_seeds import installed_row, not_allowed, write_tree
+from molecule.operations.plugin_seeds import UNREADABLE, installed_row, not_allowed, write_tree
 from molecule.operations.workspace_settings import request_restart
 from molecule.provision.pipeline import Pipeline
 from molecule.provision.plugins_github import (
@@ -202,7 +202,7 @@ class Plugins:
                     staged = await trio.to_thread.run_sync(self.registry.stage, source.spec, limits)
                 except OSError as exc:  # the operator's directory could not be read
                     log.error("plugin %s: reading the registry failed: %r", source.raw, exc)
-                    raise BadGateway("failed to fetch plugin from local") from None
+                    raise BadGateway(UNREADABLE) from None
             else:
                 staged = await self.support.github.fetch(GithubSpec.parse(source.spec), limits)
             if not valid_name(staged.name):
