@@ -9,7 +9,9 @@ database unchanged. At least MIN_REQUESTS requests are sent in all.
 and the newest row version of each), from a state at rest (`settled`); the activity log and
 the recorded events are left out, because their writers work in the background and a
 background write from an earlier request would look like the refusal's. Their refusal paths
-are covered route by route.
+are covered route by route. A refusal that seems to have written is sent once more from
+rest, and counts only if it writes again: a late background write (a restart's backoff) can
+land during any request.
 """
 
 from __future__ import annotations
@@ -146,24 +148,35 @@ def test_no_server_errors_and_refusals_change_nothing(
     api = schemathesis.openapi.from_url(f"{served.url}/openapi.json", headers=ADMIN)
     failures: list[str] = []
 
+    def changed_by(case: Any, before: tuple[Any, ...]) -> tuple[Any, list[str]]:
+        response = case.call(base_url=served.url, headers=ADMIN, timeout=30)
+        served.requests += 1
+        after = fingerprint(database, served.tables)
+        return response, [t for t, a, b in zip(served.tables, before, after, strict=True) if a != b]
+
     def check(case: Any) -> None:
-        # Only a success starts background work (a workspace's start, a delegation).
+        # A success starts background work (a workspace's start, a delegation): wait for
+        # it to come to rest before the next request.
         if served.last_ok:
             before = settled(database, served.tables)
         else:
             before = fingerprint(database, served.tables)
-        response = case.call(base_url=served.url, headers=ADMIN, timeout=30)
-        served.requests += 1
+        response, changed = changed_by(case, before)
         served.last_ok = response.status_code < 400
         described = f"{case.method} {case.formatted_path} -> {response.status_code}"
         if response.status_code >= 500:
             failures.append(f"{described}: {response.text[:300]}")
         elif 400 <= response.status_code < 500:
             served.refusals += 1
-            after = fingerprint(database, served.tables)
-            changed = [t for t, a, b in zip(served.tables, before, after, strict=True) if a != b]
             if changed:
-                failures.append(f"{described} refused but changed {changed}")
+                # Some background writes come later than any settling waits for (a failed
+                # start's retry after its backoff, a heartbeat flush of a running agent);
+                # a refusal that writes does it again when it is sent again.
+                again, changed = changed_by(case, settled(database, served.tables))
+                if not 400 <= again.status_code < 500:
+                    changed = []  # the state moved on: this case proves nothing either way
+            if changed:
+                failures.append(f"{described} refused but changed {changed}, twice")
 
     operations = [result.ok() for result in api.get_all_operations()]
     assert len(operations) > 50
