@@ -70,7 +70,7 @@ test("the org: create, chat, upload, reload, restart, cascade delete", async ({ 
   await watchStatus(page, "alpha");
   await node(page, "alpha").click({ button: "right" });
   await page.getByRole("menuitem", { name: "Restart" }).click();
-  await expect.poll(() => seen(page, "alpha")).toContain("Provisioning");
+  await expect.poll(() => seen(page, "alpha"), STARTS).toContain("Provisioning");
   await expect(node(page, "alpha").getByTestId("status")).toHaveText("Online", STARTS);
 
   // A child through the menu, found with Ctrl-K.
@@ -153,4 +153,29 @@ test("an org template that needs a secret: the 412 preflight, then the import", 
   await expect(dialog).toHaveCount(0);
   await expect(page.locator(".react-flow__node")).toHaveCount(3);
   await expect(page.locator(".react-flow__edge")).toHaveCount(2);
+});
+
+test("an import that leaves something out says what, then closes", async ({ page }) => {
+  await page.goto(`${base()}/?token=${token()}`);
+  await expect(page.getByTestId("connection")).toHaveText(/Live/);
+  await page.getByRole("button", { name: "Import org" }).click();
+  const dialog = page.getByRole("dialog", { name: "Import an org" });
+  await dialog.getByRole("radio", { name: "Left out (e2e)", exact: true }).check();
+  await dialog.getByRole("button", { name: "Import", exact: true }).click();
+  await expect(dialog.getByRole("status")).toHaveText("Imported, with things left out.");
+  await expect(dialog.getByRole("list", { name: "Left out" })).toHaveText(
+    "Plugged e2e: plugin from-elsewhere: not in the plugin registry (GET /plugins)",
+  );
+  await expect(dialog.getByRole("list", { name: "Not created" })).toHaveCount(0);
+  await axe(page, "the import result");
+  await dialog.getByRole("button", { name: "Done" }).click();
+  await expect(dialog).toHaveCount(0);
+  await expect(node(page, "Plugged e2e")).toBeVisible();
+  // The registry's plugin was installed with it.
+  const auth = { Authorization: `Bearer ${token()}` };
+  const list = await page.request.get(`${base()}/workspaces`, { headers: auth });
+  const id = ((await list.json()) as { id: string; name: string }[]).find((w) => w.name === "Plugged e2e")!.id;
+  const plugins = await page.request.get(`${base()}/workspaces/${id}/plugins`, { headers: auth });
+  expect(((await plugins.json()) as { name: string }[]).map((p) => p.name)).toEqual(["team-etiquette"]);
+  await page.request.delete(`${base()}/workspaces/${id}?confirm=true`, { headers: auth });
 });

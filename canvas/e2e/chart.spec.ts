@@ -345,8 +345,8 @@ test("pause, resume, hibernate and wake from the panel and the menu: live status
   await actions.getByRole("button", { name: "Pause" }).click();
   await expect(status).toHaveText("Paused");
   await expect(panel.getByTestId("panel-status")).toHaveText("Paused");
-  await expect.poll(async () => (await row(SOLO)).status).toBe("paused");
-  await expect.poll(() => labels(actions, "button")).toEqual(["Resume", "Add child", "Delete…"]);
+  await expect.poll(async () => (await row(SOLO)).status, STARTS).toBe("paused");
+  await expect.poll(() => labels(actions, "button"), STARTS).toEqual(["Resume", "Add child", "Delete…"]);
 
   // Resume from the menu, which offers the same: provisioning, then online, live.
   await openMenu();
@@ -356,15 +356,15 @@ test("pause, resume, hibernate and wake from the panel and the menu: live status
   await menu.getByRole("menuitem", { name: "Resume" }).click();
   await expect(status).toHaveText("Online", STARTS);
   expect(await seen(page, SOLO)).toEqual(["Paused", "Provisioning", "Online"]);
-  await expect.poll(() => labels(actions, "button")).toEqual(["Restart", "Pause", "Hibernate", "Add child", "Delete…"]);
+  await expect.poll(() => labels(actions, "button"), STARTS).toEqual(["Restart", "Pause", "Hibernate", "Add child", "Delete…"]);
 
   // Hibernate from the menu: Hibernated, then Restart and Pause offered.
   await openMenu();
   expect(await labels(menu, "menuitem")).toEqual(["Open chat", "Details", "Add a child workspace", "Restart", "Pause", "Hibernate", "Delete…"]);
   await menu.getByRole("menuitem", { name: "Hibernate" }).click();
   await expect(status).toHaveText("Hibernated");
-  await expect.poll(async () => (await row(SOLO)).status).toBe("hibernated");
-  await expect.poll(() => labels(actions, "button")).toEqual(["Restart", "Pause", "Add child", "Delete…"]);
+  await expect.poll(async () => (await row(SOLO)).status, STARTS).toBe("hibernated");
+  await expect.poll(() => labels(actions, "button"), STARTS).toEqual(["Restart", "Pause", "Add child", "Delete…"]);
   await openMenu();
   expect(await labels(menu, "menuitem")).toEqual(["Open chat", "Details", "Add a child workspace", "Restart", "Pause", "Delete…"]);
   await page.keyboard.press("Escape");

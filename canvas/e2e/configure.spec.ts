@@ -274,7 +274,7 @@ test("model and provider: saved from the config tab, stored, the agent restarted
   await expect(p.getByRole("status").filter({ hasText: "Provider saved" })).toHaveText("Provider saved; the workspace is restarting");
   expect(await (await api.get(`/workspaces/${id}/model`)).json()).toEqual({ model: "claude-e2e-model", source: "workspace_secrets" });
   expect(await (await api.get(`/workspaces/${id}/provider`)).json()).toEqual({ provider: "anthropic", source: "workspace_secrets" });
-  await expect.poll(() => seen(page, ECHO), { message: "the save restarts the agent" }).toContain("Provisioning");
+  await expect.poll(() => seen(page, ECHO), { message: "the save restarts the agent", ...STARTS }).toContain("Provisioning");
   await expect(node(page, ECHO).getByTestId("status")).toHaveText("Online", STARTS);
   await axe(page, "the config tab");
 

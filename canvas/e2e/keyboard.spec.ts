@@ -57,7 +57,7 @@ test("create, open, restart and delete a workspace with the keyboard alone", asy
   await expect(menu.getByRole("menuitem", { name: "Restart" })).toBeFocused();
   await page.keyboard.press("Enter");
   await expect(menu).toHaveCount(0);
-  await expect.poll(() => seen(page, "keys-only")).toContain("Provisioning");
+  await expect.poll(() => seen(page, "keys-only"), STARTS).toContain("Provisioning");
   await expect(node(page, "keys-only").getByTestId("status")).toHaveText("Online", STARTS);
 
   // Escape closes the menu and gives the focus back to the node.

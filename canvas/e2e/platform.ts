@@ -1,7 +1,7 @@
 // Starts `molecule serve` on a free loopback port with a throwaway MOLECULE_HOME (its own
 // PostgreSQL cluster, local agent processes), and stops it cleanly (SIGTERM) afterwards.
 // The home also holds a workspace template for watch.spec.ts whose agent is held back
-// (`slowStartFixture`).
+// (`slowStartFixture`), and an org template for canvas.spec.ts (`orgTemplateFixture`).
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
@@ -99,6 +99,27 @@ function slowStartFixture(home: string): NodeJS.ProcessEnv {
   return { PYTHONPATH: path ? `${hook}:${path}` : hook, PROVISION_TIMEOUT_SECONDS: "600" };
 }
 
+/** An operator's org template (`MOLECULE_ORG_TEMPLATES_DIR`) whose one echo workspace names a
+ * registry plugin and one no registry here holds: its import creates the workspace and says
+ * what it left out. */
+function orgTemplateFixture(home: string): NodeJS.ProcessEnv {
+  const dir = join(home, "org-templates");
+  mkdirSync(join(dir, "e2e-left-out"), { recursive: true });
+  writeFileSync(
+    join(dir, "e2e-left-out", "org.yaml"),
+    [
+      "name: Left out (e2e)",
+      'description: "End-to-end tests only: one echo agent; one of its plugins is not in the registry."',
+      "workspaces:",
+      "  - name: Plugged e2e",
+      "    runtime: echo",
+      "    plugins: [team-etiquette, from-elsewhere]",
+      "",
+    ].join("\n"),
+  );
+  return { MOLECULE_ORG_TEMPLATES_DIR: dir };
+}
+
 export default async function globalSetup(): Promise<(() => Promise<void>) | void> {
   if (process.env.MOLECULE_URL) {
     process.env.E2E_URL = process.env.MOLECULE_URL;
@@ -114,6 +135,7 @@ export default async function globalSetup(): Promise<(() => Promise<void>) | voi
     MOLECULE_BACKEND: "local",
     MOLECULE_ENV: "",
     ...slowStartFixture(home),
+    ...orgTemplateFixture(home),
   };
   delete env.DATABASE_URL;
   const logPath = join(tmpdir(), "molecule-e2e-platform.log");

@@ -1,7 +1,8 @@
 // Import an org template. A 412 names the secrets it needs: the person sets them (global
-// secrets, values never shown again) and the import is retried.
+// secrets, values never shown again) and the import is retried. An import that created only
+// some workspaces (207), or left something out of them, says so before the dialog closes.
 import { type FormEvent, useEffect, useState } from "react";
-import { type OrgTemplate, importOrg, listOrgTemplates, missingEnv, setGlobalSecret } from "../api/org";
+import { type ImportNotes, type OrgTemplate, importNotes, importOrg, listOrgTemplates, missingEnv, setGlobalSecret } from "../api/org";
 import { useUi } from "../store/ui";
 import { Modal, closeDialog } from "./Modal";
 
@@ -14,6 +15,7 @@ export function ImportDialog() {
   const [values, setValues] = useState<Record<string, string>>({});
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  const [notes, setNotes] = useState<ImportNotes | null>(null);
 
   useEffect(() => {
     listOrgTemplates().then(
@@ -31,9 +33,10 @@ export function ImportDialog() {
     setError(null);
     try {
       for (const key of missing ?? []) await setGlobalSecret(key, values[key] ?? "");
-      await importOrg(dir);
+      const outcome = importNotes(await importOrg(dir));
       useUi.getState().say(`Imported ${templates?.find((t) => t.dir === dir)?.name ?? dir}`);
-      closeDialog();
+      if (outcome.failed.length || outcome.skipped.length) setNotes(outcome);
+      else closeDialog();
     } catch (e) {
       const needed = missingEnv(e);
       if (needed) {
@@ -44,6 +47,7 @@ export function ImportDialog() {
     }
   };
 
+  if (notes) return <ImportResult notes={notes} />;
   return (
     <Modal title="Import an org" wide>
       <form onSubmit={submit}>
@@ -87,6 +91,33 @@ export function ImportDialog() {
           </button>
         </div>
       </form>
+    </Modal>
+  );
+}
+
+function ImportResult({ notes }: { notes: ImportNotes }) {
+  return (
+    <Modal title="Import an org" wide>
+      <p role="status">{notes.failed.length ? "Imported, but not completely." : "Imported, with things left out."}</p>
+      {notes.failed.length > 0 && (
+        <ul className="cascade error" aria-label="Not created">
+          {notes.failed.map((line) => (
+            <li key={line}>{line}</li>
+          ))}
+        </ul>
+      )}
+      {notes.skipped.length > 0 && (
+        <ul className="cascade" aria-label="Left out">
+          {notes.skipped.map((line) => (
+            <li key={line}>{line}</li>
+          ))}
+        </ul>
+      )}
+      <div className="buttons">
+        <button type="button" className="primary" onClick={closeDialog} autoFocus>
+          Done
+        </button>
+      </div>
     </Modal>
   );
 }
