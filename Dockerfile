@@ -3,12 +3,18 @@
 # README.md, "Production", says how. Build: `docker compose build` or `docker build -t
 # molecule-platform .` from the repository root.
 #
-# PYTHON_IMAGE: Python 3.11 with pip (Debian bookworm's python:3.11-slim by default).
-# NODE_IMAGE: Node.js to build the canvas (canvas/, a static single-page app the platform serves).
-# PREINSTALLED=1 when PYTHON_IMAGE already holds the platform's Python packages (an offline
-# build from a base made elsewhere): nothing is downloaded for Python then.
-ARG PYTHON_IMAGE=python:3.11-slim
-ARG NODE_IMAGE=node:22-slim
+# PYTHON_IMAGE: Python 3.11 with pip. NODE_IMAGE: Node.js to build the canvas (canvas/, a
+# static single-page app the platform serves). Both are pinned to Debian bookworm: its
+# PostgreSQL 15 client matches the server compose.yaml runs (the unpinned `-slim` tags have
+# moved to a newer Debian).
+# PREINSTALLED=1 when PYTHON_IMAGE already holds the platform's Python packages and the
+# PostgreSQL client (a base made elsewhere): nothing is downloaded for Python then; the
+# canvas stage still fetches its npm packages.
+#
+# MOLECULE_HOST and MOLECULE_PORT (0.0.0.0:8080) are where `molecule serve` listens and what
+# the healthcheck asks; set them at `docker run -e` to move both.
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+ARG NODE_IMAGE=node:22-bookworm-slim
 
 FROM ${NODE_IMAGE} AS canvas
 WORKDIR /canvas
@@ -24,12 +30,15 @@ ENV PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     MOLECULE_HOME=/data \
+    MOLECULE_HOST=0.0.0.0 \
+    MOLECULE_PORT=8080 \
     PYTHONPATH=/app
 # pg_dump, pg_restore and psql for `molecule backup` and `molecule restore` (Debian's client:
 # at least the server's major version, which is why compose.yaml runs PostgreSQL 15).
 RUN if [ "$PREINSTALLED" != 1 ]; then \
       apt-get update \
       && apt-get install -y --no-install-recommends postgresql-client git \
+      && apt-get clean \
       && rm -rf /var/lib/apt/lists/*; \
     fi
 WORKDIR /app
@@ -49,7 +58,8 @@ COPY --from=canvas /canvas/dist/ canvas/dist/
 RUN python3 -m compileall -q molecule \
     && printf '#!/bin/sh\nexec python3 -m molecule.cli "$@"\n' > /usr/local/bin/molecule \
     && chmod 755 /usr/local/bin/molecule \
-    && useradd --system --uid 10001 --user-group --home-dir /data --no-create-home molecule \
+    && groupadd --gid 10001 molecule \
+    && useradd --no-log-init --uid 10001 --gid 10001 --home-dir /data --no-create-home molecule \
     && mkdir -p /data \
     && chown molecule:molecule /data \
     && chmod 700 /data
@@ -57,5 +67,5 @@ USER molecule
 VOLUME /data
 EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
-    CMD ["python3", "/app/docker/healthcheck.py", "127.0.0.1:8080"]
-CMD ["molecule", "serve", "--host", "0.0.0.0", "--port", "8080"]
+    CMD ["python3", "/app/docker/healthcheck.py"]
+CMD ["molecule", "serve"]

@@ -1,7 +1,8 @@
 """The platform container's healthcheck (Dockerfile, compose.yaml): `GET /health`.
 
 Argument: the address `molecule serve` listens on, `host:port` (0.0.0.0 or :: is checked on
-127.0.0.1). Under TLS (MOLECULE_TLS_CERTFILE set) it asks over HTTPS without checking the
+127.0.0.1); without one, MOLECULE_HOST and MOLECULE_PORT, which `molecule serve` reads too,
+so the image's check follows a changed port. Under TLS (MOLECULE_TLS_CERTFILE set) it asks over HTTPS without checking the
 certificate: the question is whether this process answers, not who it is. Exit 0 healthy,
 1 not (with the reason on stderr). Standard library only.
 """
@@ -15,7 +16,11 @@ import urllib.request
 
 
 def main(argv: list[str]) -> int:
-    address = argv[1] if len(argv) > 1 else "127.0.0.1:8080"
+    env_address = (
+        f"{os.environ.get('MOLECULE_HOST', '').strip() or '127.0.0.1'}:"
+        f"{os.environ.get('MOLECULE_PORT', '').strip() or '8080'}"
+    )
+    address = argv[1] if len(argv) > 1 else env_address
     host, _, port = address.rpartition(":")
     if host in ("", "0.0.0.0", "::", "[::]"):
         host = "127.0.0.1"

@@ -78,6 +78,9 @@ class Settings:
     port: int = 8080
     admin_token_env: str | None = None
     dev_mode: bool = False
+    # MOLECULE_ENV=production (or prod): the encryption key is required and the login URL
+    # printed at start leaves the admin token out (logs are often shipped elsewhere).
+    production: bool = False
     saas_mode: bool = False
     external_platform_url: str | None = None
     liveness_ttl: float = LIVENESS_TTL_SECONDS
@@ -152,7 +155,8 @@ class Settings:
             key = parse_key(env.get("SECRETS_ENCRYPTION_KEY"))
         except SecretKeyError as exc:
             raise ConfigError(str(exc)) from None
-        if key is None and env.get("MOLECULE_ENV", "").strip().lower() in {"prod", "production"}:
+        production = env.get("MOLECULE_ENV", "").strip().lower() in {"prod", "production"}
+        if key is None and production:
             raise ConfigError("SECRETS_ENCRYPTION_KEY is required when MOLECULE_ENV=production")
         timeout = _positive_number(env, "PROVISION_TIMEOUT_SECONDS", 0.0) or None
         backend = env.get("MOLECULE_BACKEND", "").strip().lower() or "auto"
@@ -166,6 +170,7 @@ class Settings:
             port=port,
             admin_token_env=env.get("ADMIN_TOKEN") or None,
             dev_mode=dev_mode(env),
+            production=production,
             saas_mode=saas_mode(env),
             external_platform_url=(env.get("EXTERNAL_PLATFORM_URL") or "").rstrip("/") or None,
             a2a_idle_timeout=_positive_number(

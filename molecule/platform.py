@@ -342,10 +342,12 @@ def tune_gc_for_serving() -> None:
     gc.set_threshold(100_000, 50, 100)
 
 
-def login_url(settings: Settings, admin_token: str) -> str:
+def login_url(settings: Settings, admin_token: str | None) -> str:
+    """The canvas's address; with a token, the link that signs in by visiting it."""
     host = settings.host if settings.host not in ("0.0.0.0", "::") else "127.0.0.1"
     scheme = "https" if settings.tls else "http"
-    return f"{scheme}://{host}:{settings.port}/?token={admin_token}"
+    query = f"?token={admin_token}" if admin_token else ""
+    return f"{scheme}://{host}:{settings.port}/{query}"
 
 
 def data_dir_ready(home: Path) -> None:

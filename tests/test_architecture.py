@@ -25,7 +25,7 @@ MAX_LINES = 400
 # The modules every layer may use: no molecule imports of their own beyond each other.
 SHARED = {
     "errors", "models", "jsontext", "lifeline", "workspace_paths", "form_parts", "asgi",
-    "durations",
+    "durations", "version",
 }  # fmt: skip
 # What each package (or top-level module) may import from molecule, besides itself.
 ALLOWED: dict[str, set[str]] = {
@@ -38,6 +38,7 @@ ALLOWED: dict[str, set[str]] = {
     "form_parts": {"errors"},
     "asgi": {"errors", "jsontext"},
     "durations": set(),
+    "version": set(),
     "security": SHARED,
     # Metrics and log records: any layer may count and log through it; it knows none of them.
     "observability": SHARED,
@@ -71,6 +72,7 @@ ALLOWED: dict[str, set[str]] = {
         "connect",
         "security",
         "observability",
+        "version",
     },  # fmt: skip
     # The agent program and the connect bridge are separate programs: the shared modules and
     # two leaf helpers of `security` only.

@@ -31,7 +31,6 @@ import tempfile
 import time
 from contextlib import ExitStack
 from datetime import UTC, datetime
-from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +48,7 @@ from molecule.cli.backup_archive import (
 from molecule.cli.backup_lock import try_exclusive
 from molecule.cli.output import note
 from molecule.errors import CommandFailed, DecryptError
+from molecule.version import platform_version
 
 if TYPE_CHECKING:
     from molecule.config import Settings
@@ -58,13 +58,6 @@ PROTECT = (
     "This archive contains the admin token, the whole database (secrets included) and the "
     "workspaces' files: keep it as private as the data directory (it is 0600)."
 )
-
-
-def platform_version() -> str:
-    try:
-        return metadata.version("molecule")
-    except metadata.PackageNotFoundError:
-        return "unknown"
 
 
 def migration_level(names: list[str] | tuple[str, ...]) -> int:

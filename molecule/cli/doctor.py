@@ -78,7 +78,9 @@ def _connect(dsn: str) -> str:
         conn = await asyncpg.connect(dsn, timeout=PROBE_TIMEOUT)
         try:
             v = conn.get_server_version()
-            return f"{v.major}.{v.minor}"
+            # PostgreSQL 10 and later number releases major.minor; asyncpg keeps the
+            # minor in `micro` for them (15.18 is major 15, micro 18).
+            return f"{v.major}.{v.micro}" if v.major >= 10 else f"{v.major}.{v.minor}.{v.micro}"
         finally:
             await conn.close()
 

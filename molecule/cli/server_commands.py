@@ -51,8 +51,21 @@ def _database(settings: Settings) -> tuple[str, EmbeddedPostgres | None]:
 
 
 @click.command("serve")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", type=int, default=8080, show_default=True, help="Port to listen on.")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    envvar="MOLECULE_HOST",
+    help="Address to listen on (env MOLECULE_HOST).",
+)
+@click.option(
+    "--port",
+    type=int,
+    default=8080,
+    show_default=True,
+    envvar="MOLECULE_PORT",
+    help="Port to listen on (env MOLECULE_PORT).",
+)
 @click.option(
     "--log-format",
     "log_format_name",
@@ -96,7 +109,11 @@ def serve(
 
     def ready(svc: Services, binds: list[str]) -> None:
         print(f"Molecule is serving on {', '.join(binds)}", flush=True)
-        print(f"Open: {login_url(settings, svc.admin_token)}", flush=True)
+        if settings.production:  # the token stays out of logs; `molecule token` prints it
+            print(f"Open: {login_url(settings, None)}", flush=True)
+            print("Sign in with the admin token (`molecule token` prints it).", flush=True)
+        else:
+            print(f"Open: {login_url(settings, svc.admin_token)}", flush=True)
 
     try:
         trio.run(lambda: serve_platform(settings, dsn, on_ready=ready))

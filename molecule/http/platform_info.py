@@ -17,7 +17,6 @@ import functools
 import math
 import platform
 import re
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +30,7 @@ from molecule.http.common import json_response, read_object, services
 from molecule.operations.chat_staging import MAX_FILES
 from molecule.store.pending_uploads import MAX_FILE_BYTES
 from molecule.store.viewport import DEFAULT_VIEWPORT, Viewport
+from molecule.version import platform_version
 
 bp = Blueprint("platform_info", __name__)
 
@@ -85,11 +85,11 @@ def git_sha(root: Path = SOURCE_ROOT) -> str | None:
 
 @functools.cache
 def _static_build_info() -> dict[str, Any]:
-    try:
-        version = metadata.version("molecule")
-    except metadata.PackageNotFoundError:
-        version = "unknown"
-    return {"git_sha": git_sha(), "version": version, "python": platform.python_version()}
+    return {
+        "git_sha": git_sha(),
+        "version": platform_version(),
+        "python": platform.python_version(),
+    }
 
 
 @bp.get("/buildinfo")

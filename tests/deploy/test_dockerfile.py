@@ -1,19 +1,27 @@
 """The platform's Dockerfile, checked without building it: every file it copies from the
 repository exists and is not left out of the build context by .dockerignore, every stage it
 copies from is defined, its command is a `molecule serve` the CLI accepts, run by a
-`molecule` it makes, and its Python dependencies are the project's.
+`molecule` it makes, its healthcheck asks where that serve listens, and its Python
+dependencies are the project's.
 
-(Images cannot be pulled here, so the build itself is left to a machine with a registry;
-tests/deploy/test_image.py builds one from local parts when a Docker Engine can run.)
+(Its base images cannot be pulled here, so the suite does not build it; README.md,
+"Production", records a build and run with local stand-ins for them.)
 """
 
 from __future__ import annotations
 
 import fnmatch
 import json
+import os
 import re
+import subprocess
+import sys
+import threading
 import tomllib
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
+
+import pytest
 
 from molecule.cli.server_commands import serve
 
@@ -89,10 +97,19 @@ def test_what_it_copies_exists_and_is_in_the_build_context() -> None:
     assert ignored("molecule/__pycache__/x.pyc")
 
 
-def test_the_command_is_molecule_serve_and_the_image_makes_molecule() -> None:
+def image_env() -> dict[str, str]:
+    found = dict(instructions())
+    return dict(pair.split("=", 1) for pair in found["ENV"].split())
+
+
+def test_the_command_is_molecule_serve_and_the_image_makes_molecule(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     found = dict(instructions())
     cmd = json.loads(found["CMD"])
     assert cmd[:2] == ["molecule", "serve"]
+    for name, value in image_env().items():
+        monkeypatch.setenv(name, value)
     ctx = serve.make_context("serve", cmd[2:])
     assert ctx.params["host"] == "0.0.0.0" and ctx.params["port"] == 8080
     assert found["EXPOSE"] == str(ctx.params["port"])
@@ -100,9 +117,9 @@ def test_the_command_is_molecule_serve_and_the_image_makes_molecule() -> None:
     assert "/usr/local/bin/molecule" in runs and "python3 -m molecule.cli" in runs
     assert (ROOT / "molecule" / "cli" / "__main__.py").is_file()
     health = json.loads(found["HEALTHCHECK"].split("CMD", 1)[1])
-    assert health[1] == "/app/docker/healthcheck.py" and health[2].endswith(":8080")
-    env = found["ENV"]
-    assert "MOLECULE_HOME=/data" in env and "PYTHONPATH=/app" in env
+    assert health == ["python3", "/app/docker/healthcheck.py"]  # MOLECULE_HOST/_PORT, as serve
+    env = image_env()
+    assert env["MOLECULE_HOME"] == "/data" and env["PYTHONPATH"] == "/app"
     assert found["USER"] == "molecule"  # not root
 
 
@@ -123,3 +140,39 @@ def test_its_python_dependencies_are_the_projects() -> None:
     assert "tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']" in runs
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert project["scripts"]["molecule"] == "molecule.cli:main"
+
+
+class _Health(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(200 if self.path == "/health" else 404)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def healthcheck(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "docker" / "healthcheck.py"), *args],
+        env={**{k: v for k, v in os.environ.items() if not k.startswith("MOLECULE_")}, **env},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+def test_the_healthcheck_asks_where_serve_listens() -> None:
+    server = HTTPServer(("127.0.0.1", 0), _Health)
+    port = server.server_address[1]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        moved = {"MOLECULE_HOST": "0.0.0.0", "MOLECULE_PORT": str(port)}
+        assert healthcheck(moved).returncode == 0  # the image's env: follows a moved port
+        assert healthcheck({}, f"127.0.0.1:{port}").returncode == 0  # compose's argument
+    finally:
+        server.shutdown()
+        server.server_close()
+    refused = healthcheck({"MOLECULE_PORT": str(port)})
+    assert refused.returncode == 1
+    assert refused.stderr.startswith(f"unhealthy: http://127.0.0.1:{port}/health")

@@ -2,14 +2,16 @@
 PostgreSQL server (tests/deploy/pg_server.py, shaped like compose.yaml's: TCP on loopback, a
 password, a database owned by an ordinary role), never the embedded cluster.
 
-Boot 1 applies the migrations and creates a workspace; boot 2, after a clean SIGTERM, serves
-HTTPS (`--certfile/--keyfile`, a self-signed certificate the client trusts) and still has
-the workspace; neither boot starts a cluster of its own. A platform whose server is down does
-not start, and says why.
+Both boots run in production mode, as compose.yaml runs the platform. Boot 1 applies the
+migrations, creates a workspace and prints a login line without the admin token; boot 2,
+after a clean SIGTERM, serves HTTPS (`--certfile/--keyfile`, a self-signed certificate the
+client trusts) and still has the workspace; neither boot starts a cluster of its own. A
+platform whose server is down does not start, and says why.
 """
 
 from __future__ import annotations
 
+import base64
 import os
 import signal
 import ssl
@@ -86,6 +88,9 @@ def platform_env(home: Path, database_url: str) -> dict[str, str]:
         DATABASE_URL=database_url,
         ADMIN_TOKEN=ADMIN_TOKEN,
         MOLECULE_BACKEND="local",
+        # As compose.yaml runs it.
+        MOLECULE_ENV="production",
+        SECRETS_ENCRYPTION_KEY=base64.b64encode(b"k" * 32).decode(),
     )
     return env
 
@@ -113,6 +118,9 @@ def test_the_platform_keeps_its_data_on_a_separate_server(
     finally:
         assert first.stop() == 0, first.output()[-3000:]
     assert "initialising the private PostgreSQL cluster" not in first.output()
+    # Production logs are often shipped elsewhere: the login line leaves the token out.
+    assert f"Open: http://127.0.0.1:{first.port}/\n" in first.output()
+    assert ADMIN_TOKEN not in first.output()
     assert not (home / "postgres").exists()  # no embedded cluster
     row = server.psql(f"SELECT name FROM workspaces WHERE id = '{workspace_id}'")
     assert row == "kept across restarts"
@@ -125,7 +133,7 @@ def test_the_platform_keeps_its_data_on_a_separate_server(
     )
     try:
         second.wait_serving()
-        assert f"Open: https://127.0.0.1:{second.port}/?token=" in second.output()
+        assert f"Open: https://127.0.0.1:{second.port}/\n" in second.output()
         trusted = ssl.create_default_context(cafile=str(certs.cert))
         with httpx.Client(verify=trusted, timeout=30) as client:
             got = client.get(
