@@ -130,6 +130,15 @@ def test_migrate_applies_once_and_token_prints(home: Path) -> None:
     )
     saved = (home / "admin_token").read_text().strip()
     assert token.stdout.strip() == f"http://127.0.0.1:9999/?token={saved}"
+    # The same settings `molecule serve` reads (the production image sets them).
+    token = subprocess.run(
+        [*MOLECULE, "token", "--url"],
+        env=env_for(home, MOLECULE_HOST="0.0.0.0", MOLECULE_PORT="18080"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert token.stdout.strip() == f"http://127.0.0.1:18080/?token={saved}"
 
 
 def test_bad_port_is_a_clear_error(home: Path) -> None:
