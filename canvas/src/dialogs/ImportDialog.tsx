@@ -101,15 +101,15 @@ function ImportResult({ notes }: { notes: ImportNotes }) {
       <p role="status">{notes.failed.length ? "Imported, but not completely." : "Imported, with things left out."}</p>
       {notes.failed.length > 0 && (
         <ul className="cascade error" aria-label="Not created">
-          {notes.failed.map((line) => (
-            <li key={line}>{line}</li>
+          {notes.failed.map((line, i) => (
+            <li key={i}>{line}</li>
           ))}
         </ul>
       )}
       {notes.skipped.length > 0 && (
         <ul className="cascade" aria-label="Left out">
-          {notes.skipped.map((line) => (
-            <li key={line}>{line}</li>
+          {notes.skipped.map((line, i) => (
+            <li key={i}>{line}</li>
           ))}
         </ul>
       )}
