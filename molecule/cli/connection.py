@@ -4,7 +4,8 @@ The original CLI's names are accepted (molecule-cli: `--api-url`, MOLECULE_API_U
 MOLECULE_API_TOKEN, `-o table|json|yaml`, MOL_OUTPUT), first match wins:
 
 - platform URL: `--api-url` (or `--platform`), MOLECULE_API_URL, MOLECULE_PLATFORM_URL,
-  PLATFORM_URL, else http://127.0.0.1:8080 (where `molecule serve` listens);
+  PLATFORM_URL, else where `molecule serve` listens by default or as MOLECULE_HOST and
+  MOLECULE_PORT say (http://127.0.0.1:8080 unless they are set);
 - credential: `--token`, MOLECULE_TOKEN, MOLECULE_API_TOKEN, ADMIN_TOKEN, else the admin
   token `molecule serve` keeps in $MOLECULE_HOME/admin_token (read here, never created:
   without one the request goes without credentials, as a development platform allows);
@@ -29,7 +30,6 @@ import click
 from molecule.cli.http_client import Credential, PlatformClient
 from molecule.errors import CommandFailed
 
-DEFAULT_API_URL = "http://127.0.0.1:8080"
 URL_ENV = ("MOLECULE_API_URL", "MOLECULE_PLATFORM_URL", "PLATFORM_URL")
 TOKEN_ENV = ("MOLECULE_TOKEN", "MOLECULE_API_TOKEN", "ADMIN_TOKEN")
 FORMATS = ("table", "json", "yaml")
@@ -86,9 +86,20 @@ def output_format(value: str | None, env: Mapping[str, str]) -> str:
     return raw
 
 
+def local_api_url(env: Mapping[str, str]) -> str:
+    """Where a `molecule serve` on this machine listens: MOLECULE_HOST and MOLECULE_PORT,
+    which it reads too (an unspecified address is reached on loopback)."""
+    host = env.get("MOLECULE_HOST", "").strip() or "127.0.0.1"
+    if host in ("0.0.0.0", "::"):
+        host = "127.0.0.1"
+    elif ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{env.get('MOLECULE_PORT', '').strip() or '8080'}"
+
+
 def resolve(given: Mapping[str, Any], env: Mapping[str, str]) -> ClientOptions:
     """The options in force: flags given (`given`), else the environment, else defaults."""
-    url = given.get("api_url") or (_env(env, URL_ENV) or ("", DEFAULT_API_URL))[1]
+    url = given.get("api_url") or (_env(env, URL_ENV) or ("", local_api_url(env)))[1]
     return ClientOptions(
         api_url=url.rstrip("/"),
         credential=credential_from(given.get("token"), env),
@@ -148,7 +159,8 @@ def _options() -> list[Callable[[F], F]]:
             metavar="URL",
             expose_value=False,
             callback=_remember,
-            help="Platform API base URL (env: MOLECULE_API_URL; default http://127.0.0.1:8080).",
+            help="Platform API base URL (env: MOLECULE_API_URL; default http://127.0.0.1:8080, "
+            "or MOLECULE_HOST:MOLECULE_PORT).",
         ),
         click.option(
             "--token",

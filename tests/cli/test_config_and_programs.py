@@ -12,7 +12,7 @@ import trio
 from click.shell_completion import BashComplete
 
 from molecule.cli import cli, connection, main
-from molecule.cli.connection import DEFAULT_API_URL, resolve
+from molecule.cli.connection import resolve
 from molecule.config import data_home
 from molecule.errors import CommandFailed
 from tests.cli.conftest import CLEAN_ENV, invoke, molecule
@@ -27,7 +27,12 @@ def test_the_platform_url_flag_then_the_originals_env_then_ours() -> None:
         "http://c:3"
     )
     assert resolve({}, {"MOLECULE_PLATFORM_URL": "http://b:2"}).api_url == "http://b:2"
-    assert resolve({}, {}).api_url == DEFAULT_API_URL == "http://127.0.0.1:8080"
+    assert resolve({}, {}).api_url == "http://127.0.0.1:8080"
+    # Else where `molecule serve` listens by the same settings (the image moves it so).
+    served = {"MOLECULE_HOST": "0.0.0.0", "MOLECULE_PORT": "18080"}
+    assert resolve({}, served).api_url == "http://127.0.0.1:18080"
+    assert resolve({}, {"MOLECULE_HOST": "::1"}).api_url == "http://[::1]:8080"
+    assert resolve({}, {**served, **env}).api_url == "http://a:1"
 
 
 def test_the_token_flag_then_env_then_the_data_directory(tmp_path: Path) -> None:
