@@ -4,6 +4,8 @@ Each check is `ok`, `info` (worth knowing, nothing to do), `warn` (serving works
 it) or `fail` (serving is blocked); the command exits 1 when any check fails.
 
 - Python: 3.11 or newer.
+- Settings: the environment `molecule serve` reads is one it accepts (an unknown
+  MOLECULE_BACKEND, production without SECRETS_ENCRYPTION_KEY, a bad TLS pair ... stop it).
 - Database: with DATABASE_URL, that server answers a connection; without it, the PostgreSQL
   server binaries the embedded cluster needs are installed (and, as root, the `postgres`
   user they run as exists).
@@ -63,11 +65,26 @@ def python_check(version: tuple[int, ...] = tuple(sys.version_info[:3])) -> Chec
     return Check("python", "fail", f"Python {shown}", "install Python 3.11 or newer")
 
 
+def settings_check(env: Mapping[str, str]) -> Check:
+    from molecule.config import Settings
+    from molecule.errors import ConfigError
+
+    try:
+        Settings.from_env(env)
+    except ConfigError as exc:
+        return Check("settings", "fail", exc.message, "see README.md, Settings")
+    return Check("settings", "ok", "the environment is one serve accepts")
+
+
 def _where(url: str) -> str:
     """A DSN without its credentials: host:port/database."""
     parts = urlsplit(url)
     host = parts.hostname or "local socket"
-    return f"{host}{':' + str(parts.port) if parts.port else ''}{parts.path or ''}"
+    try:
+        port = parts.port
+    except ValueError:  # not a number, or out of range: shown as written
+        return f"{host}:{parts.netloc.rpartition(':')[2]}{parts.path or ''}"
+    return f"{host}{':' + str(port) if port else ''}{parts.path or ''}"
 
 
 def _connect(dsn: str) -> str:
@@ -233,11 +250,11 @@ def _token_check(env: Mapping[str, str], path: Path) -> Check:
             "admin token", "fail", f"{path} is not readable by you", f"chown {os.geteuid()} {path}"
         )
     mode = path.stat().st_mode & 0o777
-    if mode != 0o600:
+    if mode & 0o077:
         return Check(
             "admin token", "warn", f"{path} is {mode:04o}: others may read it", f"chmod 600 {path}"
         )
-    return Check("admin token", "ok", f"{path} (0600)")
+    return Check("admin token", "ok", f"{path} ({mode:04o})")
 
 
 def _platform_answers(host: str, port: int) -> bool:
@@ -279,6 +296,7 @@ def port_check(host: str, port: int) -> Check:
 def run_checks(env: Mapping[str, str], host: str, port: int) -> list[Check]:
     return [
         python_check(),
+        settings_check(env),
         database_check(env),
         docker_check(env),
         *data_dir_checks(env),
