@@ -2,9 +2,9 @@
 
 Argument: the address `molecule serve` listens on, `host:port` (0.0.0.0 or :: is checked on
 127.0.0.1); without one, MOLECULE_HOST and MOLECULE_PORT, which `molecule serve` reads too,
-so the image's check follows a changed port. Under TLS (MOLECULE_TLS_CERTFILE set) it asks over HTTPS without checking the
-certificate: the question is whether this process answers, not who it is. Exit 0 healthy,
-1 not (with the reason on stderr). Standard library only.
+so the image's check follows a changed port. Under TLS (MOLECULE_TLS_CERTFILE set) it asks
+over HTTPS without checking the certificate: the question is whether this process answers,
+not who it is. Exit 0 healthy, 1 not (with the reason on stderr). Standard library only.
 """
 
 from __future__ import annotations

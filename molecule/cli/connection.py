@@ -139,6 +139,31 @@ def _remember(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
     return value
 
 
+def listen_options(what: str) -> Callable[[F], F]:
+    """`--host` and `--port` of `molecule serve`, and of the commands that must find it
+    (`doctor`, `token --url`): MOLECULE_HOST and MOLECULE_PORT when not given."""
+    host = click.option(
+        "--host",
+        default="127.0.0.1",
+        show_default=True,
+        envvar="MOLECULE_HOST",
+        help=f"Address {what} (env MOLECULE_HOST).",
+    )
+    port = click.option(
+        "--port",
+        type=int,
+        default=8080,
+        show_default=True,
+        envvar="MOLECULE_PORT",
+        help=f"Port {what} (env MOLECULE_PORT).",
+    )
+
+    def both(f: F) -> F:
+        return host(port(f))
+
+    return both
+
+
 def output_option() -> Callable[[F], F]:
     return click.option(
         "-o",

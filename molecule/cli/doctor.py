@@ -325,21 +325,7 @@ def _report(checks: list[Check]) -> None:
 
 
 @click.command("doctor")
-@click.option(
-    "--host",
-    default="127.0.0.1",
-    show_default=True,
-    envvar="MOLECULE_HOST",
-    help="Where serve would listen (env MOLECULE_HOST).",
-)
-@click.option(
-    "--port",
-    type=int,
-    default=8080,
-    show_default=True,
-    envvar="MOLECULE_PORT",
-    help="Port serve would use (env MOLECULE_PORT).",
-)
+@connection.listen_options("serve would listen on")
 @connection.output_option()
 @click.pass_context
 def doctor(ctx: click.Context, host: str, port: int) -> int:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import click
 
 from molecule.cli.backup_lock import hold_shared
-from molecule.cli.connection import output_option
+from molecule.cli.connection import listen_options, output_option
 from molecule.cli.migration_status import show_migration_status
 
 if TYPE_CHECKING:
@@ -51,21 +51,7 @@ def _database(settings: Settings) -> tuple[str, EmbeddedPostgres | None]:
 
 
 @click.command("serve")
-@click.option(
-    "--host",
-    default="127.0.0.1",
-    show_default=True,
-    envvar="MOLECULE_HOST",
-    help="Address to listen on (env MOLECULE_HOST).",
-)
-@click.option(
-    "--port",
-    type=int,
-    default=8080,
-    show_default=True,
-    envvar="MOLECULE_PORT",
-    help="Port to listen on (env MOLECULE_PORT).",
-)
+@listen_options("to listen on")
 @click.option(
     "--log-format",
     "log_format_name",

@@ -22,21 +22,7 @@ from molecule.cli.workspace_refs import resolve_id, workspace_argument
 
 @click.group("token", invoke_without_command=True)
 @click.option("--url", is_flag=True, help="Print the login URL instead.")
-@click.option(
-    "--host",
-    default="127.0.0.1",
-    show_default=True,
-    envvar="MOLECULE_HOST",
-    help="Host of the login URL (env MOLECULE_HOST, as `molecule serve`).",
-)
-@click.option(
-    "--port",
-    type=int,
-    default=8080,
-    show_default=True,
-    envvar="MOLECULE_PORT",
-    help="Port of the login URL (env MOLECULE_PORT, as `molecule serve`).",
-)
+@connection.listen_options("of the login URL")
 @click.pass_context
 def group(ctx: click.Context, url: bool, host: str, port: int) -> None:
     """Print the admin token (or --url, the login URL); manage workspace tokens."""
