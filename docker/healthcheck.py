@@ -22,8 +22,11 @@ def main(argv: list[str]) -> int:
     )
     address = argv[1] if len(argv) > 1 else env_address
     host, _, port = address.rpartition(":")
-    if host in ("", "0.0.0.0", "::", "[::]"):
+    host = host.strip("[]")
+    if host in ("", "0.0.0.0", "::"):
         host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"  # an IPv6 address in a URL
     tls = bool(os.environ.get("MOLECULE_TLS_CERTFILE", "").strip())
     url = f"{'https' if tls else 'http'}://{host}:{port}/health"
     context = ssl._create_unverified_context() if tls else None

@@ -296,3 +296,14 @@ def log_format(env: Mapping[str, str] | None = None) -> str:
     if raw not in ("text", "json"):
         raise ConfigError(f"MOLECULE_LOG_FORMAT={raw!r}: use text or json")
     return raw
+
+
+def local_url(host: str, port: int | str, tls: bool) -> str:
+    """How this machine reaches a server listening on host:port: an unspecified address on
+    loopback, an IPv6 one in brackets (the login URL, the CLI's default platform URL)."""
+    host = host.strip().strip("[]") or "127.0.0.1"
+    if host in ("0.0.0.0", "::"):
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{'https' if tls else 'http'}://{host}:{port}"

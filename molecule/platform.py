@@ -47,7 +47,7 @@ from molecule.actors.supervision import ServiceSupervisor, Tasks
 from molecule.actors.supervisor import Supervisor
 from molecule.actors.sweepers import start_sweeps
 from molecule.actors.workspace import WorkspaceDeps
-from molecule.config import Settings
+from molecule.config import Settings, local_url
 from molecule.events import EventBus
 from molecule.events.activity_log import ActivityLog
 from molecule.http import edge_tls
@@ -344,10 +344,8 @@ def tune_gc_for_serving() -> None:
 
 def login_url(settings: Settings, admin_token: str | None) -> str:
     """The canvas's address; with a token, the link that signs in by visiting it."""
-    host = settings.host if settings.host not in ("0.0.0.0", "::") else "127.0.0.1"
-    scheme = "https" if settings.tls else "http"
     query = f"?token={admin_token}" if admin_token else ""
-    return f"{scheme}://{host}:{settings.port}/{query}"
+    return f"{local_url(settings.host, settings.port, settings.tls)}/{query}"
 
 
 def data_dir_ready(home: Path) -> None:

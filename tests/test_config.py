@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from molecule.config import DEFAULT_RESPONSE_HEADER_TIMEOUT, Settings
+from molecule.config import DEFAULT_RESPONSE_HEADER_TIMEOUT, Settings, local_url
 from molecule.errors import ConfigError
 
 
@@ -35,3 +35,21 @@ def test_production_needs_an_encryption_key() -> None:
 
 def test_home_is_absolute() -> None:
     assert settings(MOLECULE_HOME="relative/home").home == Path("relative/home").absolute()
+
+
+@pytest.mark.parametrize(
+    ("host", "port", "tls", "url"),
+    [
+        ("127.0.0.1", 8080, False, "http://127.0.0.1:8080"),
+        ("0.0.0.0", 9000, True, "https://127.0.0.1:9000"),
+        ("::", 8080, False, "http://127.0.0.1:8080"),
+        ("[::]", 8080, False, "http://127.0.0.1:8080"),
+        ("::1", 8080, False, "http://[::1]:8080"),
+        ("", "8080", False, "http://127.0.0.1:8080"),
+        ("molecule.internal", 443, True, "https://molecule.internal:443"),
+    ],
+)
+def test_how_this_machine_reaches_a_listening_address(
+    host: str, port: int | str, tls: bool, url: str
+) -> None:
+    assert local_url(host, port, tls) == url

@@ -1,5 +1,5 @@
 // The canvas end to end: a person signs in, builds a small org, talks to it, and tears it down.
-import { expect, test } from "@playwright/test";
+import { type Page, expect, test } from "@playwright/test";
 import { readFileSync } from "node:fs";
 import { axe, base, failOnPageErrors, node, seen, shot, STARTS, token, watchStatus } from "./helpers";
 
@@ -156,26 +156,35 @@ test("an org template that needs a secret: the 412 preflight, then the import", 
 });
 
 test("an import that leaves something out says what, then closes", async ({ page }) => {
+  const auth = { Authorization: `Bearer ${token()}` };
+  const templates = (await (await page.request.get(`${base()}/org/templates`, { headers: auth })).json()) as { dir: string }[];
+  test.skip(!templates.some((t) => t.dir === "e2e-left-out"), "needs the org template of e2e/platform.ts");
   await page.goto(`${base()}/?token=${token()}`);
   await expect(page.getByTestId("connection")).toHaveText(/Live/);
   await page.getByRole("button", { name: "Import org" }).click();
   const dialog = page.getByRole("dialog", { name: "Import an org" });
   await dialog.getByRole("radio", { name: "Left out (e2e)", exact: true }).check();
   await dialog.getByRole("button", { name: "Import", exact: true }).click();
-  await expect(dialog.getByRole("status")).toHaveText("Imported, with things left out.");
-  await expect(dialog.getByRole("list", { name: "Left out" })).toHaveText(
-    "Plugged e2e: plugin from-elsewhere: not in the plugin registry (GET /plugins)",
-  );
-  await expect(dialog.getByRole("list", { name: "Not created" })).toHaveCount(0);
-  await axe(page, "the import result");
-  await dialog.getByRole("button", { name: "Done" }).click();
-  await expect(dialog).toHaveCount(0);
-  await expect(node(page, "Plugged e2e")).toBeVisible();
-  // The registry's plugin was installed with it.
-  const auth = { Authorization: `Bearer ${token()}` };
-  const list = await page.request.get(`${base()}/workspaces`, { headers: auth });
-  const id = ((await list.json()) as { id: string; name: string }[]).find((w) => w.name === "Plugged e2e")!.id;
-  const plugins = await page.request.get(`${base()}/workspaces/${id}/plugins`, { headers: auth });
-  expect(((await plugins.json()) as { name: string }[]).map((p) => p.name)).toEqual(["team-etiquette"]);
-  await page.request.delete(`${base()}/workspaces/${id}?confirm=true`, { headers: auth });
+  try {
+    await expect(dialog.getByRole("status")).toHaveText("Imported, with things left out.");
+    await expect(dialog.getByRole("list", { name: "Left out" })).toHaveText(
+      "Plugged e2e: plugin from-elsewhere: not in the plugin registry (GET /plugins)",
+    );
+    await expect(dialog.getByRole("list", { name: "Failed" })).toHaveCount(0);
+    await axe(page, "the import result");
+    await dialog.getByRole("button", { name: "Done" }).click();
+    await expect(dialog).toHaveCount(0);
+    await expect(node(page, "Plugged e2e")).toBeVisible();
+    // The registry's plugin was installed with it.
+    const plugins = await page.request.get(`${base()}/workspaces/${await idOf(page, "Plugged e2e")}/plugins`, { headers: auth });
+    expect(((await plugins.json()) as { name: string }[]).map((p) => p.name)).toEqual(["team-etiquette"]);
+  } finally {
+    const id = await idOf(page, "Plugged e2e");
+    if (id) await page.request.delete(`${base()}/workspaces/${id}?confirm=true`, { headers: auth });
+  }
 });
+
+async function idOf(page: Page, name: string): Promise<string | undefined> {
+  const list = await page.request.get(`${base()}/workspaces`, { headers: { Authorization: `Bearer ${token()}` } });
+  return ((await list.json()) as { id: string; name: string }[]).find((w) => w.name === name)?.id;
+}

@@ -88,13 +88,12 @@ def output_format(value: str | None, env: Mapping[str, str]) -> str:
 
 def local_api_url(env: Mapping[str, str]) -> str:
     """Where a `molecule serve` on this machine listens: MOLECULE_HOST and MOLECULE_PORT,
-    which it reads too (an unspecified address is reached on loopback)."""
-    host = env.get("MOLECULE_HOST", "").strip() or "127.0.0.1"
-    if host in ("0.0.0.0", "::"):
-        host = "127.0.0.1"
-    elif ":" in host:
-        host = f"[{host}]"
-    return f"http://{host}:{env.get('MOLECULE_PORT', '').strip() or '8080'}"
+    which it reads too, over HTTPS when MOLECULE_TLS_CERTFILE makes it serve that."""
+    from molecule.config import local_url
+
+    port = env.get("MOLECULE_PORT", "").strip()
+    tls = bool(env.get("MOLECULE_TLS_CERTFILE", "").strip())
+    return local_url(env.get("MOLECULE_HOST", ""), port if port.isdigit() else 8080, tls)
 
 
 def resolve(given: Mapping[str, Any], env: Mapping[str, str]) -> ClientOptions:

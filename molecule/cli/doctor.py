@@ -13,9 +13,10 @@ it) or `fail` (serving is blocked); the command exits 1 when any check fails.
   answers. Reported, never required: without one, workspaces run as local processes (a
   failure only with MOLECULE_BACKEND=docker, which requires it).
 - Data directory: MOLECULE_HOME exists (or can be made), is ours and writable, is 0700
-  (0711 as root, so the cluster's user can traverse it), and its admin_token is 0600.
-- Port: `--host`/`--port` (serve's defaults) are free, or a platform already answers
-  /health there.
+  (0711 as root, so the cluster's user can traverse it), and its admin_token is readable by
+  its owner only (0600 or 0400).
+- Port: `--host`/`--port` (else MOLECULE_HOST/MOLECULE_PORT, else serve's defaults) are
+  free, or a platform already answers /health there.
 """
 
 from __future__ import annotations

@@ -39,8 +39,8 @@ _SIGN_IN = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Sign in · Molecule</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"></head>
 <body><main><h1>Molecule</h1>
-<p>Open the login URL that <code>molecule serve</code> printed, or sign in with the admin
-token (<code>molecule token</code> prints it).</p>{error}
+<p>Open the login URL (<code>molecule token --url</code> prints it), or sign in with the
+admin token (<code>molecule token</code> prints it).</p>{error}
 <form method="post">
 <label for="token">Admin token</label>
 <input id="token" name="token" type="password" autocomplete="current-password" required

@@ -21,7 +21,8 @@ CLEAN_ENV: dict[str, str | None] = {
     name: None
     for name in (
         "MOLECULE_API_URL", "MOLECULE_PLATFORM_URL", "PLATFORM_URL", "MOLECULE_TOKEN",
-        "MOLECULE_API_TOKEN", "ADMIN_TOKEN", "MOL_OUTPUT", "MOLECULE_HOME",
+        "MOLECULE_API_TOKEN", "ADMIN_TOKEN", "MOL_OUTPUT", "MOLECULE_HOME", "MOLECULE_HOST",
+        "MOLECULE_PORT",
     )
 }  # fmt: skip
 

@@ -32,6 +32,8 @@ def test_the_platform_url_flag_then_the_originals_env_then_ours() -> None:
     served = {"MOLECULE_HOST": "0.0.0.0", "MOLECULE_PORT": "18080"}
     assert resolve({}, served).api_url == "http://127.0.0.1:18080"
     assert resolve({}, {"MOLECULE_HOST": "::1"}).api_url == "http://[::1]:8080"
+    tls = {**served, "MOLECULE_TLS_CERTFILE": "/tls/cert.pem"}
+    assert resolve({}, tls).api_url == "https://127.0.0.1:18080"
     assert resolve({}, {**served, **env}).api_url == "http://a:1"
 
 

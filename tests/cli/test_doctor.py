@@ -216,7 +216,7 @@ def test_unwritable_or_unreadable_blocks(tmp_path: Path, monkeypatch: pytest.Mon
     parent, real, denied = tmp_path / "ro", os.access, {tmp_path / "ro"}
     parent.mkdir()
     monkeypatch.setattr(
-        doctor.os, "access", lambda p, mode: Path(p) not in denied and real(p, mode)
+        doctor.os, "access", lambda p, mode, **kw: Path(p) not in denied and real(p, mode, **kw)
     )
     (missing,) = data_dir_checks(home_env(parent / "home"))
     (readonly,) = data_dir_checks(home_env(parent))

@@ -121,14 +121,21 @@ def test_every_platform_setting_is_one_the_platform_reads_and_the_readme_documen
     assert environment["MOLECULE_BACKEND"] == "docker"
 
 
-def test_the_command_is_one_molecule_serve_accepts() -> None:
+def test_serve_listens_where_the_settings_say(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No command of its own: the image's `molecule serve`, and its healthcheck, read the
+    address from the environment compose passes, as the CLI run inside the container does."""
     platform = compose()["services"]["platform"]
-    argv = [interpolate(a) for a in platform["command"]]
-    assert argv[:2] == ["molecule", "serve"]
-    ctx = serve.make_context("serve", argv[2:])
+    assert "command" not in platform
+    assert platform["healthcheck"]["test"] == ["CMD", "python3", "/app/docker/healthcheck.py"]
+    for name in ("MOLECULE_HOST", "MOLECULE_PORT"):
+        monkeypatch.setenv(name, interpolate(platform["environment"][name]))
+    ctx = serve.make_context("serve", [])
     assert ctx.params["host"] == "0.0.0.0" and ctx.params["port"] == 8080
-    port = interpolate(platform["healthcheck"]["test"][3]).rpartition(":")[2]
-    assert port == str(ctx.params["port"])
+    monkeypatch.setenv(
+        "MOLECULE_PORT",
+        interpolate(platform["environment"]["MOLECULE_PORT"], {"MOLECULE_PORT": "9000"}),
+    )
+    assert serve.make_context("serve", []).params["port"] == 9000
 
 
 def compose_tool() -> list[str] | None:

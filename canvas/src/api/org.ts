@@ -15,7 +15,8 @@ export const listOrgTemplates = () => unwrapAs<OrgTemplate[]>(api.GET("/org/temp
 export const importOrg = (dir: string) => unwrapAs<Record<string, unknown>>(api.POST("/org/import", { body: { dir } }));
 
 /** What an import's answer (201, or 207 when some could not be created) says went wrong:
- * the workspaces not created, and what was left out of the created ones (channels, plugins). */
+ * the workspaces that failed (not created, or created but not fully set up), and what was
+ * left out of the created ones (channels, plugins). */
 export interface ImportNotes {
   failed: string[];
   skipped: string[];

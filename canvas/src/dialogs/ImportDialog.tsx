@@ -100,7 +100,7 @@ function ImportResult({ notes }: { notes: ImportNotes }) {
     <Modal title="Import an org" wide>
       <p role="status">{notes.failed.length ? "Imported, but not completely." : "Imported, with things left out."}</p>
       {notes.failed.length > 0 && (
-        <ul className="cascade error" aria-label="Not created">
+        <ul className="cascade error" aria-label="Failed">
           {notes.failed.map((line, i) => (
             <li key={i}>{line}</li>
           ))}
