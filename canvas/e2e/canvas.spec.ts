@@ -1,7 +1,7 @@
 // The canvas end to end: a person signs in, builds a small org, talks to it, and tears it down.
 import { type Page, expect, test } from "@playwright/test";
 import { readFileSync } from "node:fs";
-import { axe, base, failOnPageErrors, node, seen, shot, STARTS, token, watchStatus } from "./helpers";
+import { axe, base, failOnPageErrors, node, seen, shot, signIn, STARTS, token, watchStatus } from "./helpers";
 
 test.describe.configure({ mode: "serial" });
 failOnPageErrors();
@@ -139,12 +139,7 @@ test("configure a workspace: a config edit and a secret set", async ({ page }) =
 });
 
 test("an org template that needs a secret: the 412 preflight, then the import", async ({ page }) => {
-  await page.goto(`${base()}/?token=${token()}`);
-  await expect(page.getByTestId("connection")).toHaveText(/Live/);
-  await page.getByRole("button", { name: "Import org" }).click();
-  const dialog = page.getByRole("dialog", { name: "Import an org" });
-  await dialog.getByRole("radio", { name: "LLM Team", exact: true }).check();
-  await dialog.getByRole("button", { name: "Import", exact: true }).click();
+  const dialog = await importOrg(page, "LLM Team");
   await expect(dialog.getByRole("alert")).toContainText("This team needs OPENAI_API_KEY");
   await dialog.getByLabel("OPENAI_API_KEY (a global secret)").fill("sk-e2e-not-a-real-key");
   await shot(page, "import-preflight");
@@ -159,12 +154,7 @@ test("an import that leaves something out says what, then closes", async ({ page
   const auth = { Authorization: `Bearer ${token()}` };
   const templates = (await (await page.request.get(`${base()}/org/templates`, { headers: auth })).json()) as { dir: string }[];
   test.skip(!templates.some((t) => t.dir === "e2e-left-out"), "needs the org template of e2e/platform.ts");
-  await page.goto(`${base()}/?token=${token()}`);
-  await expect(page.getByTestId("connection")).toHaveText(/Live/);
-  await page.getByRole("button", { name: "Import org" }).click();
-  const dialog = page.getByRole("dialog", { name: "Import an org" });
-  await dialog.getByRole("radio", { name: "Left out (e2e)", exact: true }).check();
-  await dialog.getByRole("button", { name: "Import", exact: true }).click();
+  const dialog = await importOrg(page, "Left out (e2e)");
   try {
     await expect(dialog.getByRole("status")).toHaveText("Imported, with things left out.");
     await expect(dialog.getByRole("list", { name: "Left out" })).toHaveText(
@@ -187,4 +177,14 @@ test("an import that leaves something out says what, then closes", async ({ page
 async function idOf(page: Page, name: string): Promise<string | undefined> {
   const list = await page.request.get(`${base()}/workspaces`, { headers: { Authorization: `Bearer ${token()}` } });
   return ((await list.json()) as { id: string; name: string }[]).find((w) => w.name === name)?.id;
+}
+
+/** Signs in, opens the import dialog, picks the org template named `name` and imports it. */
+async function importOrg(page: Page, name: string) {
+  await signIn(page);
+  await page.getByRole("button", { name: "Import org" }).click();
+  const dialog = page.getByRole("dialog", { name: "Import an org" });
+  await dialog.getByRole("radio", { name, exact: true }).check();
+  await dialog.getByRole("button", { name: "Import", exact: true }).click();
+  return dialog;
 }
